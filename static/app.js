@@ -1,0 +1,59 @@
+// The little script the pages need; the CSP forbids inline scripts.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy-target="input-id" data-copied-text="Copied">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var input = document.getElementById(button.dataset.copyTarget);
+    if (!input) return;
+    input.select();
+    var done = function () {
+      var original = button.textContent;
+      button.textContent = button.dataset.copiedText || original;
+      setTimeout(function () { button.textContent = original; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done);
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // Tabs: arrow keys move between tabs (WAI-ARIA tabs pattern); Enter follows the link.
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target.closest('[role="tab"]');
+    if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft" &&
+                 event.key !== "Home" && event.key !== "End")) return;
+    var tabs = Array.prototype.slice.call(tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]'));
+    var index = tabs.indexOf(tab);
+    if (event.key === "ArrowRight") index = (index + 1) % tabs.length;
+    if (event.key === "ArrowLeft") index = (index - 1 + tabs.length) % tabs.length;
+    if (event.key === "Home") index = 0;
+    if (event.key === "End") index = tabs.length - 1;
+    event.preventDefault();
+    tabs[index].focus();
+  });
+
+  // After a tab swap, keep keyboard focus on the selected tab.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var selected = event.detail.target && document.querySelector('#customer-tabs [aria-selected="true"]');
+    if (selected && event.detail.elt && event.detail.elt.getAttribute("role") === "tab") selected.focus();
+  });
+
+  // A failed htmx request says so instead of doing nothing.
+  document.addEventListener("htmx:responseError", function (event) {
+    var region = document.getElementById("flash");
+    if (!region) return;
+    var message = document.documentElement.lang === "sv"
+      ? "Något gick fel. Ladda om sidan och försök igen."
+      : "Something went wrong. Reload the page and try again.";
+    region.innerHTML = "";
+    var p = document.createElement("p");
+    p.className = "flash flash-error";
+    p.textContent = message + " (" + event.detail.xhr.status + ")";
+    region.appendChild(p);
+  });
+})();

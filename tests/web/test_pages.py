@@ -1,0 +1,75 @@
+"""Every page renders in Swedish and English, with the seed's words in Swedish."""
+
+import pytest
+
+from tests.conftest import HX
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_customer_pages_render_in_both_languages(client, tenants, login_as, language):
+    login_as(tenants.a.admin)
+    client.post("/language", data={"language": language, "next": "/customers"})
+    cid = tenants.a.customer.id
+    for url in [
+        "/customers",
+        "/customers/new",
+        "/team",
+        f"/customers/{cid}/info",
+        f"/customers/{cid}/plans",
+        f"/customers/{cid}/orders",
+        f"/customers/{cid}/renewals",
+        f"/customers/{cid}/history",
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        assert f'<html lang="{language}">' in html
+
+
+def test_swedish_ui_uses_the_seed_terms(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    client.post("/language", data={"language": "sv"})
+    html = client.get(f"/customers/{tenants.a.customer.id}/plans").get_data(as_text=True)
+    for term in ["Kunddetaljer", "Planer", "VIP-information", "Förlängningar"]:
+        assert term in html, term
+    listing = client.get("/customers").get_data(as_text=True)
+    assert "Försenad" in listing and "Årsdag" in listing
+
+
+def test_english_ui_uses_plain_english(client, tenants, login_as):
+    login_as(tenants.a.sales)  # prefers English
+    html = client.get(f"/customers/{tenants.a.customer.id}/plans").get_data(as_text=True)
+    for term in ["Customer details", "Plans", "VIP information", "Renewals"]:
+        assert term in html, term
+
+
+def test_tab_returns_partial_for_htmx_and_page_otherwise(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    url = f"/customers/{tenants.a.customer.id}/history"
+    partial = client.get(url, headers=HX)
+    page = client.get(url)
+    assert partial.status_code == page.status_code == 200
+    fragment = partial.get_data(as_text=True)
+    assert "<html" not in fragment
+    assert fragment.lstrip().startswith('<div id="customer-tabs"')
+    assert "<html" in page.get_data(as_text=True)
+    assert "HX-Request" in partial.headers["Vary"]
+    assert "HX-Request" in page.headers["Vary"]
+
+
+def test_history_lists_audit_events(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    client.post("/language", data={"language": "en"})
+    html = client.get(f"/customers/{tenants.a.customer.id}/history").get_data(as_text=True)
+    assert "Customer created" in html
+    assert "VIP invitation sent" in html
+    assert "a Admin" in html
+
+
+def test_accept_language_picks_english_before_login(client, app):
+    html = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(
+        as_text=True
+    )
+    assert '<html lang="en">' in html and "Sign in" in html
+    html = client.get("/login", headers={"Accept-Language": "sv-SE"}).get_data(as_text=True)
+    assert '<html lang="sv">' in html and "Logga in" in html

@@ -1,0 +1,89 @@
+"""`flask --app app vip ...`: demo data, users, catalog. Each command wraps a service."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from vip import clock
+from vip.extensions import db
+from vip.models import Customer, Reseller, Role
+from vip.services import accounts, catalog
+from vip.services.errors import DomainError
+
+
+@click.group("vip", help="VIP Reseller Console commands.")
+def vip_cli() -> None:
+    pass
+
+
+@vip_cli.command("load-catalog")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), default=None)
+def load_catalog_command(path: str | None) -> None:
+    """Upsert the product catalog from CSV (idempotent)."""
+    from pathlib import Path
+
+    result = catalog.load_catalog(Path(path) if path else catalog.CATALOG_CSV)
+    click.echo(
+        f"Catalog: {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged."
+    )
+
+
+@vip_cli.command("demo")
+@click.option("--password", default=None, help="Password for every demo user.")
+def demo_command(password: str | None) -> None:
+    """Load the demo resellers, users and customers (idempotent)."""
+    from vip.demo import DEFAULT_PASSWORD, load_demo
+
+    password = password or DEFAULT_PASSWORD
+    base_url = current_app.config["VIP_BASE_URL"]
+    with current_app.test_request_context(base_url=base_url):
+        created, logins = load_demo(today=clock.today_in(None), password=password)
+    click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")
+    click.echo("Demo logins (password: %s):" % (password if created else "as when loaded"))
+    for login in logins:
+        click.echo(f"  {login.email:<26} {login.role:<15} {login.where}")
+
+
+@vip_cli.command("create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@click.option("--reseller", "reseller_name", default=None, help="Reseller name.")
+@click.option("--customer", "vip_id", default=None, help="VIP ID of the customer.")
+@click.option("--name", default=None, help="Display name (default: from the email).")
+@click.option("--language", type=click.Choice(["sv", "en"]), default="sv")
+def create_user_command(email, role, reseller_name, vip_id, name, language) -> None:
+    """Create a user; the password is read from a prompt, or from stdin when piped."""
+    if (reseller_name is None) == (vip_id is None):
+        raise click.UsageError("Give exactly one of --reseller NAME or --customer VIPID.")
+    reseller = customer = None
+    if reseller_name is not None:
+        reseller = db.session.scalar(select(Reseller).where(Reseller.name == reseller_name))
+        if reseller is None:
+            raise click.ClickException(f"No reseller named {reseller_name!r}.")
+    else:
+        customer = db.session.scalar(select(Customer).where(Customer.vip_id == vip_id))
+        if customer is None:
+            raise click.ClickException(f"No customer with VIP ID {vip_id!r}.")
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with current_app.test_request_context():
+            user = accounts.create_user(
+                email=email,
+                name=name or email.split("@")[0],
+                password=password,
+                role=Role(role),
+                language=language,
+                reseller=reseller,
+                customer=customer,
+            )
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created {user.email} ({user.role.value}).")

@@ -1,0 +1,33 @@
+"""Engine settings per database (S26): SQLite in WAL mode with a busy timeout and
+write transactions begun IMMEDIATE; PostgreSQL needs nothing special here."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+
+from vip.extensions import db
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def configure_engine_events(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,408 @@
+"""Demo data for `vip demo`: two resellers, customers in every status, dates relative to today."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from vip.extensions import db
+from vip.models import (
+    AuthorizationStatus,
+    Customer,
+    CustomerStatus,
+    LicenseAssignment,
+    LicenseType,
+    MarketSegment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderType,
+    Product,
+    PurchaseAuthorization,
+    PurchaseAuthorizationLine,
+    Reseller,
+    Role,
+)
+from vip.services import audit
+from vip.services.accounts import create_user
+from vip.services.authorizations import issue_authorization_number
+from vip.services.catalog import load_catalog
+from vip.services.customers import create_customer
+from vip.services.invitations import accept_invitation, token_for
+
+DEMO_RESELLER = "Demo Reseller AB"
+OTHER_RESELLER = "Nordic Licensing Oy"
+DEFAULT_PASSWORD = "kanelbulle-vinter-2026"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: str
+    where: str
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time(9, 30), tzinfo=UTC)
+
+
+def _product(sku_family: str, license_type: LicenseType, segment: MarketSegment) -> Product:
+    return db.session.scalar(
+        select(Product)
+        .where(
+            Product.name == sku_family,
+            Product.license_type == license_type,
+            Product.market_segment == segment,
+            Product.education_device.is_(False),
+        )
+        .limit(1)
+    )
+
+
+def _authorization(customer, user, *, created: date, lines, status, license_type, po=None):
+    pa = PurchaseAuthorization(
+        number=issue_authorization_number(),
+        customer=customer,
+        license_type=license_type,
+        deployment_date=created,
+        customer_po_number=po,
+        status=status,
+        created_at=_at(created),
+        created_on=created,
+        created_by=user,
+        order_due_on=created + timedelta(days=14),
+    )
+    if status == AuthorizationStatus.CANCELLED:
+        pa.cancelled_at = _at(created + timedelta(days=2))
+        pa.cancelled_by = user
+    db.session.add(pa)
+    for product, quantity in lines:
+        db.session.add(
+            PurchaseAuthorizationLine(authorization=pa, product=product, quantity=quantity)
+        )
+    db.session.flush()
+    audit.record(
+        actor=user,
+        action="authorization.created",
+        customer=customer,
+        object_type="purchase_authorization",
+        object_id=pa.number,
+        details={"lines": [[p.sku, q] for p, q in lines]},
+    )
+    return pa
+
+
+def _order(customer, user, pa, *, order_date: date, order_type: OrderType, duration: int):
+    order = Order(
+        customer=customer,
+        vendor_order_number=f"{order_date:%y%m%d}{customer.id:04d}{duration:02d}",
+        order_type=order_type,
+        authorization=pa,
+        order_date=order_date,
+        duration_months=duration,
+        status=OrderStatus.PLACED,
+        created_at=_at(order_date),
+        created_by=user,
+    )
+    db.session.add(order)
+    for line in pa.lines:
+        db.session.add(
+            OrderLine(
+                order=order, product=line.product, quantity=line.quantity, status=OrderStatus.PLACED
+            )
+        )
+    pa.status = AuthorizationStatus.ORDERED
+    db.session.flush()
+    audit.record(
+        actor=user,
+        action="order.recorded",
+        customer=customer,
+        object_type="order",
+        object_id=order.id,
+        details={"authorization": pa.number, "order_date": order_date.isoformat()},
+    )
+    return order
+
+
+def _customer(user, today, *, name, segment, admin, email, language="sv", country="SE"):
+    customer = create_customer(
+        user=user,
+        today=today,
+        company_name=name,
+        country=country,
+        market_segment=segment,
+        admin_name=admin,
+        admin_email=email,
+        admin_language=language,
+    )
+    customer.created_at = _at(today)
+    return customer
+
+
+def _mark_accepted(customer: Customer) -> None:
+    invitation = customer.invitations[0]
+    invitation.accepted_at = _at(invitation.created_at.date() + timedelta(days=1))
+    customer.status = CustomerStatus.ACTIVE
+
+
+def _first_order(customer, user, *, anniversary: date, license_type, lines):
+    order_date = add_months(anniversary, -12)
+    pa = _authorization(
+        customer,
+        user,
+        created=order_date - timedelta(days=3),
+        lines=lines,
+        status=AuthorizationStatus.PENDING,
+        license_type=license_type,
+    )
+    _order(customer, user, pa, order_date=order_date, order_type=OrderType.NEW, duration=12)
+    customer.anniversary_date = anniversary
+
+
+def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, list[DemoLogin]]:
+    """Returns (created, logins). Does nothing when the demo reseller exists already."""
+    logins = [
+        DemoLogin("anna@reseller.example", "reseller_admin", DEMO_RESELLER),
+        DemoLogin("erik@reseller.example", "reseller_sales", DEMO_RESELLER),
+        DemoLogin("other@reseller2.example", "reseller_admin", OTHER_RESELLER),
+        DemoLogin("it@kund.example", "vip_admin", "Kund AB"),
+    ]
+    if db.session.scalar(select(Reseller).where(Reseller.name == DEMO_RESELLER)):
+        return False, logins
+    load_catalog()
+    demo = Reseller(
+        name=DEMO_RESELLER,
+        country="SE",
+        time_zone="Europe/Stockholm",
+        contact_email="order@reseller.example",
+        contact_phone="+46 8 123 456 00",
+    )
+    other = Reseller(
+        name=OTHER_RESELLER,
+        country="FI",
+        time_zone="Europe/Helsinki",
+        contact_email="sales@reseller2.example",
+    )
+    db.session.add_all([demo, other])
+    db.session.commit()
+    anna = create_user(
+        email="anna@reseller.example",
+        name="Anna Lindqvist",
+        password=password,
+        role=Role.RESELLER_ADMIN,
+        reseller=demo,
+    )
+    erik = create_user(
+        email="erik@reseller.example",
+        name="Erik Johansson",
+        password=password,
+        role=Role.RESELLER_SALES,
+        reseller=demo,
+    )
+    olli = create_user(
+        email="other@reseller2.example",
+        name="Olli Virtanen",
+        password=password,
+        role=Role.RESELLER_ADMIN,
+        reseller=other,
+        language="en",
+    )
+
+    team_c = LicenseType.TEAM
+    ent = LicenseType.ENTERPRISE
+    com, gov, edu = MarketSegment.COMMERCIAL, MarketSegment.GOVERNMENT, MarketSegment.EDUCATION
+
+    # Active, anniversary 40 days ahead, a VIP admin with assigned licenses.
+    kund = _customer(
+        anna,
+        today - timedelta(days=330),
+        name="Kund AB",
+        segment="commercial",
+        admin="Ingrid Tech",
+        email="it@kund.example",
+    )
+    _first_order(
+        kund,
+        anna,
+        anniversary=today + timedelta(days=40),
+        license_type=team_c,
+        lines=[
+            (_product("Creative Cloud All Apps", team_c, com), 25),
+            (_product("Acrobat Pro", team_c, com), 40),
+        ],
+    )
+    db.session.commit()
+    accept_invitation(
+        token=token_for(kund.invitations[0]),
+        password=password,
+        today=today - timedelta(days=329),
+        now=_at(today - timedelta(days=329)),
+    )
+    cc = _product("Creative Cloud All Apps", team_c, com)
+    for number in range(1, 11):
+        db.session.add(
+            LicenseAssignment(
+                customer=kund,
+                product=cc,
+                user_email=f"designer{number}@kund.example",
+                assigned_at=_at(today - timedelta(days=300)),
+            )
+        )
+
+    # Invited only: the link is waiting in the outbox.
+    _customer(
+        erik,
+        today - timedelta(days=2),
+        name="Nordljus Design AB",
+        segment="commercial",
+        admin="Maja Berg",
+        email="maja@nordljus.example",
+    )
+    _customer(
+        anna,
+        today - timedelta(days=45),
+        name="Östra Gymnasiet",
+        segment="education",
+        admin="Per Ek",
+        email="per.ek@ostra.example",
+    )
+
+    # Active, pending authorization due in 11 days, and a cancelled one.
+    bryggeri = _customer(
+        erik,
+        today - timedelta(days=60),
+        name="Bryggeriet i Norr AB",
+        segment="commercial",
+        admin="Sara Nord",
+        email="sara@bryggeriet.example",
+        language="en",
+    )
+    _mark_accepted(bryggeri)
+    _authorization(
+        bryggeri,
+        erik,
+        created=today - timedelta(days=3),
+        lines=[(_product("Photoshop", team_c, com), 5), (_product("Illustrator", team_c, com), 3)],
+        status=AuthorizationStatus.PENDING,
+        license_type=team_c,
+        po="PO-2026-118",
+    )
+    _authorization(
+        bryggeri,
+        erik,
+        created=today - timedelta(days=20),
+        lines=[(_product("InDesign", team_c, com), 2)],
+        status=AuthorizationStatus.CANCELLED,
+        license_type=team_c,
+    )
+
+    # Delayed (Försenad): a pending authorization 20 days old.
+    skola = _customer(
+        anna,
+        today - timedelta(days=200),
+        name="Fjällskolan",
+        segment="education",
+        admin="Lars Fjäll",
+        email="lars@fjallskolan.example",
+    )
+    _mark_accepted(skola)
+    _first_order(
+        skola,
+        anna,
+        anniversary=today + timedelta(days=170),
+        license_type=ent,
+        lines=[(_product("Creative Cloud All Apps", ent, edu), 120)],
+    )
+    _authorization(
+        skola,
+        anna,
+        created=today - timedelta(days=20),
+        lines=[(_product("Adobe Express", ent, edu), 300)],
+        status=AuthorizationStatus.PENDING,
+        license_type=ent,
+        po="FS-4471",
+    )
+    skola.status_before_delay = CustomerStatus.ACTIVE
+    skola.status = CustomerStatus.DELAYED
+    audit.record(
+        actor=None, action="customer.delayed", customer=skola, details={"status": "delayed"}
+    )
+
+    # Inactive: anniversary 40 days ago, no renewal.
+    kommun = _customer(
+        anna,
+        today - timedelta(days=420),
+        name="Stadsbyggnadskontoret Malmö",
+        segment="government",
+        admin="Gun Malm",
+        email="gun@malmo.example",
+    )
+    _mark_accepted(kommun)
+    _first_order(
+        kommun,
+        anna,
+        anniversary=today - timedelta(days=40),
+        license_type=ent,
+        lines=[(_product("Acrobat Pro", ent, gov), 80)],
+    )
+    kommun.status = CustomerStatus.INACTIVE
+    audit.record(
+        actor=None,
+        action="customer.access_removed",
+        customer=kommun,
+        details={"status": "inactive"},
+    )
+
+    # Renewals in several window states.
+    for name, days, admin, email in (
+        ("Kustbanken AB", 10, "Nils Kust", "nils@kustbanken.example"),
+        ("Solsidan Media AB", 75, "Eva Sol", "eva@solsidan.example"),
+        ("Granit & Partners HB", -12, "Olof Sten", "olof@granit.example"),
+    ):
+        customer = _customer(
+            erik,
+            today - timedelta(days=365 - days + 5),
+            name=name,
+            segment="commercial",
+            admin=admin,
+            email=email,
+        )
+        _mark_accepted(customer)
+        _first_order(
+            customer,
+            erik,
+            anniversary=today + timedelta(days=days),
+            license_type=team_c,
+            lines=[
+                (_product("Creative Cloud All Apps", team_c, com), 8),
+                (_product("Adobe Stock Small (10 assets/month)", team_c, com), 2),
+            ],
+        )
+
+    # The other reseller's data, which Demo Reseller AB must never see.
+    helsinki = _customer(
+        olli,
+        today - timedelta(days=90),
+        name="Helsinki Graphics Oy",
+        segment="commercial",
+        admin="Aino Koski",
+        email="aino@hg.example",
+        language="en",
+        country="FI",
+    )
+    _mark_accepted(helsinki)
+    db.session.commit()
+    return True, logins

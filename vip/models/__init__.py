@@ -1,0 +1,48 @@
+"""Typed SQLAlchemy models of DESIGN.md section 2. Models never commit."""
+
+from vip.models.audit import AuditEvent
+from vip.models.authorizations import (
+    AuthorizationStatus,
+    PurchaseAuthorization,
+    PurchaseAuthorizationLine,
+)
+from vip.models.catalog import LicenseType, MarketSegment, Product
+from vip.models.customers import Customer, CustomerStatus, Invitation
+from vip.models.licenses import LicenseAssignment
+from vip.models.notifications import Notification, NotificationStatus
+from vip.models.orders import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderType,
+    ReturnAuthorization,
+    ReturnAuthorizationLine,
+    ReturnStatus,
+)
+from vip.models.tenancy import Reseller, Role, User
+
+__all__ = [
+    "AuditEvent",
+    "AuthorizationStatus",
+    "Customer",
+    "CustomerStatus",
+    "Invitation",
+    "LicenseAssignment",
+    "LicenseType",
+    "MarketSegment",
+    "Notification",
+    "NotificationStatus",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderType",
+    "Product",
+    "PurchaseAuthorization",
+    "PurchaseAuthorizationLine",
+    "Reseller",
+    "ReturnAuthorization",
+    "ReturnAuthorizationLine",
+    "ReturnStatus",
+    "Role",
+    "User",
+]

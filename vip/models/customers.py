@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vip.extensions import db
+from vip.models.catalog import MarketSegment
+from vip.models.enums import enum_column
+from vip.models.tenancy import Reseller
+from vip.models.types import UTCDateTime, utcnow
+
+
+class CustomerStatus(StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    DELAYED = "delayed"
+    INACTIVE = "inactive"
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_reseller_name", "reseller_id", "company_name"),
+        Index("ix_customers_reseller_status", "reseller_id", "status"),
+        Index("ix_customers_anniversary", "anniversary_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reseller_id: Mapped[int] = mapped_column(ForeignKey("resellers.id"))
+    company_name: Mapped[str] = mapped_column(String(80))
+    country: Mapped[str] = mapped_column(String(2))
+    market_segment: Mapped[MarketSegment] = mapped_column(enum_column(MarketSegment))
+    admin_name: Mapped[str] = mapped_column(String(120))
+    admin_email: Mapped[str] = mapped_column(String(254), index=True)
+    admin_language: Mapped[str] = mapped_column(String(2), default="sv")
+    vip_id: Mapped[str] = mapped_column(String(10), unique=True)
+    status: Mapped[CustomerStatus] = mapped_column(enum_column(CustomerStatus))
+    # The status to return to when no overdue authorization remains (R4).
+    status_before_delay: Mapped[CustomerStatus | None] = mapped_column(
+        enum_column(CustomerStatus, name="status_before_delay")
+    )
+    anniversary_date: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    reseller: Mapped[Reseller] = relationship()
+    invitations: Mapped[list[Invitation]] = relationship(
+        back_populates="customer", order_by="Invitation.id.desc()"
+    )
+
+
+class Invitation(db.Model):
+    """The single-use link that lets the VIP admin set a password (R1)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_on: Mapped[date]
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="invitations")
+
+    def is_usable(self, today: date) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and today <= self.expires_on

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vip.extensions import db
+from vip.models.authorizations import PurchaseAuthorization
+from vip.models.catalog import Product
+from vip.models.customers import Customer
+from vip.models.enums import enum_column
+from vip.models.tenancy import User
+from vip.models.types import UTCDateTime, utcnow
+
+
+class OrderType(StrEnum):
+    NEW = "new"
+    ADD_ON = "add_on"
+    RENEWAL = "renewal"
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    RETURNED = "returned"
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_date", "customer_id", "order_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    vendor_order_number: Mapped[str] = mapped_column(String(20))
+    order_type: Mapped[OrderType] = mapped_column(enum_column(OrderType))
+    authorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchase_authorizations.id"), unique=True
+    )
+    order_date: Mapped[date]
+    duration_months: Mapped[int]
+    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    customer: Mapped[Customer] = relationship()
+    authorization: Mapped[PurchaseAuthorization | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int]
+    returned_quantity: Mapped[int] = mapped_column(default=0)
+    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus))
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+
+class ReturnAuthorization(db.Model):
+    __tablename__ = "return_authorizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[ReturnStatus] = mapped_column(enum_column(ReturnStatus))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+
+    order: Mapped[Order] = relationship()
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    lines: Mapped[list[ReturnAuthorizationLine]] = relationship(
+        back_populates="return_authorization", order_by="ReturnAuthorizationLine.id"
+    )
+
+
+class ReturnAuthorizationLine(db.Model):
+    __tablename__ = "return_authorization_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_authorization_id: Mapped[int] = mapped_column(
+        ForeignKey("return_authorizations.id"), index=True
+    )
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    quantity: Mapped[int]
+
+    return_authorization: Mapped[ReturnAuthorization] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()

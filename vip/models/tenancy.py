@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vip.extensions import db
+from vip.models.enums import enum_column
+from vip.models.types import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    RESELLER_ADMIN = "reseller_admin"
+    RESELLER_SALES = "reseller_sales"
+    VIP_ADMIN = "vip_admin"
+
+
+class Reseller(db.Model):
+    __tablename__ = "resellers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Stockholm")
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    reseller_id: Mapped[int | None] = mapped_column(ForeignKey("resellers.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    language: Mapped[str] = mapped_column(String(2), default="sv")
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    reseller: Mapped[Reseller | None] = relationship()
+    customer: Mapped[Customer | None] = relationship(foreign_keys=[customer_id])  # noqa: F821
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def get_id(self) -> str:
+        # The session version travels with the id: bumping it ends every session (S5).
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_reseller_user(self) -> bool:
+        return self.role in (Role.RESELLER_ADMIN, Role.RESELLER_SALES)
+
+    @property
+    def tenant_reseller_id(self) -> int | None:
+        """The reseller whose data this user works in (a VIP admin's via the customer)."""
+        if self.reseller_id is not None:
+            return self.reseller_id
+        return self.customer.reseller_id if self.customer else None
+
+
+# Emails are unique whatever their case.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)

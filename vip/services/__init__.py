@@ -1,0 +1,1 @@
+"""Domain rules. Functions take keyword-only arguments, the acting user and `today`."""

@@ -1,0 +1,66 @@
+"""The one place that decides what a user may do and see (S9-S11).
+
+Roles are checked against a table declared once; objects are looked up only through
+queries scoped to the user's tenant, so another reseller's id is simply not found.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+
+from vip.extensions import db
+from vip.models import Customer, Role, User
+from vip.services.errors import NotVisible, PermissionDenied
+
+RESELLER_ROLES = frozenset({Role.RESELLER_ADMIN, Role.RESELLER_SALES})
+
+#: action -> roles allowed. Tested table-driven; extend it, never bypass it.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "customers.view": RESELLER_ROLES,
+    "customers.create": RESELLER_ROLES,
+    "customers.invite": RESELLER_ROLES,
+    "authorizations.manage": RESELLER_ROLES,
+    "orders.record": RESELLER_ROLES,
+    "returns.request": RESELLER_ROLES,
+    "returns.approve": frozenset({Role.RESELLER_ADMIN}),
+    "team.manage": frozenset({Role.RESELLER_ADMIN}),
+    "outbox.view": frozenset({Role.RESELLER_ADMIN}),
+    "admin_console.use": frozenset({Role.VIP_ADMIN}),
+}
+
+
+def can(user: User, action: str) -> bool:
+    return user.role in PERMISSIONS[action]
+
+
+def require(user: User, action: str) -> None:
+    if not can(user, action):
+        raise PermissionDenied(action)
+
+
+def visible_customers(user: User) -> Select:
+    """Customers this user may see: the reseller's, or a VIP admin's own one."""
+    query = select(Customer)
+    if user.role in RESELLER_ROLES:
+        return query.where(Customer.reseller_id == user.reseller_id)
+    if user.role == Role.VIP_ADMIN:
+        return query.where(Customer.id == user.customer_id)
+    return query.where(False)
+
+
+def get_customer_for(*, user: User, customer_id: int, action: str = "customers.view") -> Customer:
+    require(user, action)
+    customer = db.session.scalar(visible_customers(user).where(Customer.id == customer_id))
+    if customer is None:
+        raise NotVisible(f"customer {customer_id}")
+    return customer
+
+
+def get_team_member_for(*, user: User, user_id: int) -> User:
+    require(user, "team.manage")
+    member = db.session.scalar(
+        select(User).where(User.id == user_id, User.reseller_id == user.reseller_id)
+    )
+    if member is None:
+        raise NotVisible(f"user {user_id}")
+    return member

@@ -1,0 +1,220 @@
+"""Signing in, lock-out, sessions and team users (S1-S5, S22)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from vip.extensions import db
+from vip.models import Customer, Reseller, Role, User
+from vip.services import audit
+from vip.services.access import get_team_member_for, require
+from vip.services.errors import DomainError
+from vip.services.passwords import (
+    burn_time_for_unknown_user,
+    check_password_policy,
+    hash_password,
+    password_matches,
+)
+
+LOGIN_REFUSED = _l("The email or password is wrong, or the account is locked for a while.")
+
+
+class LoginRefused(DomainError):
+    def __init__(self):
+        super().__init__(LOGIN_REFUSED)
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def authenticate(*, email: str, password: str, now: datetime) -> User:
+    """Returns the user, or raises LoginRefused with one message for every failure (S3)."""
+    user = find_user_by_email(email)
+    if user is None:
+        burn_time_for_unknown_user(password)
+        audit.record(
+            actor=None,
+            actor_label=email.strip()[:254] or "?",
+            action="login.failed",
+            details={"reason": "unknown_email"},
+        )
+        db.session.commit()
+        raise LoginRefused()
+    locked = user.locked_until is not None and user.locked_until > now
+    matches = password_matches(user.password_hash, password)
+    if locked or not matches or not user.active:
+        reason = "locked" if locked else ("wrong_password" if not matches else "inactive")
+        if not locked and not matches:
+            user.failed_logins += 1
+            if user.failed_logins >= current_app.config["VIP_LOCKOUT_THRESHOLD"]:
+                user.locked_until = now + timedelta(
+                    minutes=current_app.config["VIP_LOCKOUT_MINUTES"]
+                )
+                user.failed_logins = 0
+                audit.record(
+                    actor=user, action="login.locked_out", object_type="user", object_id=user.id
+                )
+        audit.record(
+            actor=user,
+            action="login.failed",
+            object_type="user",
+            object_id=user.id,
+            details={"reason": reason},
+        )
+        db.session.commit()
+        raise LoginRefused()
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(actor=user, action="login.succeeded", object_type="user", object_id=user.id)
+    db.session.commit()
+    return user
+
+
+def end_sessions(*, user: User, reason: str) -> None:
+    """Invalidates every session of this user, server-side (S5)."""
+    user.session_version += 1
+    audit.record(
+        actor=user,
+        action="session.ended",
+        object_type="user",
+        object_id=user.id,
+        details={"reason": reason},
+    )
+    db.session.commit()
+
+
+def set_language(*, user: User, language: str) -> None:
+    if language not in current_app.config["VIP_LANGUAGES"]:
+        raise DomainError(_l("Unknown language."), field="language")
+    if user.language != language:
+        user.language = language
+        audit.record(
+            actor=user,
+            action="user.language_changed",
+            object_type="user",
+            object_id=user.id,
+            details={"language": language},
+        )
+        db.session.commit()
+
+
+def _ensure_email_free(email: str) -> None:
+    if find_user_by_email(email) is not None:
+        raise DomainError(_l("A user with this email already exists."), field="email")
+
+
+def new_user(
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: Role,
+    language: str = "sv",
+    reseller: Reseller | None = None,
+    customer: Customer | None = None,
+    actor: User | None = None,
+) -> User:
+    email = email.strip()
+    if (role == Role.VIP_ADMIN) != (customer is not None) or (reseller is None) == (
+        customer is None
+    ):
+        raise DomainError(_l("A VIP admin belongs to a customer, a reseller user to a reseller."))
+    _ensure_email_free(email)
+    check_password_policy(password, user_inputs=(email, name))
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        language=language,
+        reseller=reseller,
+        customer=customer,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        actor=actor,
+        action="user.created",
+        customer=customer,
+        reseller_id=reseller.id if reseller else None,
+        object_type="user",
+        object_id=user.id,
+        details={"email": email, "role": role.value},
+    )
+    return user
+
+
+def create_user(**kwargs) -> User:
+    """`new_user` in its own transaction."""
+    try:
+        user = new_user(**kwargs)
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return user
+
+
+def add_sales_user(*, actor: User, email: str, name: str, password: str, language: str) -> User:
+    require(actor, "team.manage")
+    return create_user(
+        email=email,
+        name=name,
+        password=password,
+        role=Role.RESELLER_SALES,
+        language=language,
+        reseller=actor.reseller,
+        actor=actor,
+    )
+
+
+def team_of(*, actor: User) -> list[User]:
+    require(actor, "team.manage")
+    return list(
+        db.session.scalars(
+            select(User).where(User.reseller_id == actor.reseller_id).order_by(User.name)
+        )
+    )
+
+
+def deactivate_user(*, actor: User, user_id: int) -> User:
+    member = get_team_member_for(user=actor, user_id=user_id)
+    if member.id == actor.id:
+        raise DomainError(_l("You cannot deactivate yourself."))
+    if not member.active:
+        raise DomainError(_l("%(name)s is already deactivated.", name=member.name))
+    member.active = False
+    member.session_version += 1
+    audit.record(
+        actor=actor,
+        action="user.deactivated",
+        object_type="user",
+        object_id=member.id,
+        details={"email": member.email},
+    )
+    db.session.commit()
+    return member
+
+
+def reactivate_user(*, actor: User, user_id: int) -> User:
+    member = get_team_member_for(user=actor, user_id=user_id)
+    if member.active:
+        raise DomainError(_l("%(name)s is already active.", name=member.name))
+    member.active = True
+    member.failed_logins = 0
+    member.locked_until = None
+    audit.record(
+        actor=actor,
+        action="user.reactivated",
+        object_type="user",
+        object_id=member.id,
+        details={"email": member.email},
+    )
+    db.session.commit()
+    return member

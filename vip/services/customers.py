@@ -1,0 +1,166 @@
+"""Customers: creation with the VIP invitation (R1) and the list every reseller user works from."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+
+from vip.extensions import db
+from vip.models import Customer, CustomerStatus, MarketSegment, User
+from vip.services import audit
+from vip.services.access import require, visible_customers
+from vip.services.errors import DomainError
+from vip.services.invitations import issue_invitation
+
+COMPANY_NAME_LENGTH = (4, 80)
+
+#: sort key -> column; "-key" sorts descending.
+SORTS = {
+    "name": Customer.company_name,
+    "vip_id": Customer.vip_id,
+    "status": Customer.status,
+    "created": Customer.created_at,
+    "anniversary": Customer.anniversary_date,
+}
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    items: list[Customer]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def list_customers(
+    *,
+    user: User,
+    search: str = "",
+    status: str = "",
+    sort: str = "name",
+    page: int = 1,
+    page_size: int = 25,
+) -> CustomerPage:
+    """One count and one page query, whatever the data size."""
+    require(user, "customers.view")
+    query = visible_customers(user)
+    search = search.strip()
+    if search:
+        pattern = _like_pattern(search)
+        query = query.where(
+            or_(
+                func.lower(Customer.company_name).like(pattern, escape="\\"),
+                Customer.vip_id.like(pattern, escape="\\"),
+                func.lower(Customer.admin_email).like(pattern, escape="\\"),
+            )
+        )
+    if status in {s.value for s in CustomerStatus}:
+        query = query.where(Customer.status == CustomerStatus(status))
+    key = sort.removeprefix("-")
+    column = SORTS.get(key, Customer.company_name)
+    ordering = column.desc() if sort.startswith("-") else column.asc()
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, page), pages)
+    items = list(
+        db.session.scalars(
+            query.order_by(ordering, Customer.id).limit(page_size).offset((page - 1) * page_size)
+        )
+    )
+    return CustomerPage(items=items, total=total, page=page, page_size=page_size)
+
+
+def issue_vip_id() -> str:
+    """Ten digits, unique; customers are never deleted, so an issued id is never reused."""
+    while True:
+        candidate = str(secrets.randbelow(9 * 10**9) + 10**9)
+        if db.session.scalar(select(Customer.id).where(Customer.vip_id == candidate)) is None:
+            return candidate
+
+
+def create_customer(
+    *,
+    user: User,
+    today: date,
+    company_name: str,
+    country: str,
+    market_segment: str,
+    admin_name: str,
+    admin_email: str,
+    admin_language: str,
+) -> Customer:
+    """Creates the customer, issues its VIP ID and sends the invitation at once (R1)."""
+    require(user, "customers.create")
+    company_name = " ".join(company_name.split())
+    low, high = COMPANY_NAME_LENGTH
+    if not low <= len(company_name) <= high:
+        raise DomainError(
+            _l("Use %(low)d to %(high)d characters.", low=low, high=high), field="company_name"
+        )
+    if market_segment not in {s.value for s in MarketSegment}:
+        raise DomainError(_l("Choose a market segment."), field="market_segment")
+    customer = Customer(
+        reseller_id=user.reseller_id,
+        company_name=company_name,
+        country=country.upper(),
+        market_segment=MarketSegment(market_segment),
+        admin_name=" ".join(admin_name.split()),
+        admin_email=admin_email.strip(),
+        admin_language=admin_language,
+        vip_id=issue_vip_id(),
+        status=CustomerStatus.INVITED,
+    )
+    db.session.add(customer)
+    db.session.flush()
+    audit.record(
+        actor=user,
+        action="customer.created",
+        customer=customer,
+        object_type="customer",
+        object_id=customer.id,
+        details={
+            "company_name": customer.company_name,
+            "vip_id": customer.vip_id,
+            "market_segment": customer.market_segment.value,
+            "country": customer.country,
+            "admin_email": customer.admin_email,
+        },
+    )
+    issue_invitation(customer=customer, actor=user, today=today)
+    db.session.commit()
+    return customer
+
+
+def status_counts(*, user: User) -> dict[str, int]:
+    require(user, "customers.view")
+    rows = db.session.execute(
+        select(Customer.status, func.count())
+        .where(Customer.reseller_id == user.reseller_id)
+        .group_by(Customer.status)
+    )
+    counts = {s.value: 0 for s in CustomerStatus}
+    for status, count in rows:
+        counts[CustomerStatus(status).value] = count
+    return counts

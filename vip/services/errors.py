@@ -1,0 +1,27 @@
+"""Errors the services raise. Messages are lazy translations, rendered in the reader's language."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A broken business rule; `field` names the form field the message belongs to."""
+
+    def __init__(self, message, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+class NotVisible(LookupError):
+    """The object does not exist for this user (another tenant's, or none): answers 404."""
+
+
+class PermissionDenied(Exception):
+    """The user's role may not do this inside their own tenant: answers 403."""
+
+    def __init__(self, action: str):
+        super().__init__(action)
+        self.action = action

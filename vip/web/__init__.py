@@ -1,0 +1,1 @@
+"""Blueprints: thin routes that parse with a form, call one service, and render."""

@@ -1,0 +1,88 @@
+"""Login and logout (S3-S8)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField
+from wtforms.validators import InputRequired, Length
+
+from vip import clock
+from vip.extensions import db
+from vip.models import User
+from vip.services import accounts
+from vip.services.errors import DomainError
+
+bp = Blueprint("auth", __name__)
+
+
+def load_user(session_id: str) -> User | None:
+    """The session holds "id:version"; an old version means the session was ended (S5)."""
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths (S8): "/customers?x=1" yes; "//evil", "/\\evil" no."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(char) < 32 for char in target) or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                email=form.email.data, password=form.password.data, now=clock.now()
+            )
+        except DomainError as refused:
+            error = str(refused)
+        else:
+            language = session.get("language")
+            session.clear()  # a new session and CSRF token after login (S4)
+            login_user(user)
+            now = datetime.now(UTC).timestamp()
+            session["started_at"] = now
+            session["seen_at"] = now
+            session.permanent = True
+            if language:
+                session["language"] = language
+            return redirect(safe_next(form.next.data) or url_for("home.index"), 303)
+    elif request.method == "POST":
+        error = str(accounts.LOGIN_REFUSED)
+    return render_template("auth/login.html", form=form, error=error), (400 if error else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    accounts.end_sessions(user=current_user, reason="logout")
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"), 303)

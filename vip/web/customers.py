@@ -1,0 +1,166 @@
+"""Customers list, Customer details (Kunddetaljer) tabs, and creating a customer (R1)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import Email, InputRequired, Length
+
+from vip import clock
+from vip.models import CustomerStatus
+from vip.services import access, audit, customers, invitations
+from vip.services.errors import DomainError
+from vip.web.htmx import render_page_or_partial
+from vip.web.labels import (
+    CUSTOMER_STATUS_LABELS,
+    LANGUAGE_CHOICES,
+    country_choices,
+    market_segment_choices,
+)
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+TABS = (
+    ("info", _l("VIP information")),
+    ("plans", _l("Plans")),
+    ("orders", _l("Orders")),
+    ("renewals", _l("Renewals")),
+    ("history", _l("History")),
+)
+
+
+@bp.get("")
+@login_required
+def index():
+    search = request.args.get("q", "")[:100]
+    status = request.args.get("status", "")
+    sort = request.args.get("sort", "name")
+    page = request.args.get("page", 1, type=int) or 1
+    result = customers.list_customers(
+        user=current_user,
+        search=search,
+        status=status,
+        sort=sort,
+        page=page,
+        page_size=current_app.config["VIP_PAGE_SIZE"],
+    )
+    return render_page_or_partial(
+        "customers/index.html",
+        "customers/_results.html",
+        result=result,
+        search=search,
+        status=status,
+        sort=sort,
+        statuses=CUSTOMER_STATUS_LABELS,
+        counts=customers.status_counts(user=current_user),
+    )
+
+
+class CustomerForm(FlaskForm):
+    company_name = StringField(
+        _l("Company name"), validators=[InputRequired(), Length(min=4, max=80)]
+    )
+    country = SelectField(_l("Country"), validators=[InputRequired()])
+    market_segment = SelectField(
+        _l("Market segment"),
+        choices=market_segment_choices(),
+        validators=[InputRequired()],
+    )
+    admin_name = StringField(
+        _l("VIP admin's name"), validators=[InputRequired(), Length(min=2, max=120)]
+    )
+    admin_email = EmailField(
+        _l("VIP admin's email"),
+        validators=[InputRequired(), Length(max=254), Email(check_deliverability=False)],
+    )
+    admin_language = SelectField(
+        _l("VIP admin's language"), choices=LANGUAGE_CHOICES, validators=[InputRequired()]
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    access.require(current_user, "customers.create")
+    form = CustomerForm()
+    form.country.choices = country_choices()
+    if request.method == "GET":
+        form.country.data = current_user.reseller.country
+        form.admin_language.data = current_user.language
+    if form.validate_on_submit():
+        try:
+            customer = customers.create_customer(
+                user=current_user,
+                today=clock.today_for(current_user),
+                company_name=form.company_name.data,
+                country=form.country.data,
+                market_segment=form.market_segment.data,
+                admin_name=form.admin_name.data,
+                admin_email=form.admin_email.data,
+                admin_language=form.admin_language.data,
+            )
+        except DomainError as error:
+            getattr(form, error.field or "company_name").errors.append(str(error))
+        else:
+            flash(
+                _(
+                    "%(name)s was created with VIP ID %(vip_id)s. The invitation was sent to "
+                    "%(email)s.",
+                    name=customer.company_name,
+                    vip_id=customer.vip_id,
+                    email=customer.admin_email,
+                ),
+                "success",
+            )
+            return redirect(url_for("customers.tab", customer_id=customer.id, tab="info"), 303)
+    status = 422 if form.errors else 200
+    return render_template("customers/new.html", form=form), status
+
+
+@bp.get("/<int:customer_id>")
+@login_required
+def details(customer_id: int):
+    access.get_customer_for(user=current_user, customer_id=customer_id)
+    return redirect(url_for("customers.tab", customer_id=customer_id, tab="info"))
+
+
+@bp.get("/<int:customer_id>/<any(info, plans, orders, renewals, history):tab>")
+@login_required
+def tab(customer_id: int, tab: str):
+    customer = access.get_customer_for(user=current_user, customer_id=customer_id)
+    context = {"customer": customer, "tab": tab, "tabs": TABS}
+    if tab == "info":
+        invitation = invitations.current_invitation(customer)
+        context["invitation"] = invitation
+        context["invitation_link"] = (
+            invitations.link_for(invitation)
+            if invitation is not None and customer.status == CustomerStatus.INVITED
+            else None
+        )
+        context["today"] = clock.today_for(current_user)
+    elif tab == "history":
+        context["events"] = audit.history_for(customer=customer)
+    return render_page_or_partial("customers/details.html", "customers/_tabs.html", **context)
+
+
+@bp.post("/<int:customer_id>/invitation/resend")
+@login_required
+def resend_invitation(customer_id: int):
+    try:
+        invitation = invitations.resend_invitation(
+            user=current_user, customer_id=customer_id, today=clock.today_for(current_user)
+        )
+        flash(
+            _(
+                "A new invitation was sent to %(email)s. The previous link no longer works.",
+                email=invitation.email,
+            ),
+            "success",
+        )
+    except DomainError as error:
+        flash(str(error), "error")
+    return redirect(url_for("customers.tab", customer_id=customer_id, tab="info"), 303)

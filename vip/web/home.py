@@ -1,0 +1,16 @@
+"""The landing page: reseller users go to their customers, VIP admins to their console."""
+
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user, login_required
+
+from vip.models import Role
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    if current_user.role == Role.VIP_ADMIN:
+        return redirect(url_for("admin_console.index"))
+    return redirect(url_for("customers.index"))

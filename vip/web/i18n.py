@@ -1,0 +1,56 @@
+"""Language and time zone: the user's preference, else the browser's, else Swedish."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask_babel import format_date, format_datetime, format_decimal
+from flask_login import current_user
+
+from vip.clock import DEFAULT_TIME_ZONE
+from vip.services import accounts
+from vip.web.auth import safe_next
+from vip.web.labels import labels_context
+
+
+def select_locale() -> str:
+    languages = current_app.config["VIP_LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    if session.get("language") in languages:
+        return session["language"]
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def select_timezone() -> str:
+    if current_user and current_user.is_authenticated:
+        reseller = current_user.reseller or (
+            current_user.customer.reseller if current_user.customer else None
+        )
+        if reseller is not None:
+            return reseller.time_zone
+    return DEFAULT_TIME_ZONE
+
+
+bp = Blueprint("i18n", __name__)
+
+
+@bp.post("/language")
+def switch_language():
+    """The header's switcher: remembered on the user, or in the session before login."""
+    language = request.form.get("language", "")
+    if language in current_app.config["VIP_LANGUAGES"]:
+        session["language"] = language
+        if current_user.is_authenticated:
+            accounts.set_language(user=current_user, language=language)
+    return redirect(safe_next(request.form.get("next")) or url_for("home.index"), 303)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.context_processor(labels_context)
+    app.jinja_env.globals.update(
+        format_date=format_date,
+        format_datetime=format_datetime,
+        format_decimal=format_decimal,
+        current_language=select_locale,
+    )

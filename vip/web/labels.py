@@ -1,0 +1,79 @@
+"""Display labels and choices that several pages share, localized at render time."""
+
+from __future__ import annotations
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
+
+from vip.models import CustomerStatus, MarketSegment, Role
+
+LANGUAGE_CHOICES = [SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
+
+MARKET_SEGMENT_LABELS = {
+    MarketSegment.COMMERCIAL.value: _l("Commercial"),
+    MarketSegment.GOVERNMENT.value: _l("Government"),
+    MarketSegment.EDUCATION.value: _l("Education"),
+}
+
+CUSTOMER_STATUS_LABELS = {
+    CustomerStatus.INVITED.value: _l("Invited"),
+    CustomerStatus.ACTIVE.value: _l("Active"),
+    CustomerStatus.DELAYED.value: _l("Delayed"),
+    CustomerStatus.INACTIVE.value: _l("Inactive"),
+}
+
+#: Countries a Nordic reseller works with first; the rest follow alphabetically.
+PREFERRED_COUNTRIES = ("SE", "NO", "DK", "FI", "IS")
+
+
+def country_choices() -> list[SelectChoice]:
+    territories = get_locale().territories
+    codes = sorted(
+        (code for code in territories if len(code) == 2 and code.isalpha() and code != "ZZ"),
+        key=lambda code: territories[code],
+    )
+    preferred = [code for code in PREFERRED_COUNTRIES if code in territories]
+    ordered = preferred + [code for code in codes if code not in preferred]
+    return [SelectChoice(code, territories[code]) for code in ordered]
+
+
+def market_segment_choices() -> list[SelectChoice]:
+    return [SelectChoice(key, label) for key, label in MARKET_SEGMENT_LABELS.items()]
+
+
+def country_name(code: str) -> str:
+    return get_locale().territories.get(code, code)
+
+
+ROLE_LABELS = {
+    Role.RESELLER_ADMIN.value: _l("Partner admin"),
+    Role.RESELLER_SALES.value: _l("Sales"),
+    Role.VIP_ADMIN.value: _l("VIP admin"),
+}
+
+AUDIT_ACTION_LABELS = {
+    "customer.created": _l("Customer created"),
+    "invitation.sent": _l("VIP invitation sent"),
+    "invitation.accepted": _l("VIP invitation accepted"),
+    "user.created": _l("User created"),
+    "user.deactivated": _l("User deactivated"),
+    "user.reactivated": _l("User reactivated"),
+    "user.language_changed": _l("Language changed"),
+    "login.succeeded": _l("Signed in"),
+    "login.failed": _l("Failed sign-in"),
+    "login.locked_out": _l("Locked out"),
+    "session.ended": _l("Signed out"),
+    "access.denied_not_found": _l("Access denied"),
+    "access.denied_role": _l("Access denied"),
+}
+
+
+def labels_context() -> dict:
+    return {
+        "status_label": lambda status: CUSTOMER_STATUS_LABELS.get(str(status), str(status)),
+        "segment_label": lambda segment: MARKET_SEGMENT_LABELS.get(str(segment), str(segment)),
+        "role_label": lambda role: ROLE_LABELS.get(str(role), str(role)),
+        "audit_action_label": lambda action: AUDIT_ACTION_LABELS.get(action, action),
+        "country_name": country_name,
+    }

@@ -1,0 +1,192 @@
+"""Response headers, session time-outs and error pages (S6-S7, S13-S17, S21, S22)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, NotFound
+
+from vip.extensions import db
+from vip.services import audit
+from vip.services.errors import NotVisible, PermissionDenied
+from vip.web.htmx import is_htmx
+
+log = logging.getLogger("vip.errors")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(enforce_session_timeouts)
+    app.after_request(set_security_headers)
+    app.register_error_handler(NotVisible, not_visible)
+    app.register_error_handler(PermissionDenied, permission_denied)
+    app.register_error_handler(CSRFError, csrf_failed)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+
+
+def _timestamp() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+def enforce_session_timeouts():
+    """Idle 30 minutes, absolute 12 hours (S7), checked on every request."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    from flask import current_app
+
+    now = _timestamp()
+    idle = current_app.config["VIP_SESSION_IDLE_MINUTES"] * 60
+    absolute = current_app.config["VIP_SESSION_ABSOLUTE_HOURS"] * 3600
+    started = session.get("started_at", 0)
+    seen = session.get("seen_at", 0)
+    if now - started > absolute or now - seen > idle:
+        logout_user()
+        session.clear()
+        if is_htmx():
+            response = current_app.response_class(status=401)
+            response.headers["HX-Redirect"] = url_for("auth.login", next=request.path)
+            return response
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    session["seen_at"] = now
+    session.permanent = True
+    return None
+
+
+def set_security_headers(response):
+    headers = response.headers
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+        response.vary.add("HX-Request")
+        response.vary.add("Cookie")
+    return response
+
+
+def _error_page(status: int, *, title, message, incident: str | None = None):
+    return (
+        render_template(
+            "errors/error.html", status=status, title=title, message=message, incident=incident
+        ),
+        status,
+    )
+
+
+def _audit_denial(action: str, detail: str) -> None:
+    try:
+        db.session.rollback()
+        audit.record(
+            actor=current_user if current_user.is_authenticated else None,
+            action=action,
+            details={"path": request.path, "method": request.method, "detail": detail},
+        )
+        db.session.commit()
+    except Exception:  # pragma: no cover - auditing must never hide the denial itself
+        db.session.rollback()
+        log.exception("could not audit a denial")
+
+
+def not_visible(error: NotVisible):
+    _audit_denial("access.denied_not_found", str(error))
+    return http_error(NotFound())
+
+
+def permission_denied(error: PermissionDenied):
+    from flask_babel import gettext as _
+
+    _audit_denial("access.denied_role", error.action)
+    return _error_page(
+        403, title=_("Not allowed"), message=_("Your role does not allow this action.")
+    )
+
+
+def csrf_failed(error: CSRFError):
+    from flask_babel import gettext as _
+
+    if is_htmx():
+        from flask import current_app
+
+        response = current_app.response_class(status=400)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    return _error_page(
+        400,
+        title=_("The form expired"),
+        message=_(
+            "Your form was open too long or came from elsewhere. Reload the page and try again."
+        ),
+    )
+
+
+def http_error(error: HTTPException):
+    from flask_babel import gettext as _
+
+    titles = {
+        400: _("Bad request"),
+        403: _("Not allowed"),
+        404: _("Not found"),
+        405: _("Method not allowed"),
+    }
+    messages = {
+        404: _("There is nothing here, or you do not have access to it."),
+        405: _("This address does not accept that kind of request."),
+    }
+    code = error.code or 500
+    if code >= 500:
+        return unexpected_error(error)
+    response = error.get_response()
+    body, status = _error_page(
+        code,
+        title=titles.get(code, error.name),
+        message=messages.get(code, _("The request could not be handled.")),
+    )
+    response.set_data(body)
+    response.content_type = "text/html; charset=utf-8"
+    return response
+
+
+def unexpected_error(error: Exception):
+    from flask_babel import gettext as _
+
+    if isinstance(error, HTTPException) and (error.code or 500) < 500:
+        return http_error(error)
+    incident = uuid.uuid4().hex[:12]
+    log.error(
+        "incident %s: unhandled error on %s %s",
+        incident,
+        request.method,
+        request.path,
+        exc_info=error,
+    )
+    try:
+        db.session.rollback()
+    except Exception:  # pragma: no cover - the database itself may be what failed
+        log.exception("incident %s: rollback failed too", incident)
+    return _error_page(
+        500,
+        title=_("Something went wrong"),
+        message=_("The error was logged. Quote this incident id when you contact support."),
+        incident=incident,
+    )

@@ -52,7 +52,7 @@ def _instance_secret_key(instance: Path) -> str:
 def register_extensions(app: Flask) -> None:
     from vip import database
     from vip.web import i18n
-    from vip.web.auth import load_user
+    from vip.web.auth import load_user, unauthorized
 
     db.init_app(app)
     database.configure_engine_events(app)
@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"

@@ -17,6 +17,7 @@ from vip.extensions import db
 from vip.models import User
 from vip.services import accounts
 from vip.services.errors import DomainError
+from vip.web.htmx import redirect_to_login
 
 bp = Blueprint("auth", __name__)
 
@@ -30,6 +31,11 @@ def load_user(session_id: str) -> User | None:
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user
+
+
+def unauthorized():
+    """No session: the login page, or for htmx a redirect instruction (S14)."""
+    return redirect_to_login()
 
 
 def safe_next(target: str | None) -> str | None:

@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, render_template, request, session
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from vip.extensions import db
 from vip.services import audit
 from vip.services.errors import NotVisible, PermissionDenied
-from vip.web.htmx import is_htmx
+from vip.web.htmx import is_htmx, redirect_to_login
 
 log = logging.getLogger("vip.errors")
 
@@ -61,11 +61,7 @@ def enforce_session_timeouts():
     if now - started > absolute or now - seen > idle:
         logout_user()
         session.clear()
-        if is_htmx():
-            response = current_app.response_class(status=401)
-            response.headers["HX-Redirect"] = url_for("auth.login", next=request.path)
-            return response
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect_to_login()
     session["seen_at"] = now
     session.permanent = True
     return None

@@ -1,0 +1,152 @@
+"""Browser fixtures: the system Chromium driven by Playwright against a live server.
+
+`chromium` is one browser per session; `live_server` serves the test's `app` on a free
+port; `page` is a fresh browser context per test (Swedish locale unless the test says
+otherwise) and saves a screenshot into test-artifacts/browser/ when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import ARTIFACTS
+from vip.extensions import db
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TRANSLATIONS = ROOT / "vip" / "translations"
+SCREENSHOTS = ARTIFACTS / "browser"
+#: Playwright's default wait; the app answers locally in milliseconds.
+TIMEOUT_MS = 5_000
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in this folder drives a browser: mark it so `-m "not browser"` works."""
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the item (rep_setup, rep_call, rep_teardown)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations():
+    """The Swedish UI needs the .mo catalogs; `make test` compiles them, a bare pytest
+    run may not have. Compiled (like `make translations`, fuzzy included) only when a
+    .mo is missing or older than its .po; written atomically."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name)
+        partial = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+        with partial.open("wb") as target:
+            write_mo(target, catalog, use_fuzzy=True)
+        partial.replace(mo)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app on 127.0.0.1 and a free port; yields the base URL.
+
+    The invitation links the app builds point at this server (VIP_BASE_URL)."""
+    with app.app_context():
+        db.session.remove()  # no transaction held: SQLite writes begin IMMEDIATE
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    app.config["VIP_BASE_URL"] = base_url
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield base_url
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def new_context(chromium, live_server):
+    """Makes browser contexts (Swedish by default), all closed before the server stops."""
+    contexts = []
+
+    def _new_context(locale: str = "sv-SE", **options):
+        context = chromium.new_context(locale=locale, base_url=live_server, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield _new_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def locale():
+    """Override per module or test for another browser language."""
+    return "sv-SE"
+
+
+@pytest.fixture
+def page(request, new_context, locale):
+    context = new_context(locale=locale)
+    page = context.new_page()
+    yield page
+    failed = any(
+        getattr(request.node, f"rep_{when}", None) is not None
+        and getattr(request.node, f"rep_{when}").failed
+        for when in ("setup", "call")
+    )
+    if failed and not page.is_closed():
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
+        try:
+            page.screenshot(path=str(SCREENSHOTS / f"FAILED-{name}.png"), full_page=True)
+        except Exception as error:  # the screenshot must never hide the failure itself
+            print(f"could not save a failure screenshot: {error}")
+    page.close()

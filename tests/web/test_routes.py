@@ -1,0 +1,120 @@
+"""Walks app.url_map: every route demands a session (S9) and answers 404 for another
+tenant's ids (S10). A new route is covered automatically, or fails here until its
+path parameters have a sample below."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import HX
+from vip import create_app
+
+PUBLIC_ENDPOINTS = {"static", "auth.login", "invitations.accept", "i18n.switch_language"}
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def _rules():
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", "TESTING": True})
+    return sorted(
+        (rule.endpoint, rule.rule, tuple(sorted(rule.methods - IGNORED_METHODS)))
+        for rule in app.url_map.iter_rules()
+    )
+
+
+RULES = _rules()
+
+
+def _samples(tenant) -> dict:
+    """A value per path parameter, taken from the given tenant's objects."""
+    return {
+        "customer_id": tenant.customer.id,
+        "user_id": tenant.sales.id,
+        "tab": "info",
+        "token": "x",
+        "filename": "app.css",
+    }
+
+
+def _url(app, endpoint: str, rule_path: str, samples: dict) -> str:
+    from flask import url_for
+
+    rule = next(
+        r for r in app.url_map.iter_rules() if r.endpoint == endpoint and r.rule == rule_path
+    )
+    missing = [name for name in rule.arguments if name not in samples]
+    assert not missing, f"add a sample for {missing} of {rule_path} in tests/web/test_routes.py"
+    with app.test_request_context():
+        return url_for(endpoint, **{name: samples[name] for name in rule.arguments})
+
+
+@pytest.mark.parametrize(("endpoint", "path", "methods"), RULES)
+def test_s9_every_route_demands_a_session(app, client, tenants, endpoint, path, methods):
+    if endpoint in PUBLIC_ENDPOINTS:
+        pytest.skip("public by design")
+    url = _url(app, endpoint, path, _samples(tenants.a))
+    for method in methods:
+        response = client.open(url, method=method)
+        assert response.status_code == 302, (method, url, response.status_code)
+        assert response.headers["Location"].startswith("/login"), (method, url)
+        htmx = client.open(url, method=method, headers=HX)
+        assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/login")
+
+
+@pytest.mark.parametrize(("endpoint", "path", "methods"), RULES)
+@pytest.mark.parametrize("role", ["admin", "sales"])
+def test_s10_another_tenants_ids_answer_404(
+    app, client, tenants, login_as, endpoint, path, methods, role
+):
+    if endpoint in PUBLIC_ENDPOINTS:
+        pytest.skip("public by design")
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint and r.rule == path)
+    object_params = {name for name in rule.arguments if name.endswith("_id")}
+    if not object_params:
+        pytest.skip("no object id in the path; list pages are scoped by their queries")
+    login_as(getattr(tenants.a, role))
+    url = _url(app, endpoint, path, _samples(tenants.b))
+    own_name = tenants.b.customer.company_name
+    for method in methods:
+        response = client.open(url, method=method)
+        # Another tenant's object is "not found"; a role that may not act at all gets 403.
+        assert response.status_code in (404, 403), (method, url, response.status_code)
+        if role == "admin":
+            assert response.status_code == 404, (method, url)
+        assert own_name not in response.get_data(as_text=True)
+
+
+def test_s10_vip_admin_sees_only_its_console(client, tenants, login_as):
+    login_as(tenants.a.vip_admin)
+    assert client.get("/customers").status_code == 403
+    assert client.get(f"/customers/{tenants.a.customer.id}/info").status_code == 403
+    console = client.get("/console")
+    assert console.status_code == 200
+    html = console.get_data(as_text=True)
+    assert tenants.a.customer.vip_id in html
+    assert tenants.b.customer.company_name not in html
+
+
+def test_s10_denied_access_changes_nothing_and_is_audited(app, client, tenants, login_as):
+    from vip.extensions import db
+    from vip.models import AuditEvent, User
+
+    login_as(tenants.a.admin)
+    response = client.post(f"/team/{tenants.b.sales.id}/deactivate")
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.get(User, tenants.b.sales.id).active is True
+        denial = db.session.scalars(
+            db.select(AuditEvent).where(AuditEvent.action == "access.denied_not_found")
+        ).all()
+        assert denial and denial[-1].actor_id == tenants.a.admin.id
+
+
+def test_list_pages_show_only_own_tenant(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    html = client.get("/customers").get_data(as_text=True)
+    assert tenants.a.customer.company_name in html
+    assert tenants.b.customer.company_name not in html
+    team = client.get("/team").get_data(as_text=True)
+    assert tenants.a.sales.email in team and tenants.b.sales.email not in team
+    search = client.get("/customers", query_string={"q": tenants.b.customer.vip_id})
+    assert tenants.b.customer.company_name not in search.get_data(as_text=True)

@@ -1,0 +1,396 @@
+"""SECURITY.md S3-S8, S12-S17, S21, S22 through the HTTP interface."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import HX, PASSWORD, login
+from vip.config import Config
+from vip.extensions import db
+from vip.models import AuditEvent, Customer, User
+
+# -- S3 brute force ---------------------------------------------------------------------
+
+
+def test_s3_unknown_user_and_wrong_password_get_the_same_answer(client, tenants):
+    unknown = login(client, "nobody@example.com", "whatever whatever")
+    wrong = login(client, tenants.a.admin.email, "wrong password here")
+    assert unknown.status_code == wrong.status_code == 400
+    message = re.compile(r'<p class="error form-error" role="alert">(.*?)</p>')
+    assert message.search(unknown.get_data(as_text=True)).group(1) == message.search(
+        wrong.get_data(as_text=True)
+    ).group(1)
+
+
+def test_s3_ten_failures_lock_the_account_for_15_minutes(app, client, tenants):
+    for _ in range(10):
+        assert login(client, tenants.a.admin.email, "not the password!").status_code == 400
+    locked = login(client, tenants.a.admin.email, PASSWORD)
+    assert locked.status_code == 400  # the right password is refused while locked
+    with app.app_context():
+        user = db.session.get(User, tenants.a.admin.id)
+        assert user.locked_until is not None
+        actions = db.session.scalars(
+            db.select(AuditEvent.action).where(AuditEvent.actor_id == user.id)
+        ).all()
+        assert actions.count("login.failed") == 11
+        assert "login.locked_out" in actions
+        # 15 minutes later it opens again.
+        user.locked_until = user.locked_until - timedelta(minutes=15, seconds=1)
+        db.session.commit()
+    assert login(client, tenants.a.admin.email, PASSWORD).status_code == 303
+
+
+def test_s3_nine_failures_do_not_lock(client, tenants):
+    for _ in range(9):
+        login(client, tenants.a.admin.email, "not the password!")
+    assert login(client, tenants.a.admin.email, PASSWORD).status_code == 303
+
+
+# -- S4 session rotation, S5 server-side logout -------------------------------------------
+
+
+def _session_cookie(client):
+    cookie = client.get_cookie("session")
+    return cookie.value if cookie else None
+
+
+def test_s4_login_issues_a_new_session(client, tenants):
+    client.get("/login")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    before = _session_cookie(client)
+    login(client, tenants.a.admin.email)
+    after = _session_cookie(client)
+    assert before and after and before != after
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_s5_replayed_cookie_after_logout_is_refused(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    stolen = _session_cookie(client)
+    assert client.get("/customers").status_code == 200
+    assert client.post("/logout").status_code == 303
+    client.set_cookie("session", stolen)
+    response = client.get("/customers")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_s5_deactivation_ends_the_users_sessions(app, tenants):
+    admin_client, sales_client = app.test_client(), app.test_client()
+    login(sales_client, tenants.a.sales.email)
+    assert sales_client.get("/customers").status_code == 200
+    login(admin_client, tenants.a.admin.email)
+    assert admin_client.post(f"/team/{tenants.a.sales.id}/deactivate").status_code == 303
+    assert sales_client.get("/customers").status_code == 302
+
+
+# -- S6 cookies, S7 time-outs -------------------------------------------------------------
+
+
+def test_s6_session_cookie_flags(client, tenants):
+    response = login(client, tenants.a.admin.email)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_s6_production_config_marks_cookies_secure(monkeypatch):
+    monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    assert Config.SESSION_COOKIE_SECURE is True
+    assert Config.from_env()["SESSION_COOKIE_SECURE"] is True
+    assert Config.REMEMBER_COOKIE_DURATION <= timedelta(days=14)
+
+
+@pytest.mark.parametrize(
+    ("key", "age"), [("seen_at", 31 * 60), ("started_at", 12 * 3600 + 60)], ids=["idle", "absolute"]
+)
+def test_s7_session_times_out(client, tenants, login_as, key, age):
+    login_as(tenants.a.admin)
+    with client.session_transaction() as session:
+        session[key] = time.time() - age
+    response = client.get("/customers")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_s7_activity_keeps_the_session(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    with client.session_transaction() as session:
+        session["seen_at"] = time.time() - 29 * 60
+    assert client.get("/customers").status_code == 200
+
+
+# -- S8 next ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+        "evil.example",
+        "///evil.example",
+    ],
+)
+def test_s8_next_refuses_other_sites(client, tenants, target):
+    response = client.post(
+        "/login", data={"email": tenants.a.admin.email, "password": PASSWORD, "next": target}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+
+
+def test_s8_next_keeps_same_site_paths(client, tenants):
+    response = client.post(
+        "/login",
+        data={"email": tenants.a.admin.email, "password": PASSWORD, "next": "/customers?q=ab"},
+    )
+    assert response.headers["Location"] == "/customers?q=ab"
+
+
+# -- S12 mass assignment ------------------------------------------------------------------
+
+
+def test_s12_posted_tenant_status_and_vip_id_are_ignored(app, client, tenants, login_as):
+    login_as(tenants.a.sales)
+    response = client.post(
+        "/customers/new",
+        data={
+            "company_name": "Massassign AB",
+            "country": "SE",
+            "market_segment": "commercial",
+            "admin_name": "M A",
+            "admin_email": "ma@example.com",
+            "admin_language": "sv",
+            "reseller_id": tenants.b.reseller.id,
+            "status": "active",
+            "vip_id": "1234567890",
+            "id": 999,
+        },
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        customer = db.session.scalar(
+            db.select(Customer).where(Customer.company_name == "Massassign AB")
+        )
+        assert customer.reseller_id == tenants.a.reseller.id
+        assert customer.status == "invited"
+        assert customer.vip_id != "1234567890"
+        assert customer.id != 999
+
+
+# -- S13 methods and CSRF -----------------------------------------------------------------
+
+
+def test_s13_no_state_change_over_get(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    assert client.get("/logout").status_code == 405
+    assert client.get(f"/team/{tenants.a.sales.id}/deactivate").status_code == 405
+    assert client.get(f"/customers/{tenants.a.customer.id}/invitation/resend").status_code == 405
+
+
+@pytest.fixture
+def csrf_app(database):
+    from tests.conftest import empty_all_tables, make_app
+
+    app = make_app(database, "csrf", WTF_CSRF_ENABLED=True)
+    yield app
+    empty_all_tables(app)
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def test_s13_csrf_token_required_and_checked(csrf_app):
+    from tests.conftest import build_tenant
+
+    with csrf_app.test_request_context():
+        admin_email = build_tenant("Csrf AB", "c").admin.email
+        db.session.remove()
+    client = csrf_app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    pre_login_token = _token(page)
+    response = client.post(
+        "/login", data={"email": admin_email, "password": PASSWORD, "csrf_token": pre_login_token}
+    )
+    assert response.status_code == 303
+    form = {
+        "company_name": "Csrf Test AB",
+        "country": "SE",
+        "market_segment": "commercial",
+        "admin_name": "C T",
+        "admin_email": "ct@example.com",
+        "admin_language": "sv",
+    }
+    assert client.post("/customers/new", data=form).status_code == 400
+    # S4: the token issued before login no longer works after it.
+    stale = client.post("/customers/new", data={**form, "csrf_token": pre_login_token})
+    assert stale.status_code == 400
+    wrong = client.post("/customers/new", data={**form, "csrf_token": "forged"})
+    assert wrong.status_code == 400
+    with csrf_app.app_context():
+        assert (
+            db.session.scalar(db.select(Customer).where(Customer.company_name == "Csrf Test AB"))
+            is None
+        )
+    token = _token(client.get("/customers/new").get_data(as_text=True))
+    # htmx sends the token as a header (hx-headers on <body>).
+    ok = client.post("/customers/new", data=form, headers={"X-CSRFToken": token})
+    assert ok.status_code == 303
+    # S14: a stale token on an htmx request asks htmx to reload, it swaps nothing.
+    htmx = client.post("/customers/new", data=form, headers={**HX, "X-CSRFToken": "old"})
+    assert htmx.status_code == 400 and htmx.headers["HX-Refresh"] == "true"
+
+
+def test_s14_expired_session_on_htmx_answers_hx_redirect(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    with client.session_transaction() as session:
+        session["seen_at"] = time.time() - 3600
+    response = client.get(
+        f"/customers/{tenants.a.customer.id}/history",
+        headers={
+            **HX,
+            "HX-Current-URL": f"http://localhost/customers/{tenants.a.customer.id}/info",
+        },
+    )
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login?next=")
+    assert "<html" not in response.get_data(as_text=True)
+
+
+# -- S15 output escaping --------------------------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_s15_hostile_names_render_inert(app, client, tenants, login_as):
+    login_as(tenants.a.sales)
+    response = client.post(
+        "/customers/new",
+        data={
+            "company_name": SCRIPT,
+            "country": "SE",
+            "market_segment": "commercial",
+            "admin_name": '"><img src=x onerror=alert(1)>',
+            "admin_email": "x@example.com",
+            "admin_language": "en",
+        },
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        customer = db.session.scalar(db.select(Customer).where(Customer.company_name == SCRIPT))
+        mail = customer and db.session.scalar(
+            db.select(__import__("vip.models", fromlist=["Notification"]).Notification).where(
+                db.literal_column("customer_id") == customer.id
+            )
+        )
+        assert mail is not None
+        assert SCRIPT not in mail.body_html and "&lt;script&gt;" in mail.body_html
+        assert "<img src=x" not in mail.body_html
+    pages = [
+        "/customers",
+        f"/customers/{customer.id}/info",
+        f"/customers/{customer.id}/history",
+        f"/customers?q={SCRIPT}",
+    ]
+    for url in pages:
+        html = client.get(url).get_data(as_text=True)
+        assert SCRIPT not in html, url
+        assert "<img src=x" not in html, url
+    fragment = client.get(f"/customers/{customer.id}/history", headers=HX).get_data(as_text=True)
+    assert SCRIPT not in fragment
+
+
+# -- S16 headers, S17 htmx config -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/login", "/nowhere", "/static/app.css"])
+def test_s16_security_headers_on_every_response(client, url):
+    response = client.get(url)
+    response.close()
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+        assert directive in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_s16_authenticated_pages_are_not_cached(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    response = client.get("/customers")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_s17_htmx_config_meta(client):
+    html = client.get("/login").get_data(as_text=True)
+    meta = re.search(r'<meta name="htmx-config" content=\'([^\']+)\'>', html).group(1)
+    import json
+
+    config = json.loads(meta)
+    assert config == {
+        "selfRequestsOnly": True,
+        "allowEval": False,
+        "allowScriptTags": False,
+        "historyCacheSize": 0,
+        "historyRestoreAsHxRequest": False,
+        "includeIndicatorStyles": False,
+    }
+    assert re.search(r'src="/static/vendor/htmx-2\.\d+\.\d+\.min\.js"', html)
+    assert "<script>" not in html  # no inline scripts anywhere
+
+
+# -- S21 error pages ------------------------------------------------------------------------
+
+
+def test_s21_error_page_shows_an_incident_id_and_logs_the_traceback(database, caplog):
+    from tests.conftest import empty_all_tables, make_app
+
+    app = make_app(database, "boom")
+
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.add_url_rule("/boom", "boom", boom)
+    try:
+        with caplog.at_level(logging.ERROR, logger="vip.errors"):
+            response = app.test_client().get("/boom")
+        html = response.get_data(as_text=True)
+        assert response.status_code == 500
+        incident = re.search(r'<code class="incident">([0-9a-f]{12})</code>', html).group(1)
+        assert "secret internals" not in html and "Traceback" not in html
+        assert incident in caplog.text and "secret internals" in caplog.text
+        assert response.headers["Content-Security-Policy"]
+    finally:
+        empty_all_tables(app)
+
+
+# -- S22 audit ---------------------------------------------------------------------------------
+
+
+def test_s22_logins_and_denials_are_audited_without_secrets(app, client, tenants, login_as):
+    login(client, tenants.a.admin.email, "a wrong password")
+    login_as(tenants.a.admin)
+    client.get(f"/customers/{tenants.b.customer.id}/info")
+    with app.app_context():
+        events = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
+        actions = [event.action for event in events]
+        assert "login.failed" in actions and "login.succeeded" in actions
+        denial = next(e for e in events if e.action == "access.denied_not_found")
+        assert denial.actor_id == tenants.a.admin.id
+        assert denial.reseller_id == tenants.a.reseller.id
+        assert denial.details["path"] == f"/customers/{tenants.b.customer.id}/info"
+        for event in events:
+            assert PASSWORD not in str(event.details) and "a wrong password" not in str(
+                event.details
+            )

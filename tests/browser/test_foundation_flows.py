@@ -23,6 +23,7 @@ def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
     page.locator("#password").fill(password)
     page.locator("form button[type=submit].primary").click()
     expect(page.locator("#email")).to_have_count(0)
+    page.wait_for_load_state()  # htmx, a deferred script, has processed the new page
 
 
 def open_customer(page, base: str, customer) -> None:
@@ -31,6 +32,7 @@ def open_customer(page, base: str, customer) -> None:
     page.locator("#customer-results").get_by_role("link", name=customer.company_name).click()
     expect(page).to_have_url(re.compile(rf"/customers/{customer.id}/info$"))
     expect(page.locator("#tab-info")).to_have_attribute("aria-selected", "true")
+    page.wait_for_load_state()
 
 
 def collect_errors(page) -> list[str]:

@@ -1,0 +1,72 @@
+"""The Alembic migrations build exactly the models' schema, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+
+from vip import create_app
+from vip.extensions import db
+
+
+def _fresh_database(request, tmp_path):
+    if request.config.getoption("--db") == "sqlite":
+        return f"sqlite:///{tmp_path / 'migrated.db'}", {}, None
+    url = os.environ["TEST_DATABASE_URL"]
+    schema = f"mig_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop():
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+    return url, {"connect_args": {"options": f"-csearch_path={schema}"}}, drop
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
+def test_migrations_create_the_models_schema_and_go_back_down(request, tmp_path):
+    url, options, drop = _fresh_database(request, tmp_path)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+            "SECRET_KEY": "x",
+            "TESTING": True,
+        }
+    )
+    try:
+        with app.app_context():
+            upgrade()
+            with db.engine.connect() as connection:
+                context = MigrationContext.configure(
+                    connection, opts={"compare_type": True, "render_as_batch": True}
+                )
+                differences = compare_metadata(context, db.metadata)
+            assert differences == [], differences
+            tables = set(sa.inspect(db.engine).get_table_names())
+            assert {
+                "customers",
+                "purchase_authorizations",
+                "notifications",
+                "audit_events",
+                "license_assignments",
+            } <= tables
+            downgrade(revision="base")
+            assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if drop:
+            drop()

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import InputRequired, Length
 
@@ -17,6 +16,7 @@ from vip.extensions import db
 from vip.models import User
 from vip.services import accounts
 from vip.services.errors import DomainError
+from vip.web.forms import Form
 from vip.web.htmx import redirect_to_login
 
 bp = Blueprint("auth", __name__)
@@ -50,7 +50,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=1024)])
     next = HiddenField()

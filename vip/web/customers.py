@@ -6,7 +6,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length
 
@@ -14,6 +13,7 @@ from vip import clock
 from vip.models import CustomerStatus
 from vip.services import access, audit, customers, invitations
 from vip.services.errors import DomainError
+from vip.web.forms import CONTROL_CHARACTERS, Form
 from vip.web.htmx import render_page_or_partial
 from vip.web.labels import (
     CUSTOMER_STATUS_LABELS,
@@ -36,7 +36,7 @@ TABS = (
 @bp.get("")
 @login_required
 def index():
-    search = request.args.get("q", "")[:100]
+    search = CONTROL_CHARACTERS.sub("", request.args.get("q", ""))[:100]
     status = request.args.get("status", "")
     sort = request.args.get("sort", "name")
     page = request.args.get("page", 1, type=int) or 1
@@ -60,7 +60,7 @@ def index():
     )
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(Form):
     company_name = StringField(
         _l("Company name"), validators=[InputRequired(), Length(min=4, max=80)]
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
 
@@ -13,11 +12,12 @@ from vip import clock
 from vip.services import invitations
 from vip.services.errors import DomainError
 from vip.services.invitations import InvitationUnusable
+from vip.web.forms import Form
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(Form):
     password = PasswordField(
         _l("Choose a password"), validators=[InputRequired(), Length(max=1024)]
     )

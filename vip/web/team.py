@@ -6,18 +6,18 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length
 
 from vip.services import access, accounts
 from vip.services.errors import DomainError
+from vip.web.forms import Form
 from vip.web.labels import LANGUAGE_CHOICES
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 
 
-class SalesUserForm(FlaskForm):
+class SalesUserForm(Form):
     name = StringField(_l("Name"), validators=[InputRequired(), Length(min=2, max=120)])
     email = EmailField(
         _l("Email"),

@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from vip import clock
@@ -15,7 +16,7 @@ from vip.services import accounts, catalog
 from vip.services.errors import DomainError
 
 
-@click.group("vip", help="VIP Reseller Console commands.")
+@click.group("vip", cls=AppGroup, help="VIP Reseller Console commands.")
 def vip_cli() -> None:
     pass
 
@@ -73,8 +74,8 @@ def create_user_command(email, role, reseller_name, vip_id, name, language) -> N
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        with current_app.test_request_context():
+    with current_app.test_request_context():
+        try:
             user = accounts.create_user(
                 email=email,
                 name=name or email.split("@")[0],
@@ -84,6 +85,6 @@ def create_user_command(email, role, reseller_name, vip_id, name, language) -> N
                 reseller=reseller,
                 customer=customer,
             )
-    except DomainError as error:
-        raise click.ClickException(str(error)) from error
+        except DomainError as error:
+            raise click.ClickException(str(error)) from error
     click.echo(f"Created {user.email} ({user.role.value}).")

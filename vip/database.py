@@ -11,6 +11,10 @@ from vip.extensions import db
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def configure_engine_events(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
@@ -21,6 +25,8 @@ def configure_engine_events(app: Flask) -> None:
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_connection.isolation_level = None
+        # SQLite's own lower() knows only A-Z; searches must fold Å, Ä, Ö as PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")

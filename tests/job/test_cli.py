@@ -46,12 +46,6 @@ def signs_in(app, email: str, password: str) -> bool:
     return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="App bug: vip_cli is a plain click group, so app.cli's runner pushes no app "
-    "context (fix: AppGroup in vip/cli.py); remove this marker once fixed",
-)
 def test_commands_run_through_the_apps_own_cli_runner(runner):
     result = runner.invoke(args=["vip", "load-catalog"])
     if result.exception is not None:
@@ -261,14 +255,6 @@ def test_create_user_for_a_customer(app, runner, demo):
         assert user.name == "Maja Berg" and user.language == "en"
 
 
-CLI_MESSAGE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="App bug: create-user renders the DomainError after its request context is popped "
-    "(RuntimeError instead of a message); see the report. Remove once fixed.",
-)
-
-
-@CLI_MESSAGE_BUG
 def test_create_user_refuses_a_weak_password(app, runner, demo_reseller):
     with app.app_context():
         before = row_counts()
@@ -315,7 +301,6 @@ def test_create_user_weak_password_writes_nothing(app, runner, demo_reseller):
         assert row_counts() == before
 
 
-@CLI_MESSAGE_BUG
 def test_create_user_refuses_a_duplicate_email(app, runner, demo_reseller):
     result = invoke(
         runner,

@@ -15,7 +15,7 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 install: $(BIN)/activate
 
 translations: install
-	$(BIN)/pybabel compile --use-fuzzy -d vip/translations --statistics 2>&1 | tail -n 1
+	$(BIN)/pybabel compile -d vip/translations --statistics 2>&1 | tail -n 1
 
 migrate: translations
 	$(BIN)/flask db upgrade

@@ -56,4 +56,9 @@
     p.textContent = message + " (" + event.detail.xhr.status + ")";
     region.appendChild(p);
   });
+  // The language switcher returns to the URL htmx last pushed, not the one first loaded.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest(".language-switcher");
+    if (form) form.elements.next.value = location.pathname + location.search;
+  }, true);
 })();

@@ -159,12 +159,6 @@ def test_language_switch_in_the_header(page, live_server, tenants):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: the language switcher's hidden `next` is rendered once per full page, "
-    "so after an htmx tab switch (or active search) it sends the user back to the URL "
-    "the page was first loaded with",
-)
 def test_language_switch_keeps_the_url_pushed_by_htmx(page, live_server, tenants):
     sign_in(page, live_server, tenants.a.admin.email)
     customer = tenants.a.customer

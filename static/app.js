@@ -56,6 +56,37 @@
     p.textContent = message + " (" + event.detail.xhr.status + ")";
     region.appendChild(p);
   });
+  // Modal dialogs swapped in by htmx (<dialog data-modal>): opened modal, Esc or Close
+  // closes and removes them, and focus returns to the button that opened them.
+  var dialogOpener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt.hasAttribute("data-opens-dialog")) dialogOpener = event.detail.elt;
+  });
+  function returnFocus() {
+    if (dialogOpener && document.body.contains(dialogOpener)) dialogOpener.focus();
+    dialogOpener = null;
+  }
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.detail.elt;
+    var dialog = root.matches && root.matches("dialog[data-modal]") ? root
+      : (root.querySelector ? root.querySelector("dialog[data-modal]") : null);
+    if (!dialog || dialog.open) return;
+    dialog.addEventListener("close", function () {
+      dialog.remove();
+      returnFocus();
+    });
+    dialog.showModal();
+    var invalid = dialog.querySelector('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+  });
+  document.addEventListener("click", function (event) {
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) closer.closest("dialog").close();
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (dialogOpener && !document.querySelector("dialog[data-modal]")) returnFocus();
+  });
+
   // The language switcher returns to the URL htmx last pushed, not the one first loaded.
   document.addEventListener("submit", function (event) {
     var form = event.target.closest(".language-switcher");

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from vip import create_app
 from vip.extensions import db
-from vip.models import Customer, Reseller, Role, User
+from vip.models import Customer, PurchaseAuthorization, Reseller, Role, User
 
 TODAY = date(2026, 11, 29)
 PASSWORD = "correct horse battery staple"
@@ -143,10 +143,12 @@ class Tenant:
     sales: User
     customer: Customer
     vip_admin: User
+    authorization: PurchaseAuthorization
 
 
 def build_tenant(name: str, prefix: str) -> Tenant:
     from vip.services.accounts import create_user
+    from vip.services.authorizations import LineInput, create_purchase_authorization
     from vip.services.customers import create_customer
 
     reseller = Reseller(name=name, country="SE", time_zone="Europe/Stockholm")
@@ -184,7 +186,33 @@ def build_tenant(name: str, prefix: str) -> Tenant:
         role=Role.VIP_ADMIN,
         customer=customer,
     )
-    return Tenant(reseller, admin, sales, customer, vip_admin)
+    authorization = create_purchase_authorization(
+        user=sales,
+        customer_id=customer.id,
+        today=TODAY,
+        license_type="team",
+        lines=[LineInput(product_id=product_id("Photoshop", "team", "commercial"), quantity=5)],
+        deployment_date=TODAY,
+        customer_po_number=f"PO-{prefix}",
+    )
+    return Tenant(reseller, admin, sales, customer, vip_admin, authorization)
+
+
+def product_id(name: str, license_type: str, segment: str, *, education_device=False) -> int:
+    """A catalog product's id; loads the shipped catalog on first use."""
+    from vip.models import Product
+    from vip.services.catalog import load_catalog
+
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Product)) == 0:
+        load_catalog()
+    return db.session.scalar(
+        sa.select(Product.id).where(
+            Product.name == name,
+            Product.license_type == license_type,
+            Product.market_segment == segment,
+            Product.education_device.is_(education_device),
+        )
+    )
 
 
 @dataclass
@@ -207,6 +235,7 @@ def tenants(app) -> Tenants:
                 tenant.sales,
                 tenant.customer,
                 tenant.vip_admin,
+                tenant.authorization,
             ):
                 db.session.refresh(obj)
                 db.session.expunge(obj)

@@ -68,11 +68,21 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from vip.web import admin_console, auth, customers, home, i18n, invitations, security, team
+    from vip.web import (
+        admin_console,
+        auth,
+        authorizations,
+        customers,
+        home,
+        i18n,
+        invitations,
+        security,
+        team,
+    )
 
     security.init_app(app)
     i18n.init_app(app)
-    for module in (auth, home, customers, invitations, team, admin_console):
+    for module in (auth, home, customers, authorizations, invitations, team, admin_console):
         app.register_blueprint(module.bp)
 
 

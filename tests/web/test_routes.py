@@ -39,6 +39,7 @@ def _samples(tenant) -> dict:
     return {
         "customer_id": tenant.customer.id,
         "user_id": tenant.sales.id,
+        "pa_id": tenant.authorization.id,
         "tab": "info",
         "token": "x",
         "filename": "app.css",

@@ -1,13 +1,60 @@
-"""Purchase authorizations (R2, R3, R6). The full dialog comes with its own issue."""
+"""Purchase authorizations (inköpsauktoriseringar): R2 eligibility, R3 creating, R6 cancelling."""
 
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import selectinload
 
 from vip.extensions import db
-from vip.models import PurchaseAuthorization
+from vip.models import (
+    AuthorizationStatus,
+    Customer,
+    LicenseAssignment,
+    LicenseType,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    PurchaseAuthorization,
+    PurchaseAuthorizationLine,
+    User,
+)
+from vip.services import audit
+from vip.services.access import get_customer_for, require, visible_customers
+from vip.services.customer_status import clear_delay_if_resolved
+from vip.services.errors import DomainError, NotVisible
+
+#: The most licenses one row may carry, per license type (R3).
+LICENSE_LIMITS = {LicenseType.TEAM: 10_000, LicenseType.ENTERPRISE: 599_000}
+PO_NUMBER_MAX = 35
+MAX_ROWS = 20
+
+
+class AuthorizationInvalid(DomainError):
+    """Several field errors at once: {"lines-0-quantity": [message], ...}."""
+
+    def __init__(self, errors: dict[str, list]):
+        first = next(iter(errors.values()))[0]
+        super().__init__(first, field=next(iter(errors)))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class LineInput:
+    product_id: int | None
+    quantity: int | None
+
+
+def _grouped(number: int) -> str:
+    """10000 as "10 000": digit groups that read right in Swedish and English alike."""
+    return f"{number:,}".replace(",", "\u00a0")
 
 
 def issue_authorization_number() -> str:
@@ -19,3 +66,342 @@ def issue_authorization_number() -> str:
         )
         if taken is None:
             return candidate
+
+
+def order_window_days() -> int:
+    return int(current_app.config["VIP_PA_ORDER_WINDOW_DAYS"])
+
+
+def eligible_products(*, customer: Customer, license_type: LicenseType | str) -> list[Product]:
+    """R2: active products of this license type and the customer's segment, never
+    education device licenses."""
+    return list(
+        db.session.scalars(
+            select(Product)
+            .where(
+                Product.active.is_(True),
+                Product.license_type == LicenseType(license_type),
+                Product.market_segment == customer.market_segment,
+                Product.education_device.is_(False),
+            )
+            .order_by(Product.name, Product.sku)
+        )
+    )
+
+
+def _product_refusal(product: Product | None, *, customer: Customer, license_type: LicenseType):
+    if product is None:
+        return _l("Choose a product from the list.")
+    if product.education_device:
+        return _l(
+            "Education device licenses cannot be ordered with a purchase authorization; "
+            "they are ordered directly from the vendor."
+        )
+    if not product.active:
+        return _l("%(product)s is no longer sold.", product=product.name)
+    if product.license_type != license_type:
+        return _l(
+            "%(product)s is not a %(license_type)s product.",
+            product=product.name,
+            license_type=license_type.value.capitalize(),
+        )
+    if product.market_segment != customer.market_segment:
+        return _l(
+            "%(product)s is not offered in this customer's market segment.", product=product.name
+        )
+    return None
+
+
+def create_purchase_authorization(
+    *,
+    user: User,
+    customer_id: int,
+    today: date,
+    license_type: str,
+    lines: list[LineInput],
+    deployment_date: date | None,
+    customer_po_number: str | None,
+) -> PurchaseAuthorization:
+    """R3: validates everything, reports every problem at its field, and writes all or nothing."""
+    customer = get_customer_for(user=user, customer_id=customer_id, action="authorizations.manage")
+    errors: dict[str, list] = {}
+
+    def refuse(field: str, message) -> None:
+        errors.setdefault(field, []).append(message)
+
+    try:
+        kind = LicenseType(license_type)
+    except ValueError:
+        raise AuthorizationInvalid({"license_type": [_l("Choose Enterprise or Team.")]}) from None
+    limit = LICENSE_LIMITS[kind]
+
+    if deployment_date is None:
+        refuse("deployment_date", _l("Enter the deployment date."))
+    elif deployment_date < today:
+        refuse("deployment_date", _l("The deployment date cannot be in the past."))
+
+    po_number = (customer_po_number or "").strip() or None
+    if po_number is not None and len(po_number) > PO_NUMBER_MAX:
+        refuse("customer_po_number", _l("Use at most %(count)d characters.", count=PO_NUMBER_MAX))
+    elif po_number is not None and not po_number.isprintable():
+        refuse("customer_po_number", _l("Use printable characters only."))
+
+    rows = [
+        (index, line)
+        for index, line in enumerate(lines)
+        if line.product_id is not None or line.quantity is not None
+    ]
+    if not rows:
+        refuse("lines", _l("Add at least one product."))
+    if len(lines) > MAX_ROWS:
+        refuse("lines", _l("Use at most %(count)d product rows.", count=MAX_ROWS))
+    wanted_ids = {line.product_id for _, line in rows if line.product_id is not None}
+    products = (
+        {
+            product.id: product
+            for product in db.session.scalars(select(Product).where(Product.id.in_(wanted_ids)))
+        }
+        if wanted_ids
+        else {}
+    )
+
+    merged: OrderedDict[int, tuple[int, int]] = OrderedDict()  # product -> (first row, total)
+    for index, line in rows:
+        if line.product_id is None:
+            refuse(f"lines-{index}-product", _l("Choose a product."))
+        else:
+            refusal = _product_refusal(
+                products.get(line.product_id), customer=customer, license_type=kind
+            )
+            if refusal is not None:
+                refuse(f"lines-{index}-product", refusal)
+        if line.quantity is None:
+            refuse(f"lines-{index}-quantity", _l("Enter the number of licenses."))
+        elif not 1 <= line.quantity <= limit:
+            refuse(
+                f"lines-{index}-quantity",
+                _l(
+                    "Enter a whole number from 1 to %(limit)s.",
+                    limit=_grouped(limit),
+                ),
+            )
+        if line.product_id is not None and line.quantity is not None:
+            first, total = merged.get(line.product_id, (index, 0))
+            merged[line.product_id] = (first, total + line.quantity)
+    for first, total in merged.values():
+        if total > limit and f"lines-{first}-quantity" not in errors:
+            refuse(
+                f"lines-{first}-quantity",
+                _l(
+                    "Together the rows of this product exceed %(limit)s licenses.",
+                    limit=_grouped(limit),
+                ),
+            )
+    if errors:
+        raise AuthorizationInvalid(errors)
+
+    authorization = PurchaseAuthorization(
+        number=issue_authorization_number(),
+        customer=customer,
+        license_type=kind,
+        deployment_date=deployment_date,
+        customer_po_number=po_number,
+        status=AuthorizationStatus.PENDING,
+        created_on=today,
+        created_by=user,
+        order_due_on=today + timedelta(days=order_window_days()),
+    )
+    db.session.add(authorization)
+    for product_id, (_, total) in merged.items():
+        db.session.add(
+            PurchaseAuthorizationLine(
+                authorization=authorization, product=products[product_id], quantity=total
+            )
+        )
+    db.session.flush()
+    audit.record(
+        actor=user,
+        action="authorization.created",
+        customer=customer,
+        object_type="purchase_authorization",
+        object_id=authorization.number,
+        details={
+            "number": authorization.number,
+            "license_type": kind.value,
+            "lines": [[products[pid].sku, total] for pid, (_, total) in merged.items()],
+            "deployment_date": deployment_date.isoformat(),
+            "po_number": po_number,
+            "order_due_on": authorization.order_due_on.isoformat(),
+        },
+    )
+    db.session.commit()
+    return authorization
+
+
+def get_for(*, user: User, pa_id: int) -> PurchaseAuthorization:
+    """An authorization of a customer this user may see, or NotVisible (404)."""
+    require(user, "authorizations.manage")
+    visible = visible_customers(user).with_only_columns(Customer.id)
+    authorization = db.session.scalar(
+        select(PurchaseAuthorization)
+        .where(PurchaseAuthorization.id == pa_id, PurchaseAuthorization.customer_id.in_(visible))
+        .options(
+            selectinload(PurchaseAuthorization.lines).selectinload(
+                PurchaseAuthorizationLine.product
+            )
+        )
+    )
+    if authorization is None:
+        raise NotVisible(f"purchase authorization {pa_id}")
+    return authorization
+
+
+def products_used_beyond_orders(*, customer_id: int, product_ids: set[int]) -> set[int]:
+    """Products whose assigned licenses exceed the licenses ordered (less returns): those
+    assignments use licenses of a pending authorization (R6). Two queries, any size."""
+    if not product_ids:
+        return set()
+    owned = dict(
+        db.session.execute(
+            select(OrderLine.product_id, func.sum(OrderLine.quantity - OrderLine.returned_quantity))
+            .join(Order)
+            .where(
+                Order.customer_id == customer_id,
+                OrderLine.product_id.in_(product_ids),
+                OrderLine.status == OrderStatus.PLACED,
+            )
+            .group_by(OrderLine.product_id)
+        ).all()
+    )
+    assigned = dict(
+        db.session.execute(
+            select(LicenseAssignment.product_id, func.count())
+            .where(
+                LicenseAssignment.customer_id == customer_id,
+                LicenseAssignment.product_id.in_(product_ids),
+            )
+            .group_by(LicenseAssignment.product_id)
+        ).all()
+    )
+    return {pid for pid, count in assigned.items() if count > (owned.get(pid) or 0)}
+
+
+def assigned_beyond_ordered(authorization: PurchaseAuthorization) -> list[str]:
+    """Names of this authorization's products whose licenses are in use (R6)."""
+    used = products_used_beyond_orders(
+        customer_id=authorization.customer_id,
+        product_ids={line.product_id for line in authorization.lines},
+    )
+    return [line.product.name for line in authorization.lines if line.product_id in used]
+
+
+def cancellable_ids(authorizations: list[PurchaseAuthorization]) -> set[int]:
+    """Which of one customer's authorizations may be cancelled now, in two queries."""
+    pending = [pa for pa in authorizations if pa.status == AuthorizationStatus.PENDING]
+    if not pending:
+        return set()
+    used = products_used_beyond_orders(
+        customer_id=pending[0].customer_id,
+        product_ids={line.product_id for pa in pending for line in pa.lines},
+    )
+    return {pa.id for pa in pending if not any(line.product_id in used for line in pa.lines)}
+
+
+def can_cancel(authorization: PurchaseAuthorization) -> bool:
+    return authorization.status == AuthorizationStatus.PENDING and not assigned_beyond_ordered(
+        authorization
+    )
+
+
+def cancel_purchase_authorization(
+    *, user: User, pa_id: int, today: date, now: datetime
+) -> PurchaseAuthorization:
+    """R6: only a pending authorization whose licenses nobody uses; single-shot (S23)."""
+    authorization = get_for(user=user, pa_id=pa_id)
+    if authorization.status == AuthorizationStatus.ORDERED:
+        raise DomainError(
+            _l(
+                "%(number)s is already ordered and cannot be cancelled. "
+                "Request a return authorization for its order instead.",
+                number=authorization.number,
+            )
+        )
+    if authorization.status == AuthorizationStatus.CANCELLED:
+        raise DomainError(_l("%(number)s is already cancelled.", number=authorization.number))
+    in_use = assigned_beyond_ordered(authorization)
+    if in_use:
+        raise DomainError(
+            _l(
+                "%(number)s cannot be cancelled: licenses of %(products)s are assigned to users. "
+                "Ask the VIP admin to unassign them first.",
+                number=authorization.number,
+                products=", ".join(in_use),
+            )
+        )
+    changed = db.session.execute(
+        update(PurchaseAuthorization)
+        .where(
+            PurchaseAuthorization.id == authorization.id,
+            PurchaseAuthorization.status == AuthorizationStatus.PENDING,
+        )
+        .values(status=AuthorizationStatus.CANCELLED, cancelled_at=now, cancelled_by_id=user.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise DomainError(_l("%(number)s is already cancelled.", number=authorization.number))
+    db.session.refresh(authorization)
+    customer = authorization.customer
+    audit.record(
+        actor=user,
+        action="authorization.cancelled",
+        customer=customer,
+        object_type="purchase_authorization",
+        object_id=authorization.number,
+        details={"number": authorization.number},
+    )
+    clear_delay_if_resolved(customer=customer, today=today, actor=user)
+    db.session.commit()
+    return authorization
+
+
+def authorizations_of(*, customer: Customer) -> list[PurchaseAuthorization]:
+    """The Plans tab's rows, newest first, with lines and creators in a fixed number of queries."""
+    return list(
+        db.session.scalars(
+            select(PurchaseAuthorization)
+            .where(PurchaseAuthorization.customer_id == customer.id)
+            .order_by(PurchaseAuthorization.created_at.desc(), PurchaseAuthorization.id.desc())
+            .options(
+                selectinload(PurchaseAuthorization.lines).selectinload(
+                    PurchaseAuthorizationLine.product
+                ),
+                selectinload(PurchaseAuthorization.created_by),
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AuthorizationCounts:
+    pending: int = 0
+    overdue: int = 0
+
+
+def counts_by_customer(*, customer_ids: list[int], today: date) -> dict[int, AuthorizationCounts]:
+    """Pending and overdue authorizations per customer, in one query."""
+    if not customer_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            PurchaseAuthorization.customer_id,
+            func.count(),
+            func.sum(case((PurchaseAuthorization.order_due_on < today, 1), else_=0)),
+        )
+        .where(
+            PurchaseAuthorization.customer_id.in_(customer_ids),
+            PurchaseAuthorization.status == AuthorizationStatus.PENDING,
+        )
+        .group_by(PurchaseAuthorization.customer_id)
+    )
+    return {cid: AuthorizationCounts(int(p), int(o or 0)) for cid, p, o in rows}

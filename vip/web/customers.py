@@ -11,7 +11,7 @@ from wtforms.validators import Email, InputRequired, Length
 
 from vip import clock
 from vip.models import CustomerStatus
-from vip.services import access, audit, customers, invitations
+from vip.services import access, audit, authorizations, customers, invitations
 from vip.services.errors import DomainError
 from vip.web.forms import CONTROL_CHARACTERS, Form
 from vip.web.htmx import render_page_or_partial
@@ -52,6 +52,10 @@ def index():
         "customers/index.html",
         "customers/_results.html",
         result=result,
+        authorization_counts=authorizations.counts_by_customer(
+            customer_ids=[customer.id for customer in result.items],
+            today=clock.today_for(current_user),
+        ),
         search=search,
         status=status,
         sort=sort,
@@ -142,6 +146,17 @@ def tab(customer_id: int, tab: str):
             else None
         )
         context["today"] = clock.today_for(current_user)
+    elif tab == "plans":
+        today = clock.today_for(current_user)
+        rows = authorizations.authorizations_of(customer=customer)
+        context.update(
+            authorizations=rows,
+            today=today,
+            cancellable=authorizations.cancellable_ids(rows),
+            counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
+                customer.id, authorizations.AuthorizationCounts()
+            ),
+        )
     elif tab == "history":
         context["events"] = audit.history_for(customer=customer)
     return render_page_or_partial("customers/details.html", "customers/_tabs.html", **context)

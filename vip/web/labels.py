@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
-from vip.models import CustomerStatus, MarketSegment, Role
+from vip.models import AuthorizationStatus, CustomerStatus, LicenseType, MarketSegment, Role
 
 LANGUAGE_CHOICES = [SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
 
@@ -46,6 +46,22 @@ def country_name(code: str) -> str:
     return get_locale().territories.get(code, code)
 
 
+LICENSE_TYPE_LABELS = {
+    LicenseType.ENTERPRISE.value: _l("Enterprise"),
+    LicenseType.TEAM.value: _l("Team"),
+}
+
+AUTHORIZATION_STATUS_LABELS = {
+    AuthorizationStatus.PENDING.value: _l("Pending"),
+    AuthorizationStatus.ORDERED.value: _l("Ordered"),
+    AuthorizationStatus.CANCELLED.value: _l("Cancelled"),
+}
+
+
+def license_type_choices() -> list[SelectChoice]:
+    return [SelectChoice(key, label) for key, label in LICENSE_TYPE_LABELS.items()]
+
+
 ROLE_LABELS = {
     Role.RESELLER_ADMIN.value: _l("Partner admin"),
     Role.RESELLER_SALES.value: _l("Sales"),
@@ -66,6 +82,12 @@ AUDIT_ACTION_LABELS = {
     "session.ended": _l("Signed out"),
     "access.denied_not_found": _l("Access denied"),
     "access.denied_role": _l("Access denied"),
+    "authorization.created": _l("Purchase authorization created"),
+    "authorization.cancelled": _l("Purchase authorization cancelled"),
+    "customer.delayed": _l("Account delayed"),
+    "customer.delay_cleared": _l("Account no longer delayed"),
+    "customer.access_removed": _l("Access removed"),
+    "order.recorded": _l("Order recorded"),
 }
 
 
@@ -74,6 +96,10 @@ def labels_context() -> dict:
         "status_label": lambda status: CUSTOMER_STATUS_LABELS.get(str(status), str(status)),
         "segment_label": lambda segment: MARKET_SEGMENT_LABELS.get(str(segment), str(segment)),
         "role_label": lambda role: ROLE_LABELS.get(str(role), str(role)),
+        "license_type_label": lambda kind: LICENSE_TYPE_LABELS.get(str(kind), str(kind)),
+        "authorization_status_label": lambda status: AUTHORIZATION_STATUS_LABELS.get(
+            str(status), str(status)
+        ),
         "audit_action_label": lambda action: AUDIT_ACTION_LABELS.get(action, action),
         "country_name": country_name,
     }

@@ -1,0 +1,266 @@
+"""Purchase authorizations on Kunddetaljer → Planer: the dialog, its product rows, cancel."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+from wtforms import DateField, FieldList, FormField, IntegerField, SelectField, StringField
+from wtforms import Form as SubForm
+from wtforms.validators import Optional
+
+from vip import clock
+from vip.models import AuthorizationStatus, LicenseType
+from vip.services import access, authorizations
+from vip.services.errors import DomainError
+from vip.web.forms import Form
+from vip.web.htmx import is_htmx
+from vip.web.labels import license_type_choices
+
+bp = Blueprint("authorizations", __name__)
+ROW_FIELD = re.compile(r"lines-(\d+)-(\w+)")
+
+
+class ProductRowForm(SubForm):
+    product = SelectField(_l("Product"), validate_choice=False)
+    quantity = IntegerField(_l("Number of licenses"), validators=[Optional()])
+
+
+class PurchaseAuthorizationForm(Form):
+    license_type = SelectField(_l("License type"), choices=license_type_choices())
+    lines = FieldList(FormField(ProductRowForm), min_entries=1, max_entries=authorizations.MAX_ROWS)
+    customer_po_number = StringField(_l("Purchase order number"), validators=[Optional()])
+    deployment_date = DateField(_l("Deployment date"), validators=[Optional()])
+
+    def bind_products(self, products) -> None:
+        from wtforms import SelectChoice
+
+        choices = [SelectChoice("", _("Choose a product"))] + [
+            SelectChoice(str(p.id), f"{p.name} ({p.sku})") for p in products
+        ]
+        for row in self.lines:
+            row.form.product.choices = choices
+
+    def line_inputs(self) -> list[authorizations.LineInput]:
+        inputs = []
+        for row in self.lines:
+            raw = (row.form.product.data or "").strip()
+            inputs.append(
+                authorizations.LineInput(
+                    product_id=int(raw) if raw.isdigit() else (-1 if raw else None),
+                    quantity=row.form.quantity.data,
+                )
+            )
+        return inputs
+
+    def field_by_name(self, name: str):
+        """The field a service error names: "deployment_date", "lines-1-quantity", ..."""
+        for field in self:
+            if field.name == name:
+                return field
+        for row in self.lines:
+            for field in row.form:
+                if field.name == name:
+                    return field
+        return None
+
+
+def _bind(form: PurchaseAuthorizationForm, customer) -> None:
+    form.bind_products(
+        authorizations.eligible_products(customer=customer, license_type=_license_type(form))
+    )
+
+
+def _license_type(form: PurchaseAuthorizationForm) -> LicenseType:
+    try:
+        return LicenseType(form.license_type.data)
+    except ValueError:
+        return LicenseType.ENTERPRISE
+
+
+def _form_for(customer, *, formdata=None, blank=False) -> PurchaseAuthorizationForm:
+    if blank:
+        form = PurchaseAuthorizationForm(formdata=None)
+        form.license_type.data = LicenseType.ENTERPRISE.value
+        form.deployment_date.data = clock.today_for(current_user)
+    else:
+        form = PurchaseAuthorizationForm(formdata=formdata or request.form)
+    _bind(form, customer)
+    return form
+
+
+def _without_row(formdata, index: int) -> MultiDict:
+    """The posted form with row `index` taken out and the later rows renumbered."""
+    data = MultiDict()
+    for key, value in formdata.items(multi=True):
+        match = ROW_FIELD.fullmatch(key)
+        if match:
+            row = int(match[1])
+            if row == index:
+                continue
+            if row > index:
+                key = f"lines-{row - 1}-{match[2]}"
+        data.add(key, value)
+    return data
+
+
+def _render_form(customer, form, *, status=200, focus_row=None):
+    context = {
+        "customer": customer,
+        "form": form,
+        "focus_row": focus_row,
+        "limits": authorizations.LICENSE_LIMITS,
+        "today": clock.today_for(current_user),
+        "invalid": status == 422,
+    }
+    if is_htmx():
+        return render_template("authorizations/_dialog.html", **context), status
+    return render_template("authorizations/new.html", **context), status
+
+
+@bp.get("/customers/<int:customer_id>/authorizations/new")
+@login_required
+def new(customer_id: int):
+    customer = access.get_customer_for(
+        user=current_user, customer_id=customer_id, action="authorizations.manage"
+    )
+    return _render_form(customer, _form_for(customer, blank=True))
+
+
+@bp.post("/customers/<int:customer_id>/authorizations/new/rows")
+@login_required
+def change_rows(customer_id: int):
+    """The plus button, a row's remove button and the license type list post the whole
+    form here and get it back re-rendered, typed values kept (server-owned rows)."""
+    customer = access.get_customer_for(
+        user=current_user, customer_id=customer_id, action="authorizations.manage"
+    )
+    action = request.form.get("row_action", "")
+    focus_row = None
+    if action.startswith("remove-") and action[7:].isdigit():
+        index = int(action[7:])
+        form = _form_for(customer, formdata=_without_row(request.form, index))
+        if not form.lines.entries:
+            form.lines.append_entry()
+        focus_row = min(index, len(form.lines) - 1)
+    else:
+        form = _form_for(customer)
+        if action == "add" and len(form.lines) < form.lines.max_entries:
+            form.lines.append_entry()
+            _bind(form, customer)
+            focus_row = len(form.lines) - 1
+    if is_htmx():
+        return render_template(
+            "authorizations/_product_rows.html", customer=customer, form=form, focus_row=focus_row
+        )
+    return _render_form(customer, form, focus_row=focus_row)
+
+
+@bp.post("/customers/<int:customer_id>/authorizations")
+@login_required
+def create(customer_id: int):
+    customer = access.get_customer_for(
+        user=current_user, customer_id=customer_id, action="authorizations.manage"
+    )
+    form = _form_for(customer)
+    if request.form.get("row_action"):  # the no-JavaScript path of the row buttons
+        return change_rows(customer_id)
+    if form.validate_on_submit():
+        today = clock.today_for(current_user)
+        try:
+            authorization = authorizations.create_purchase_authorization(
+                user=current_user,
+                customer_id=customer.id,
+                today=today,
+                license_type=form.license_type.data,
+                lines=form.line_inputs(),
+                deployment_date=form.deployment_date.data,
+                customer_po_number=form.customer_po_number.data,
+            )
+        except authorizations.AuthorizationInvalid as invalid:
+            for name, messages in invalid.errors.items():
+                field = form.field_by_name(name)
+                if field is None or name == "lines":
+                    form.form_errors.extend(str(m) for m in messages)
+                else:
+                    field.errors = [*field.errors, *(str(m) for m in messages)]
+        else:
+            message = _(
+                "Purchase authorization %(number)s was created. The order is due by %(date)s.",
+                number=authorization.number,
+                date=_format_date(authorization.order_due_on),
+            )
+            if not is_htmx():
+                flash(message, "success")
+                return redirect(url_for("customers.tab", customer_id=customer.id, tab="plans"), 303)
+            return render_template(
+                "authorizations/_created.html",
+                customer=customer,
+                pa=authorization,
+                today=today,
+                flash_message=message,
+                flash_category="success",
+                cancellable=authorizations.cancellable_ids([authorization]),
+                counts=authorizations.counts_by_customer(
+                    customer_ids=[customer.id], today=today
+                ).get(customer.id, authorizations.AuthorizationCounts()),
+            )
+    return _render_form(customer, form, status=422)
+
+
+def _format_date(day):
+    from flask_babel import format_date
+
+    return format_date(day, "long")
+
+
+@bp.post("/authorizations/<int:pa_id>/cancel")
+@login_required
+def cancel(pa_id: int):
+    today = clock.today_for(current_user)
+    authorization = authorizations.get_for(user=current_user, pa_id=pa_id)
+    category = "success"
+    try:
+        authorizations.cancel_purchase_authorization(
+            user=current_user, pa_id=pa_id, today=today, now=clock.now()
+        )
+        message = _("Purchase authorization %(number)s was cancelled.", number=authorization.number)
+    except DomainError as error:
+        message, category = str(error), "error"
+    if not is_htmx():
+        flash(message, category)
+        return redirect(
+            url_for("customers.tab", customer_id=authorization.customer_id, tab="plans"), 303
+        )
+    authorization = authorizations.get_for(user=current_user, pa_id=pa_id)
+    customer = authorization.customer
+    return render_template(
+        "authorizations/_cancelled.html",
+        customer=customer,
+        pa=authorization,
+        today=today,
+        flash_message=message,
+        flash_category=category,
+        cancellable=authorizations.cancellable_ids([authorization]),
+        counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
+            customer.id, authorizations.AuthorizationCounts()
+        ),
+    )
+
+
+@bp.get("/authorizations/<int:pa_id>/return")
+@login_required
+def request_return(pa_id: int):
+    """Until the orders issue lands: explains what a return authorization is and when."""
+    authorization = authorizations.get_for(user=current_user, pa_id=pa_id)
+    if authorization.status != AuthorizationStatus.ORDERED:
+        return redirect(
+            url_for("customers.tab", customer_id=authorization.customer_id, tab="plans")
+        )
+    return render_template(
+        "authorizations/return.html", pa=authorization, customer=authorization.customer
+    )

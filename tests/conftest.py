@@ -261,3 +261,59 @@ def login_as(client):
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@dataclass
+class TenantObjects:
+    """A tenant's objects of every kind, so a route walk has an id for each parameter."""
+
+    tenant: Tenant
+    order: object
+    return_request: object
+
+
+def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
+    from vip.models import Order, ReturnAuthorization
+    from vip.services.authorizations import LineInput, create_purchase_authorization
+    from vip.services.orders import record_order, request_return
+
+    sales = db.session.get(User, tenant.sales.id)
+    pa = create_purchase_authorization(
+        user=sales,
+        customer_id=tenant.customer.id,
+        today=TODAY,
+        license_type="team",
+        lines=[LineInput(product_id=product_id("Illustrator", "team", "commercial"), quantity=7)],
+        deployment_date=TODAY,
+        customer_po_number=None,
+    )
+    order = record_order(
+        user=sales,
+        pa_id=pa.id,
+        today=TODAY,
+        vendor_order_number=f"{prefix.upper()}ORDER001",
+        order_date=TODAY,
+        duration_months=12,
+    )
+    line_id = order.lines[0].id
+    item = request_return(
+        user=sales, order_id=order.id, today=TODAY, quantities={line_id: 2}, reason="Too many"
+    )
+    order = db.session.get(Order, order.id)
+    item = db.session.get(ReturnAuthorization, item.id)
+    for obj in (order, item):
+        db.session.refresh(obj)
+        db.session.expunge(obj)
+    return TenantObjects(tenant, order, item)
+
+
+@pytest.fixture
+def full_tenants(app, tenants):
+    """`tenants`, plus an order (with a requested return) for each customer."""
+    with app.test_request_context():
+        result = {
+            "a": add_order_and_return(tenants.a, "a"),
+            "b": add_order_and_return(tenants.b, "b"),
+        }
+        db.session.remove()
+    return result

@@ -76,13 +76,23 @@ def register_blueprints(app: Flask) -> None:
         home,
         i18n,
         invitations,
+        orders,
         security,
         team,
     )
 
     security.init_app(app)
     i18n.init_app(app)
-    for module in (auth, home, customers, authorizations, invitations, team, admin_console):
+    for module in (
+        auth,
+        home,
+        customers,
+        authorizations,
+        orders,
+        invitations,
+        team,
+        admin_console,
+    ):
         app.register_blueprint(module.bp)
 
 

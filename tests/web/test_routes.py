@@ -5,6 +5,7 @@ path parameters have a sample below."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,9 +35,13 @@ def test_public_routes_are_exactly_the_listed_ones():
     assert len(OBJECT_RULES) >= 4  # the walk below really walks something
 
 
-def _samples(tenant) -> dict:
+def _samples(objects) -> dict:
     """A value per path parameter, taken from the given tenant's objects."""
+    tenant = objects.tenant
     return {
+        "order_id": objects.order.id,
+        "return_id": objects.return_request.id,
+        "decision": "approve",
         "customer_id": tenant.customer.id,
         "user_id": tenant.sales.id,
         "pa_id": tenant.authorization.id,
@@ -59,8 +64,8 @@ def _url(app, endpoint: str, rule_path: str, samples: dict) -> str:
 
 
 @pytest.mark.parametrize(("endpoint", "path", "methods"), PRIVATE_RULES)
-def test_s9_every_route_demands_a_session(app, client, tenants, endpoint, path, methods):
-    url = _url(app, endpoint, path, _samples(tenants.a))
+def test_s9_every_route_demands_a_session(app, client, full_tenants, endpoint, path, methods):
+    url = _url(app, endpoint, path, _samples(full_tenants["a"]))
     for method in methods:
         response = client.open(url, method=method)
         assert response.status_code == 302, (method, url, response.status_code)
@@ -72,10 +77,11 @@ def test_s9_every_route_demands_a_session(app, client, tenants, endpoint, path, 
 @pytest.mark.parametrize(("endpoint", "path", "methods"), OBJECT_RULES)
 @pytest.mark.parametrize("role", ["admin", "sales"])
 def test_s10_another_tenants_ids_answer_404(
-    app, client, tenants, login_as, endpoint, path, methods, role
+    app, client, full_tenants, login_as, endpoint, path, methods, role
 ):
+    tenants = SimpleNamespace(a=full_tenants["a"].tenant, b=full_tenants["b"].tenant)
     login_as(getattr(tenants.a, role))
-    url = _url(app, endpoint, path, _samples(tenants.b))
+    url = _url(app, endpoint, path, _samples(full_tenants["b"]))
     own_name = tenants.b.customer.company_name
     for method in methods:
         response = client.open(url, method=method)

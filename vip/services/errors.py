@@ -25,3 +25,18 @@ class PermissionDenied(Exception):
     def __init__(self, action: str):
         super().__init__(action)
         self.action = action
+
+
+class LocalizedDate:
+    """A date inside a lazy message: formatted in the reader's locale when shown."""
+
+    def __init__(self, day):
+        self.day = day
+
+    def __str__(self) -> str:
+        from flask_babel import format_date
+
+        return format_date(self.day, "long")
+
+    def __repr__(self) -> str:
+        return self.day.isoformat()

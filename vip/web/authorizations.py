@@ -14,7 +14,7 @@ from wtforms import Form as SubForm
 from wtforms.validators import Optional
 
 from vip import clock
-from vip.models import AuthorizationStatus, LicenseType
+from vip.models import LicenseType
 from vip.services import access, authorizations
 from vip.services.errors import DomainError
 from vip.web.forms import Form
@@ -249,18 +249,4 @@ def cancel(pa_id: int):
         counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
             customer.id, authorizations.AuthorizationCounts()
         ),
-    )
-
-
-@bp.get("/authorizations/<int:pa_id>/return")
-@login_required
-def request_return(pa_id: int):
-    """Until the orders issue lands: explains what a return authorization is and when."""
-    authorization = authorizations.get_for(user=current_user, pa_id=pa_id)
-    if authorization.status != AuthorizationStatus.ORDERED:
-        return redirect(
-            url_for("customers.tab", customer_id=authorization.customer_id, tab="plans")
-        )
-    return render_template(
-        "authorizations/return.html", pa=authorization, customer=authorization.customer
     )

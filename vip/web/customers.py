@@ -11,7 +11,7 @@ from wtforms.validators import Email, InputRequired, Length
 
 from vip import clock
 from vip.models import CustomerStatus
-from vip.services import access, audit, authorizations, customers, invitations
+from vip.services import access, audit, authorizations, customers, invitations, orders
 from vip.services.errors import DomainError
 from vip.web.forms import CONTROL_CHARACTERS, Form
 from vip.web.htmx import render_page_or_partial
@@ -146,6 +146,14 @@ def tab(customer_id: int, tab: str):
             else None
         )
         context["today"] = clock.today_for(current_user)
+        context["inventory"] = orders.license_inventory(customer=customer)
+    elif tab == "orders":
+        rows = orders.orders_of(customer=customer)
+        context.update(
+            orders=rows,
+            returns_by_order=orders.returns_by_order(orders=rows),
+            today=clock.today_for(current_user),
+        )
     elif tab == "plans":
         today = clock.today_for(current_user)
         rows = authorizations.authorizations_of(customer=customer)

@@ -6,7 +6,16 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
-from vip.models import AuthorizationStatus, CustomerStatus, LicenseType, MarketSegment, Role
+from vip.models import (
+    AuthorizationStatus,
+    CustomerStatus,
+    LicenseType,
+    MarketSegment,
+    OrderStatus,
+    OrderType,
+    ReturnStatus,
+    Role,
+)
 
 LANGUAGE_CHOICES = [SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
 
@@ -58,6 +67,24 @@ AUTHORIZATION_STATUS_LABELS = {
 }
 
 
+ORDER_TYPE_LABELS = {
+    OrderType.NEW.value: _l("New"),
+    OrderType.ADD_ON.value: _l("Add-on"),
+    OrderType.RENEWAL.value: _l("Renewal"),
+}
+
+ORDER_STATUS_LABELS = {
+    OrderStatus.PLACED.value: _l("Placed"),
+    OrderStatus.RETURNED.value: _l("Returned"),
+}
+
+RETURN_STATUS_LABELS = {
+    ReturnStatus.REQUESTED.value: _l("Requested"),
+    ReturnStatus.APPROVED.value: _l("Approved"),
+    ReturnStatus.REJECTED.value: _l("Rejected"),
+}
+
+
 def license_type_choices() -> list[SelectChoice]:
     return [SelectChoice(key, label) for key, label in LICENSE_TYPE_LABELS.items()]
 
@@ -88,6 +115,9 @@ AUDIT_ACTION_LABELS = {
     "customer.delay_cleared": _l("Account no longer delayed"),
     "customer.access_removed": _l("Access removed"),
     "order.recorded": _l("Order recorded"),
+    "return.requested": _l("Return authorization requested"),
+    "return.approved": _l("Return authorization approved"),
+    "return.rejected": _l("Return authorization rejected"),
 }
 
 
@@ -96,6 +126,9 @@ def labels_context() -> dict:
         "status_label": lambda status: CUSTOMER_STATUS_LABELS.get(str(status), str(status)),
         "segment_label": lambda segment: MARKET_SEGMENT_LABELS.get(str(segment), str(segment)),
         "role_label": lambda role: ROLE_LABELS.get(str(role), str(role)),
+        "order_type_label": lambda kind: ORDER_TYPE_LABELS.get(str(kind), str(kind)),
+        "order_status_label": lambda status: ORDER_STATUS_LABELS.get(str(status), str(status)),
+        "return_status_label": lambda status: RETURN_STATUS_LABELS.get(str(status), str(status)),
         "license_type_label": lambda kind: LICENSE_TYPE_LABELS.get(str(kind), str(kind)),
         "authorization_status_label": lambda status: AUTHORIZATION_STATUS_LABELS.get(
             str(status), str(status)

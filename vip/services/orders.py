@@ -1,0 +1,521 @@
+"""Orders recorded against purchase authorizations (R5) and return authorizations (R7)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from vip.extensions import db
+from vip.models import (
+    AuthorizationStatus,
+    Customer,
+    LicenseAssignment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderType,
+    Product,
+    PurchaseAuthorization,
+    ReturnAuthorization,
+    ReturnAuthorizationLine,
+    ReturnStatus,
+    User,
+)
+from vip.services import audit
+from vip.services.access import require, visible_customers
+from vip.services.authorizations import AuthorizationInvalid, get_for
+from vip.services.customer_status import clear_delay_if_resolved
+from vip.services.errors import DomainError, LocalizedDate, NotVisible
+from vip.services.terms import add_months, months_to_anniversary, period_containing
+
+VENDOR_ORDER_NUMBER = re.compile(r"[A-Za-z0-9]{6,20}")
+RETURN_WINDOW_DAYS = 14
+REASON_MAX = 500
+
+
+# -- Recording the order (R5) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DurationProposal:
+    """What the console proposes for an order date, and how it got there."""
+
+    order_type: OrderType
+    months: int
+    anniversary: date  # the anniversary the order runs to (new: order date + 12 months)
+    period_start: date | None = None  # the monthly period the order date falls in (add-on)
+    period_end: date | None = None
+
+
+def propose_duration(*, customer: Customer, order_date: date) -> DurationProposal:
+    if customer.anniversary_date is None:
+        return DurationProposal(OrderType.NEW, 12, add_months(order_date, 12))
+    anniversary = customer.anniversary_date
+    if order_date >= anniversary:
+        raise DomainError(
+            _l(
+                "The order date is on or after the anniversary date %(date)s: record the "
+                "renewal first.",
+                date=LocalizedDate(anniversary),
+            ),
+            field="order_date",
+        )
+    start, end = period_containing(order_date, anniversary)
+    return DurationProposal(
+        OrderType.ADD_ON, months_to_anniversary(order_date, anniversary), anniversary, start, end
+    )
+
+
+def record_order(
+    *,
+    user: User,
+    pa_id: int,
+    today: date,
+    vendor_order_number: str,
+    order_date: date | None,
+    duration_months: int | None,
+) -> Order:
+    """Records the vendor order of a pending authorization: all or nothing, single-shot."""
+    require(user, "orders.record")
+    authorization = get_for(user=user, pa_id=pa_id)
+    customer = authorization.customer
+    errors: dict[str, list] = {}
+    number = (vendor_order_number or "").strip()
+    if not VENDOR_ORDER_NUMBER.fullmatch(number):
+        errors["vendor_order_number"] = [_l("Use 6 to 20 letters and digits.")]
+    elif db.session.scalar(
+        select(Order.id).where(func.upper(Order.vendor_order_number) == number.upper())
+    ):
+        errors["vendor_order_number"] = [_l("This vendor order number is already recorded.")]
+    proposal = None
+    if order_date is None:
+        errors["order_date"] = [_l("Enter the order date.")]
+    elif order_date > today:
+        errors["order_date"] = [_l("The order date cannot be in the future.")]
+    elif order_date < authorization.created_on:
+        errors["order_date"] = [
+            _l(
+                "The order date cannot be before the purchase authorization "
+                "was created (%(date)s).",
+                date=LocalizedDate(authorization.created_on),
+            )
+        ]
+    else:
+        try:
+            proposal = propose_duration(customer=customer, order_date=order_date)
+        except DomainError as error:
+            errors["order_date"] = [error.message]
+    if duration_months is None or not 1 <= duration_months <= 12:
+        errors["duration_months"] = [_l("Enter a whole number of months from 1 to 12.")]
+    if authorization.status != AuthorizationStatus.PENDING:
+        errors = {
+            "vendor_order_number": [
+                _l("%(number)s is no longer pending.", number=authorization.number)
+            ]
+        }
+    if errors:
+        raise AuthorizationInvalid(errors)
+
+    claimed = db.session.execute(
+        update(PurchaseAuthorization)
+        .where(
+            PurchaseAuthorization.id == authorization.id,
+            PurchaseAuthorization.status == AuthorizationStatus.PENDING,
+        )
+        .values(status=AuthorizationStatus.ORDERED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise DomainError(_l("%(number)s is no longer pending.", number=authorization.number))
+    order = Order(
+        customer=customer,
+        vendor_order_number=number,
+        order_type=proposal.order_type,
+        authorization_id=authorization.id,
+        order_date=order_date,
+        duration_months=duration_months,
+        status=OrderStatus.PLACED,
+        created_by=user,
+    )
+    db.session.add(order)
+    for line in authorization.lines:
+        db.session.add(
+            OrderLine(
+                order=order,
+                product_id=line.product_id,
+                quantity=line.quantity,
+                status=OrderStatus.PLACED,
+            )
+        )
+    if proposal.order_type == OrderType.NEW:
+        customer.anniversary_date = proposal.anniversary
+    db.session.flush()
+    db.session.refresh(authorization)
+    audit.record(
+        actor=user,
+        action="order.recorded",
+        customer=customer,
+        object_type="order",
+        object_id=order.id,
+        details={
+            "authorization": authorization.number,
+            "vendor_order_number": number,
+            "order_type": proposal.order_type.value,
+            "order_date": order_date.isoformat(),
+            "proposed_months": proposal.months,
+            "chosen_months": duration_months,
+            "anniversary_date": customer.anniversary_date.isoformat(),
+        },
+    )
+    clear_delay_if_resolved(customer=customer, today=today, actor=user)
+    db.session.commit()
+    return order
+
+
+# -- Reading orders and inventory ----------------------------------------------------------
+
+
+def return_window_closes_on(order: Order) -> date:
+    return order.order_date + timedelta(days=RETURN_WINDOW_DAYS)
+
+
+def return_window_open(order: Order, today: date) -> bool:
+    return order.status == OrderStatus.PLACED and today <= return_window_closes_on(order)
+
+
+def orders_of(*, customer: Customer) -> list[Order]:
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.customer_id == customer.id)
+            .order_by(Order.order_date.desc(), Order.id.desc())
+            .options(
+                selectinload(Order.lines).selectinload(OrderLine.product),
+                selectinload(Order.authorization),
+                selectinload(Order.created_by),
+            )
+        )
+    )
+
+
+def returns_by_order(*, orders: list[Order]) -> dict[int, list[ReturnAuthorization]]:
+    if not orders:
+        return {}
+    rows = db.session.scalars(
+        select(ReturnAuthorization)
+        .where(ReturnAuthorization.order_id.in_([order.id for order in orders]))
+        .order_by(ReturnAuthorization.requested_at.desc())
+        .options(
+            selectinload(ReturnAuthorization.lines)
+            .selectinload(ReturnAuthorizationLine.order_line)
+            .selectinload(OrderLine.product),
+            selectinload(ReturnAuthorization.requested_by),
+            selectinload(ReturnAuthorization.decided_by),
+        )
+    )
+    grouped: dict[int, list[ReturnAuthorization]] = {}
+    for item in rows:
+        grouped.setdefault(item.order_id, []).append(item)
+    return grouped
+
+
+@dataclass(frozen=True)
+class LicenseStock:
+    product: Product
+    purchased: int
+    returned: int
+    assigned: int
+
+    @property
+    def available(self) -> int:
+        return self.purchased - self.returned - self.assigned
+
+
+def license_inventory(*, customer: Customer) -> list[LicenseStock]:
+    """Per product: purchased, returned, assigned, available. Three queries, any size."""
+    totals = db.session.execute(
+        select(
+            OrderLine.product_id,
+            func.sum(OrderLine.quantity),
+            func.sum(OrderLine.returned_quantity),
+        )
+        .join(Order)
+        .where(Order.customer_id == customer.id)
+        .group_by(OrderLine.product_id)
+    ).all()
+    assigned = dict(
+        db.session.execute(
+            select(LicenseAssignment.product_id, func.count())
+            .where(LicenseAssignment.customer_id == customer.id)
+            .group_by(LicenseAssignment.product_id)
+        ).all()
+    )
+    ids = {row[0] for row in totals} | set(assigned)
+    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
+    stock = [
+        LicenseStock(products[pid], int(bought or 0), int(back or 0), assigned.get(pid, 0))
+        for pid, bought, back in totals
+    ]
+    stock += [
+        LicenseStock(products[pid], 0, 0, count)
+        for pid, count in assigned.items()
+        if pid not in {row[0] for row in totals}
+    ]
+    return sorted(stock, key=lambda item: item.product.name)
+
+
+def order_id_for_authorization(authorization: PurchaseAuthorization) -> int | None:
+    return db.session.scalar(select(Order.id).where(Order.authorization_id == authorization.id))
+
+
+def get_order_for(*, user: User, order_id: int) -> Order:
+    require(user, "customers.view")
+    visible = visible_customers(user).with_only_columns(Customer.id)
+    order = db.session.scalar(
+        select(Order)
+        .where(Order.id == order_id, Order.customer_id.in_(visible))
+        .options(selectinload(Order.lines).selectinload(OrderLine.product))
+    )
+    if order is None:
+        raise NotVisible(f"order {order_id}")
+    return order
+
+
+# -- Return authorizations (R7) -------------------------------------------------------------
+
+
+def _open_return_quantities(order_line_ids: list[int]) -> dict[int, int]:
+    if not order_line_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(
+                ReturnAuthorizationLine.order_line_id, func.sum(ReturnAuthorizationLine.quantity)
+            )
+            .join(ReturnAuthorization)
+            .where(
+                ReturnAuthorizationLine.order_line_id.in_(order_line_ids),
+                ReturnAuthorization.status == ReturnStatus.REQUESTED,
+            )
+            .group_by(ReturnAuthorizationLine.order_line_id)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class ReturnableLine:
+    line: OrderLine
+    remaining: int  # not yet returned nor asked back by an open request
+    unassigned: int  # licenses of this product nobody uses
+
+    @property
+    def returnable(self) -> int:
+        return max(0, min(self.remaining, self.unassigned))
+
+
+def returnable_lines(*, order: Order) -> list[ReturnableLine]:
+    pending = _open_return_quantities([line.id for line in order.lines])
+    stock = {item.product.id: item for item in license_inventory(customer=order.customer)}
+    result = []
+    for line in order.lines:
+        item = stock.get(line.product_id)
+        unassigned = item.available if item else 0
+        remaining = line.quantity - line.returned_quantity - int(pending.get(line.id) or 0)
+        result.append(ReturnableLine(line, remaining, unassigned))
+    return result
+
+
+def request_return(
+    *, user: User, order_id: int, today: date, quantities: dict[int, int | None], reason: str
+) -> ReturnAuthorization:
+    """A reseller user asks to return some or all of an order within 14 days."""
+    require(user, "returns.request")
+    order = get_order_for(user=user, order_id=order_id)
+    if order.status != OrderStatus.PLACED:
+        raise DomainError(_l("This order is already fully returned."))
+    if not return_window_open(order, today):
+        raise DomainError(
+            _l(
+                "The return window of this order closed on %(date)s (14 days after the order "
+                "date). Contact the vendor's support if licenses must still be returned.",
+                date=LocalizedDate(return_window_closes_on(order)),
+            )
+        )
+    errors: dict[str, list] = {}
+    lines = {item.line.id: item for item in returnable_lines(order=order)}
+    chosen = {}
+    for line_id, quantity in quantities.items():
+        item = lines.get(line_id)
+        field = f"line-{line_id}"
+        if item is None:
+            errors[field] = [_l("This line is not part of the order.")]
+            continue
+        if quantity in (None, 0):
+            continue
+        if quantity < 0:
+            errors[field] = [_l("Enter 0 or more.")]
+        elif quantity > item.remaining:
+            errors[field] = [
+                _l(
+                    "At most %(count)d can still be returned from this line.",
+                    count=max(0, item.remaining),
+                )
+            ]
+        elif quantity > item.unassigned:
+            errors[field] = [
+                _l(
+                    "Only %(count)d licenses of %(product)s are unassigned. Ask the VIP admin to "
+                    "unassign licenses first.",
+                    count=max(0, item.unassigned),
+                    product=item.line.product.name,
+                )
+            ]
+        else:
+            chosen[line_id] = quantity
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = [_l("Give a reason for the return.")]
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = [_l("Use at most %(count)d characters.", count=REASON_MAX)]
+    if not chosen and not errors:
+        errors["lines"] = [_l("Enter a quantity to return on at least one line.")]
+    if errors:
+        raise AuthorizationInvalid(errors)
+    request = ReturnAuthorization(
+        order=order, reason=reason, status=ReturnStatus.REQUESTED, requested_by=user
+    )
+    db.session.add(request)
+    for line_id, quantity in chosen.items():
+        db.session.add(
+            ReturnAuthorizationLine(
+                return_authorization=request, order_line_id=line_id, quantity=quantity
+            )
+        )
+    db.session.flush()
+    audit.record(
+        actor=user,
+        action="return.requested",
+        customer=order.customer,
+        object_type="return_authorization",
+        object_id=request.id,
+        details={
+            "order": order.vendor_order_number,
+            "reason": reason,
+            "lines": [[lines[i].line.product.sku, q] for i, q in chosen.items()],
+        },
+    )
+    db.session.commit()
+    return request
+
+
+def get_return_for(*, user: User, return_id: int) -> ReturnAuthorization:
+    require(user, "customers.view")
+    visible = visible_customers(user).with_only_columns(Customer.id)
+    item = db.session.scalar(
+        select(ReturnAuthorization)
+        .join(Order)
+        .where(ReturnAuthorization.id == return_id, Order.customer_id.in_(visible))
+    )
+    if item is None:
+        raise NotVisible(f"return authorization {return_id}")
+    return item
+
+
+def decide_return(
+    *, user: User, return_id: int, approve: bool, comment: str, now: datetime
+) -> ReturnAuthorization:
+    """A reseller admin approves (licenses go back) or rejects a requested return, once."""
+    item = get_return_for(user=user, return_id=return_id)
+    require(user, "returns.approve")
+    comment = (comment or "").strip()
+    if len(comment) > REASON_MAX:
+        raise DomainError(
+            _l("Use at most %(count)d characters.", count=REASON_MAX), field="comment"
+        )
+    if item.status != ReturnStatus.REQUESTED:
+        raise DomainError(_l("This return authorization was already decided."))
+    order = item.order
+    if approve:
+        # Licenses may have been assigned since the request: check again.
+        stock = {s.product.id: s for s in license_inventory(customer=order.customer)}
+        for line in item.lines:
+            available = stock[line.order_line.product_id].available
+            if line.quantity > available:
+                raise DomainError(
+                    _l(
+                        "Only %(count)d licenses of %(product)s are unassigned now. Ask the VIP "
+                        "admin to unassign licenses, or reject the return.",
+                        count=available,
+                        product=line.order_line.product.name,
+                    )
+                )
+    decided = db.session.execute(
+        update(ReturnAuthorization)
+        .where(
+            ReturnAuthorization.id == item.id, ReturnAuthorization.status == ReturnStatus.REQUESTED
+        )
+        .values(
+            status=ReturnStatus.APPROVED if approve else ReturnStatus.REJECTED,
+            decided_at=now,
+            decided_by_id=user.id,
+            decision_comment=comment or None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if decided != 1:
+        db.session.rollback()
+        raise DomainError(_l("This return authorization was already decided."))
+    if approve:
+        for line in item.lines:
+            order_line = line.order_line
+            order_line.returned_quantity += line.quantity
+            if order_line.returned_quantity >= order_line.quantity:
+                order_line.status = OrderStatus.RETURNED
+        if all(line.status == OrderStatus.RETURNED for line in order.lines):
+            order.status = OrderStatus.RETURNED
+    db.session.flush()
+    db.session.refresh(item)
+    audit.record(
+        actor=user,
+        action="return.approved" if approve else "return.rejected",
+        customer=order.customer,
+        object_type="return_authorization",
+        object_id=item.id,
+        details={
+            "order": order.vendor_order_number,
+            "comment": comment or None,
+            "lines": [[line.order_line.product.sku, line.quantity] for line in item.lines],
+        },
+    )
+    db.session.commit()
+    return item
+
+
+def return_queue(*, user: User, status: str = "requested", limit: int = 100):
+    """Return authorizations of the user's reseller, newest first."""
+    require(user, "returns.request")
+    visible = visible_customers(user).with_only_columns(Customer.id)
+    query = (
+        select(ReturnAuthorization)
+        .join(Order)
+        .where(Order.customer_id.in_(visible))
+        .order_by(ReturnAuthorization.requested_at.desc())
+        .limit(limit)
+        .options(
+            selectinload(ReturnAuthorization.order).selectinload(Order.customer),
+            selectinload(ReturnAuthorization.lines)
+            .selectinload(ReturnAuthorizationLine.order_line)
+            .selectinload(OrderLine.product),
+            selectinload(ReturnAuthorization.requested_by),
+            selectinload(ReturnAuthorization.decided_by),
+        )
+    )
+    if status in {s.value for s in ReturnStatus}:
+        query = query.where(ReturnAuthorization.status == ReturnStatus(status))
+    return list(db.session.scalars(query))

@@ -31,6 +31,8 @@ from vip.services.authorizations import issue_authorization_number
 from vip.services.catalog import load_catalog
 from vip.services.customers import create_customer
 from vip.services.invitations import accept_invitation, token_for
+from vip.services.orders import request_return
+from vip.services.terms import add_months
 
 DEMO_RESELLER = "Demo Reseller AB"
 OTHER_RESELLER = "Nordic Licensing Oy"
@@ -42,17 +44,6 @@ class DemoLogin:
     email: str
     role: str
     where: str
-
-
-def add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def _at(day: date) -> datetime:
@@ -105,14 +96,14 @@ def _authorization(customer, user, *, created: date, lines, status, license_type
     return pa
 
 
-def _order(customer, user, pa, *, order_date: date, order_type: OrderType, duration: int):
+def _order(customer, user, pa, *, order_date: date, order_type: OrderType, duration_months: int):
     order = Order(
         customer=customer,
-        vendor_order_number=f"{order_date:%y%m%d}{customer.id:04d}{duration:02d}",
+        vendor_order_number=f"{order_date:%y%m%d}{customer.id:04d}{duration_months:02d}",
         order_type=order_type,
         authorization=pa,
         order_date=order_date,
-        duration_months=duration,
+        duration_months=duration_months,
         status=OrderStatus.PLACED,
         created_at=_at(order_date),
         created_by=user,
@@ -168,7 +159,7 @@ def _first_order(customer, user, *, anniversary: date, license_type, lines):
         status=AuthorizationStatus.PENDING,
         license_type=license_type,
     )
-    _order(customer, user, pa, order_date=order_date, order_type=OrderType.NEW, duration=12)
+    _order(customer, user, pa, order_date=order_date, order_type=OrderType.NEW, duration_months=12)
     customer.anniversary_date = anniversary
 
 
@@ -307,6 +298,33 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         lines=[(_product("InDesign", team_c, com), 2)],
         status=AuthorizationStatus.CANCELLED,
         license_type=team_c,
+    )
+
+    # An add-on ordered 5 days ago, inside its return window, with a return requested.
+    add_on = _authorization(
+        bryggeri,
+        erik,
+        created=today - timedelta(days=9),
+        lines=[(_product("Creative Cloud All Apps", team_c, com), 10)],
+        status=AuthorizationStatus.PENDING,
+        license_type=team_c,
+    )
+    bryggeri.anniversary_date = today + timedelta(days=200)
+    order = _order(
+        bryggeri,
+        erik,
+        add_on,
+        order_date=today - timedelta(days=5),
+        order_type=OrderType.ADD_ON,
+        duration_months=7,
+    )
+    db.session.commit()
+    request_return(
+        user=erik,
+        order_id=order.id,
+        today=today,
+        quantities={order.lines[0].id: 3},
+        reason="Three designers left the project.",
     )
 
     # Delayed (Försenad): a pending authorization 20 days old.

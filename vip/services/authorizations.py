@@ -89,6 +89,23 @@ def eligible_products(*, customer: Customer, license_type: LicenseType | str) ->
     )
 
 
+def equivalent_products(
+    *, customer: Customer, license_type: LicenseType | str, product_ids: set[int]
+) -> dict[int, int]:
+    """For a license type change: each product's namesake among the products now eligible."""
+    if not product_ids:
+        return {}
+    names = dict(
+        db.session.execute(
+            select(Product.id, Product.name).where(Product.id.in_(product_ids))
+        ).all()
+    )
+    by_name = {
+        p.name: p.id for p in eligible_products(customer=customer, license_type=license_type)
+    }
+    return {pid: by_name[name] for pid, name in names.items() if name in by_name}
+
+
 def _product_refusal(product: Product | None, *, customer: Customer, license_type: LicenseType):
     if product is None:
         return _l("Choose a product from the list.")

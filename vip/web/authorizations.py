@@ -93,6 +93,33 @@ def _form_for(customer, *, formdata=None, blank=False) -> PurchaseAuthorizationF
     return form
 
 
+def _keep_products_across_license_types(form: PurchaseAuthorizationForm, customer) -> None:
+    """Team ↔ Enterprise: each row keeps its product where the other type has it too."""
+    chosen = {
+        int(row.form.product.data) for row in form.lines if (row.form.product.data or "").isdigit()
+    }
+    mapping = authorizations.equivalent_products(
+        customer=customer, license_type=_license_type(form), product_ids=chosen
+    )
+    for row in form.lines:
+        raw = row.form.product.data or ""
+        if raw.isdigit() and int(raw) in mapping:
+            row.form.product.data = str(mapping[int(raw)])
+
+
+def _first_invalid_id(form: PurchaseAuthorizationForm) -> str | None:
+    """The field that takes the focus when the form comes back with errors."""
+    for field in form:
+        if field.name == "lines":
+            for row in field:
+                for sub in row.form:
+                    if sub.errors:
+                        return sub.id
+        elif field.errors:
+            return field.id
+    return None
+
+
 def _without_row(formdata, index: int) -> MultiDict:
     """The posted form with row `index` taken out and the later rows renumbered."""
     data = MultiDict()
@@ -116,6 +143,7 @@ def _render_form(customer, form, *, status=200, focus_row=None):
         "limits": authorizations.LICENSE_LIMITS,
         "today": clock.today_for(current_user),
         "invalid": status == 422,
+        "first_invalid": _first_invalid_id(form) if status == 422 else None,
     }
     if is_htmx():
         return render_template("authorizations/_dialog.html", **context), status
@@ -149,6 +177,8 @@ def change_rows(customer_id: int):
         focus_row = min(index, len(form.lines) - 1)
     else:
         form = _form_for(customer)
+        if action == "refresh":
+            _keep_products_across_license_types(form, customer)
         if action == "add" and len(form.lines) < form.lines.max_entries:
             form.lines.append_entry()
             _bind(form, customer)

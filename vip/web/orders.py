@@ -102,6 +102,7 @@ def order_proposal(pa_id: int):
     proposal, proposal_error = _proposal(pa.customer, form.order_date.data)
     if proposal is not None:
         form.duration_months.data = proposal.months
+        form.duration_months.raw_data = None  # show the new proposal, not the posted value
     return render_template(
         "orders/_proposal.html",
         pa=pa,

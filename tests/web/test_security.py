@@ -338,7 +338,7 @@ def test_s17_htmx_config_meta(client):
     import json
 
     config = json.loads(meta)
-    assert config == {
+    required = {
         "selfRequestsOnly": True,
         "allowEval": False,
         "allowScriptTags": False,
@@ -346,6 +346,12 @@ def test_s17_htmx_config_meta(client):
         "historyRestoreAsHxRequest": False,
         "includeIndicatorStyles": False,
     }
+    assert {key: config.get(key) for key in required} == required
+    # Forms with errors answer 422 everywhere, and htmx is told once to swap them.
+    handling = config["responseHandling"]
+    assert {"code": "422", "swap": True} in handling
+    first_error_rule = next(i for i, rule in enumerate(handling) if rule["code"] == "[45]..")
+    assert handling.index({"code": "422", "swap": True}) < first_error_rule
     assert re.search(r'src="/static/vendor/htmx-2\.\d+\.\d+\.min\.js"', html)
     assert "<script>" not in html  # no inline scripts anywhere
 

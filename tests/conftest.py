@@ -66,6 +66,8 @@ def database(request, tmp_path_factory):
 
 
 def make_app(database, tag: str, **overrides):
+    import tempfile
+
     url, options, state = database(tag)
     config = {
         "TESTING": True,
@@ -77,6 +79,7 @@ def make_app(database, tag: str, **overrides):
         "VIP_TODAY": TODAY.isoformat(),
         "VIP_PASSWORD_HASH": "scrypt:4096:8:1",
         "VIP_BASE_URL": "http://localhost",
+        "VIP_OUTBOX_DIR": tempfile.mkdtemp(prefix="vip-outbox-"),
     }
     config.update(overrides)
     app = create_app(config)
@@ -270,6 +273,7 @@ class TenantObjects:
     tenant: Tenant
     order: object
     return_request: object
+    notification_id: int
 
 
 def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
@@ -304,7 +308,12 @@ def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
     for obj in (order, item):
         db.session.refresh(obj)
         db.session.expunge(obj)
-    return TenantObjects(tenant, order, item)
+    from vip.models import Notification
+
+    notification_id = db.session.scalar(
+        sa.select(Notification.id).where(Notification.customer_id == tenant.customer.id).limit(1)
+    )
+    return TenantObjects(tenant, order, item, notification_id)
 
 
 @pytest.fixture

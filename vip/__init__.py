@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
         i18n,
         invitations,
         orders,
+        outbox,
         security,
         team,
     )
@@ -89,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
         customers,
         authorizations,
         orders,
+        outbox,
         invitations,
         team,
         admin_console,

@@ -88,3 +88,70 @@ def create_user_command(email, role, reseller_name, vip_id, name, language) -> N
         except DomainError as error:
             raise click.ClickException(str(error)) from error
     click.echo(f"Created {user.email} ({user.role.value}).")
+
+
+def _resellers_by_local_date(fixed_today):
+    """{date: [reseller ids]}: the given date for all, or each reseller's own local date."""
+    from vip.models import Reseller
+
+    groups: dict = {}
+    for reseller in db.session.scalars(select(Reseller).order_by(Reseller.id)):
+        day = fixed_today or clock.today_in(reseller.time_zone)
+        groups.setdefault(day, []).append(reseller.id)
+    return groups
+
+
+def _print_delivery(report) -> None:
+    click.echo(f"Mail: {report.sent} sent, {report.retrying} to retry, {report.failed} failed.")
+
+
+@vip_cli.command("tick")
+@click.option(
+    "--today",
+    "today_text",
+    default=None,
+    help="YYYY-MM-DD; default: each reseller's local date (or VIP_TODAY).",
+)
+@click.option("--no-send", is_flag=True, help="Queue mail but do not deliver it.")
+def tick_command(today_text: str | None, no_send: bool) -> None:
+    """Apply the deadlines (Försenad, reminders, access removal), then deliver mail."""
+    from datetime import date
+
+    from vip.services import deadlines, outbox
+
+    try:
+        fixed = date.fromisoformat(today_text) if today_text else None
+    except ValueError as error:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from error
+    totals = deadlines.TickReport()
+    with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
+        for day, reseller_ids in _resellers_by_local_date(fixed).items():
+            report = deadlines.apply_deadlines(today=day, reseller_ids=reseller_ids)
+            totals.delayed += report.delayed
+            totals.delay_cleared += report.delay_cleared
+            totals.access_removed += report.access_removed
+            for kind, count in report.reminders.items():
+                totals.reminders[kind] = totals.reminders.get(kind, 0) + count
+        click.echo(f"Försenad: {totals.delayed} set, {totals.delay_cleared} cleared.")
+        click.echo(f"Access removed: {totals.access_removed}.")
+        for kind in (deadlines.RENEWAL_DUE, deadlines.RENEWAL_MISSED, deadlines.ACCESS_REMOVAL):
+            click.echo(f"Reminders queued, {kind}: {totals.reminders.get(kind, 0)}.")
+        if no_send:
+            click.echo("Mail: not sent (--no-send).")
+            return
+        delivery = outbox.deliver_queued(now=clock.now())
+    _print_delivery(delivery)
+    if delivery.failed or delivery.retrying:
+        sys.exit(1)
+
+
+@vip_cli.command("send-mail")
+def send_mail_command() -> None:
+    """Deliver queued mail, retrying failures with backoff."""
+    from vip.services import outbox
+
+    with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
+        delivery = outbox.deliver_queued(now=clock.now())
+    _print_delivery(delivery)
+    if delivery.failed or delivery.retrying:
+        sys.exit(1)

@@ -57,6 +57,8 @@ class Config:
     MAIL_USERNAME: str | None = None
     MAIL_PASSWORD: str | None = None
     MAIL_DEFAULT_SENDER = "VIP Reseller Console <no-reply@reseller.example>"
+    VIP_OUTBOX_DIR: str | None = None  # .eml files when no MAIL_SERVER; default instance/outbox
+    VIP_MAIL_MAX_ATTEMPTS = 6
 
     @classmethod
     def from_env(cls) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import render_template
+from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 
 
@@ -19,7 +19,13 @@ class RenderedMail:
     html: str
 
 
+def console_url() -> str:
+    """The Admin Console's address as mailed: VIP_BASE_URL, whoever rendered the mail."""
+    return current_app.config["VIP_BASE_URL"].rstrip("/") + url_for("admin_console.index")
+
+
 def render_mail(kind: str, *, language: str, **context) -> RenderedMail:
+    context.setdefault("console_url", console_url)
     with force_locale(language):
         subject = render_template(f"mail/{kind}.subject.txt", **context)
         text = render_template(f"mail/{kind}.txt", **context)

@@ -42,6 +42,7 @@ def _samples(objects) -> dict:
         "order_id": objects.order.id,
         "return_id": objects.return_request.id,
         "decision": "approve",
+        "notification_id": objects.notification_id,
         "customer_id": tenant.customer.id,
         "user_id": tenant.sales.id,
         "pa_id": tenant.authorization.id,

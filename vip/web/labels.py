@@ -11,6 +11,7 @@ from vip.models import (
     CustomerStatus,
     LicenseType,
     MarketSegment,
+    NotificationStatus,
     OrderStatus,
     OrderType,
     ReturnStatus,
@@ -85,6 +86,21 @@ RETURN_STATUS_LABELS = {
 }
 
 
+MAIL_STATUS_LABELS = {
+    NotificationStatus.QUEUED.value: _l("Queued"),
+    NotificationStatus.SENT.value: _l("Sent"),
+    NotificationStatus.FAILED.value: _l("Failed"),
+    NotificationStatus.CANCELLED.value: _l("Cancelled"),
+}
+
+MAIL_KIND_LABELS = {
+    "invitation": _l("VIP invitation"),
+    "renewal_due": _l("Renewal due (30 days before)"),
+    "renewal_missed": _l("Renewal missed (anniversary)"),
+    "access_removal": _l("Access removal (7 days before)"),
+}
+
+
 def license_type_choices() -> list[SelectChoice]:
     return [SelectChoice(key, label) for key, label in LICENSE_TYPE_LABELS.items()]
 
@@ -118,6 +134,8 @@ AUDIT_ACTION_LABELS = {
     "return.requested": _l("Return authorization requested"),
     "return.approved": _l("Return authorization approved"),
     "return.rejected": _l("Return authorization rejected"),
+    "reminder.queued": _l("Reminder queued"),
+    "mail.retried": _l("Mail queued again"),
 }
 
 
@@ -129,6 +147,8 @@ def labels_context() -> dict:
         "order_type_label": lambda kind: ORDER_TYPE_LABELS.get(str(kind), str(kind)),
         "order_status_label": lambda status: ORDER_STATUS_LABELS.get(str(status), str(status)),
         "return_status_label": lambda status: RETURN_STATUS_LABELS.get(str(status), str(status)),
+        "mail_status_label": lambda status: MAIL_STATUS_LABELS.get(str(status), str(status)),
+        "mail_kind_label": lambda kind: MAIL_KIND_LABELS.get(kind, kind),
         "license_type_label": lambda kind: LICENSE_TYPE_LABELS.get(str(kind), str(kind)),
         "authorization_status_label": lambda status: AUTHORIZATION_STATUS_LABELS.get(
             str(status), str(status)

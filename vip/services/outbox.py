@@ -1,0 +1,184 @@
+"""Delivering the outbox (S24, S25): each mail is committed before anything sends it, is
+claimed with a lease so two runs never send it together, and is marked sent right after.
+A run killed between sending and marking repeats that one mail once the lease ends:
+at-least-once, and at most the one in flight."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid, parseaddr
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select, update
+
+from vip.extensions import db
+from vip.models import Customer, Notification, NotificationStatus, User
+from vip.services import audit
+from vip.services.access import require
+from vip.services.errors import DomainError, NotVisible
+
+LEASE = timedelta(minutes=10)
+FIRST_RETRY = timedelta(minutes=2)
+MAX_ATTEMPTS_DEFAULT = 6
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def build_message(notification: Notification, *, sender: str) -> EmailMessage:
+    """Headers only through EmailMessage, which refuses CR/LF in them (S20)."""
+    message = EmailMessage()
+    name, address = parseaddr(sender)
+    message["From"] = formataddr((name, address))
+    message["To"] = notification.recipient
+    message["Subject"] = " ".join(notification.subject.split())
+    message["Message-ID"] = make_msgid(idstring=f"vip-{notification.id}")
+    message["X-VIP-Notification"] = f"{notification.kind}:{notification.id}"
+    message.set_content(notification.body_text)
+    message.add_alternative(notification.body_html, subtype="html")
+    return message
+
+
+def _write_eml(message: EmailMessage, notification: Notification) -> Path:
+    folder = Path(
+        current_app.config.get("VIP_OUTBOX_DIR") or Path(current_app.instance_path) / "outbox"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{notification.id:08d}-{notification.kind}.eml"
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(bytes(message))
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, target)  # atomic: a reader sees all of it or nothing
+    return target
+
+
+def _send_smtp(message: EmailMessage) -> None:
+    config = current_app.config
+    with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=20) as smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        smtp.send_message(message)
+
+
+def deliver(notification: Notification) -> None:
+    message = build_message(notification, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    if current_app.config.get("MAIL_SERVER"):
+        _send_smtp(message)
+    else:
+        _write_eml(message, notification)
+
+
+def _claim(notification_id: int, now: datetime) -> bool:
+    claimed = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.status == NotificationStatus.QUEUED,
+            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+        )
+        .values(next_attempt_at=now + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
+def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
+    """Sends what is due; one recipient's failure never stops the others."""
+    report = DeliveryReport()
+    max_attempts = int(current_app.config.get("VIP_MAIL_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT))
+    due = db.session.scalars(
+        select(Notification.id)
+        .where(
+            Notification.status == NotificationStatus.QUEUED,
+            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+        )
+        .order_by(Notification.id)
+        .limit(limit)
+    ).all()
+    db.session.commit()
+    for notification_id in due:
+        if not _claim(notification_id, now):
+            continue  # another run has it
+        notification = db.session.get(Notification, notification_id)
+        try:
+            deliver(notification)
+        except Exception as error:  # noqa: BLE001 - any failure is recorded and retried
+            notification.attempts += 1
+            notification.last_error = f"{type(error).__name__}: {error}"[:1000]
+            if notification.attempts >= max_attempts:
+                notification.status = NotificationStatus.FAILED
+                notification.next_attempt_at = None
+                report.failed += 1
+            else:
+                notification.next_attempt_at = now + FIRST_RETRY * (
+                    2 ** (notification.attempts - 1)
+                )
+                report.retrying += 1
+        else:
+            notification.attempts += 1
+            notification.status = NotificationStatus.SENT
+            notification.sent_at = now
+            notification.last_error = None
+            report.sent += 1
+        db.session.commit()
+    return report
+
+
+# -- The Outbox page ------------------------------------------------------------------------------
+
+
+def outbox_of(*, user: User, status: str = "", limit: int = 200) -> list[Notification]:
+    require(user, "outbox.view")
+    query = (
+        select(Notification)
+        .join(Customer)
+        .where(Customer.reseller_id == user.reseller_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+    if status in {s.value for s in NotificationStatus}:
+        query = query.where(Notification.status == NotificationStatus(status))
+    return list(db.session.scalars(query))
+
+
+def retry(*, user: User, notification_id: int) -> Notification:
+    require(user, "outbox.view")
+
+    notification = db.session.scalar(
+        select(Notification)
+        .join(Customer)
+        .where(Notification.id == notification_id, Customer.reseller_id == user.reseller_id)
+    )
+    if notification is None:
+        raise NotVisible(f"notification {notification_id}")
+    if notification.status != NotificationStatus.FAILED:
+        raise DomainError(_l("Only a failed mail can be retried."))
+    notification.status = NotificationStatus.QUEUED
+    notification.attempts = 0
+    notification.next_attempt_at = None
+    audit.record(
+        actor=user,
+        action="mail.retried",
+        customer=notification.customer,
+        object_type="notification",
+        object_id=notification.id,
+        details={"kind": notification.kind, "recipient": notification.recipient},
+    )
+    db.session.commit()
+    return notification

@@ -34,6 +34,7 @@ from vip.services.errors import DomainError, NotVisible
 #: The most licenses one row may carry, per license type (R3).
 LICENSE_LIMITS = {LicenseType.TEAM: 10_000, LicenseType.ENTERPRISE: 599_000}
 PO_NUMBER_MAX = 35
+DB_ID_MAX = 2**31 - 1  # larger ids cannot exist (and PostgreSQL refuses to compare them)
 MAX_ROWS = 20
 
 
@@ -93,6 +94,7 @@ def equivalent_products(
     *, customer: Customer, license_type: LicenseType | str, product_ids: set[int]
 ) -> dict[int, int]:
     """For a license type change: each product's namesake among the products now eligible."""
+    product_ids = {pid for pid in product_ids if 0 < pid <= DB_ID_MAX}
     if not product_ids:
         return {}
     names = dict(
@@ -138,8 +140,10 @@ def create_purchase_authorization(
     lines: list[LineInput],
     deployment_date: date | None,
     customer_po_number: str | None,
-) -> PurchaseAuthorization:
-    """R3: validates everything, reports every problem at its field, and writes all or nothing."""
+    check_only: bool = False,
+) -> PurchaseAuthorization | None:
+    """R3: validates everything, reports every problem at its field, and writes all or
+    nothing. `check_only` validates and writes nothing (the form had unparsable fields)."""
     customer = get_customer_for(user=user, customer_id=customer_id, action="authorizations.manage")
     errors: dict[str, list] = {}
 
@@ -172,7 +176,11 @@ def create_purchase_authorization(
         refuse("lines", _l("Add at least one product."))
     if len(lines) > MAX_ROWS:
         refuse("lines", _l("Use at most %(count)d product rows.", count=MAX_ROWS))
-    wanted_ids = {line.product_id for _, line in rows if line.product_id is not None}
+    wanted_ids = {
+        line.product_id
+        for _, line in rows
+        if line.product_id is not None and 0 < line.product_id <= DB_ID_MAX
+    }
     products = (
         {
             product.id: product
@@ -216,6 +224,8 @@ def create_purchase_authorization(
             )
     if errors:
         raise AuthorizationInvalid(errors)
+    if check_only:
+        return None
 
     authorization = PurchaseAuthorization(
         number=issue_authorization_number(),

@@ -25,6 +25,13 @@ bp = Blueprint("authorizations", __name__)
 ROW_FIELD = re.compile(r"lines-(\d+)-(\w+)")
 
 
+def _posted_id(raw: str | None) -> int | None:
+    """ASCII digits only, at most ten: "²".isdigit() holds but int() refuses it, and so does
+    a 5,000-digit number."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
+
+
 class ProductRowForm(SubForm):
     product = SelectField(_l("Product"), validate_choice=False)
     quantity = IntegerField(_l("Number of licenses"), validators=[Optional()])
@@ -51,7 +58,9 @@ class PurchaseAuthorizationForm(Form):
             raw = (row.form.product.data or "").strip()
             inputs.append(
                 authorizations.LineInput(
-                    product_id=int(raw) if raw.isdigit() else (-1 if raw else None),
+                    product_id=_posted_id(raw)
+                    if _posted_id(raw) is not None
+                    else (-1 if raw else None),
                     quantity=row.form.quantity.data,
                 )
             )
@@ -95,16 +104,14 @@ def _form_for(customer, *, formdata=None, blank=False) -> PurchaseAuthorizationF
 
 def _keep_products_across_license_types(form: PurchaseAuthorizationForm, customer) -> None:
     """Team ↔ Enterprise: each row keeps its product where the other type has it too."""
-    chosen = {
-        int(row.form.product.data) for row in form.lines if (row.form.product.data or "").isdigit()
-    }
+    chosen = {_posted_id(row.form.product.data) for row in form.lines} - {None}
     mapping = authorizations.equivalent_products(
         customer=customer, license_type=_license_type(form), product_ids=chosen
     )
     for row in form.lines:
-        raw = row.form.product.data or ""
-        if raw.isdigit() and int(raw) in mapping:
-            row.form.product.data = str(mapping[int(raw)])
+        chosen_id = _posted_id(row.form.product.data)
+        if chosen_id in mapping:
+            row.form.product.data = str(mapping[chosen_id])
 
 
 def _first_invalid_id(form: PurchaseAuthorizationForm) -> str | None:
@@ -169,8 +176,8 @@ def change_rows(customer_id: int):
     )
     action = request.form.get("row_action", "")
     focus_row = None
-    if action.startswith("remove-") and action[7:].isdigit():
-        index = int(action[7:])
+    index = _posted_id(action[7:]) if action.startswith("remove-") else None
+    if index is not None:
         form = _form_for(customer, formdata=_without_row(request.form, index))
         if not form.lines.entries:
             form.lines.append_entry()
@@ -199,46 +206,50 @@ def create(customer_id: int):
     form = _form_for(customer)
     if request.form.get("row_action"):  # the no-JavaScript path of the row buttons
         return change_rows(customer_id)
-    if form.validate_on_submit():
-        today = clock.today_for(current_user)
-        try:
-            authorization = authorizations.create_purchase_authorization(
-                user=current_user,
-                customer_id=customer.id,
-                today=today,
-                license_type=form.license_type.data,
-                lines=form.line_inputs(),
-                deployment_date=form.deployment_date.data,
-                customer_po_number=form.customer_po_number.data,
-            )
-        except authorizations.AuthorizationInvalid as invalid:
-            for name, messages in invalid.errors.items():
-                field = form.field_by_name(name)
-                if field is None or name == "lines":
-                    form.form_errors.extend(str(m) for m in messages)
-                else:
-                    field.errors = [*field.errors, *(str(m) for m in messages)]
-        else:
-            message = _(
-                "Purchase authorization %(number)s was created. The order is due by %(date)s.",
-                number=authorization.number,
-                date=_format_date(authorization.order_due_on),
-            )
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(url_for("customers.tab", customer_id=customer.id, tab="plans"), 303)
-            return render_template(
-                "authorizations/_created.html",
-                customer=customer,
-                pa=authorization,
-                today=today,
-                flash_message=message,
-                flash_category="success",
-                cancellable=authorizations.cancellable_ids([authorization]),
-                counts=authorizations.counts_by_customer(
-                    customer_ids=[customer.id], today=today
-                ).get(customer.id, authorizations.AuthorizationCounts()),
-            )
+    # The service checks even when a field could not be parsed, so that every problem
+    # shows at once; it writes only when the form was valid too.
+    form_valid = form.validate_on_submit()
+    today = clock.today_for(current_user)
+    authorization = None
+    try:
+        authorization = authorizations.create_purchase_authorization(
+            user=current_user,
+            customer_id=customer.id,
+            today=today,
+            license_type=form.license_type.data,
+            lines=form.line_inputs(),
+            deployment_date=form.deployment_date.data,
+            customer_po_number=form.customer_po_number.data,
+            check_only=not form_valid,
+        )
+    except authorizations.AuthorizationInvalid as invalid:
+        for name, messages in invalid.errors.items():
+            field = form.field_by_name(name)
+            if field is None or name == "lines":
+                form.form_errors.extend(str(m) for m in messages)
+            elif not field.errors:
+                field.errors = [str(m) for m in messages]
+    if authorization is not None:
+        message = _(
+            "Purchase authorization %(number)s was created. The order is due by %(date)s.",
+            number=authorization.number,
+            date=_format_date(authorization.order_due_on),
+        )
+        if not is_htmx():
+            flash(message, "success")
+            return redirect(url_for("customers.tab", customer_id=customer.id, tab="plans"), 303)
+        return render_template(
+            "authorizations/_created.html",
+            customer=customer,
+            pa=authorization,
+            today=today,
+            flash_message=message,
+            flash_category="success",
+            cancellable=authorizations.cancellable_ids([authorization]),
+            counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
+                customer.id, authorizations.AuthorizationCounts()
+            ),
+        )
     return _render_form(customer, form, status=422)
 
 

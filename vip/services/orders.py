@@ -308,6 +308,33 @@ def _open_return_quantities(order_line_ids: list[int]) -> dict[int, int]:
     )
 
 
+def _open_return_quantities_by_product(customer_id: int) -> dict[int, int]:
+    """Licenses already asked back by open requests, per product of the customer."""
+    return dict(
+        db.session.execute(
+            select(OrderLine.product_id, func.sum(ReturnAuthorizationLine.quantity))
+            .select_from(ReturnAuthorizationLine)
+            .join(OrderLine, ReturnAuthorizationLine.order_line_id == OrderLine.id)
+            .join(
+                ReturnAuthorization,
+                ReturnAuthorizationLine.return_authorization_id == ReturnAuthorization.id,
+            )
+            .join(Order, OrderLine.order_id == Order.id)
+            .where(
+                Order.customer_id == customer_id,
+                ReturnAuthorization.status == ReturnStatus.REQUESTED,
+            )
+            .group_by(OrderLine.product_id)
+        ).all()
+    )
+
+
+def _lock_order(order_id: int) -> None:
+    """Serializes changes to one order's quantities (PostgreSQL row lock; SQLite's write
+    transactions are serial already)."""
+    db.session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
+
+
 @dataclass(frozen=True)
 class ReturnableLine:
     line: OrderLine
@@ -321,11 +348,12 @@ class ReturnableLine:
 
 def returnable_lines(*, order: Order) -> list[ReturnableLine]:
     pending = _open_return_quantities([line.id for line in order.lines])
+    asked_back = _open_return_quantities_by_product(order.customer_id)
     stock = {item.product.id: item for item in license_inventory(customer=order.customer)}
     result = []
     for line in order.lines:
         item = stock.get(line.product_id)
-        unassigned = item.available if item else 0
+        unassigned = (item.available if item else 0) - int(asked_back.get(line.product_id) or 0)
         remaining = line.quantity - line.returned_quantity - int(pending.get(line.id) or 0)
         result.append(ReturnableLine(line, remaining, unassigned))
     return result
@@ -337,6 +365,7 @@ def request_return(
     """A reseller user asks to return some or all of an order within 14 days."""
     require(user, "returns.request")
     order = get_order_for(user=user, order_id=order_id)
+    _lock_order(order.id)
     if order.status != OrderStatus.PLACED:
         raise DomainError(_l("This order is already fully returned."))
     if not return_window_open(order, today):
@@ -433,6 +462,8 @@ def decide_return(
     """A reseller admin approves (licenses go back) or rejects a requested return, once."""
     item = get_return_for(user=user, return_id=return_id)
     require(user, "returns.approve")
+    _lock_order(item.order_id)
+    db.session.refresh(item)
     comment = (comment or "").strip()
     if len(comment) > REASON_MAX:
         raise DomainError(

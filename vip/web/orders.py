@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -52,6 +54,8 @@ class OrderForm(Form):
 def _proposal(customer, order_date):
     if order_date is None:
         return None, None
+    if order_date > clock.today_for(current_user):
+        return None, _("The order date cannot be in the future.")
     try:
         return orders.propose_duration(customer=customer, order_date=order_date), None
     except DomainError as error:
@@ -177,18 +181,24 @@ class DecisionForm(Form):
     comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500)])
 
 
+LINE_FIELD = re.compile(r"line-([0-9]{1,18})")
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
+
+
 def _quantities() -> dict[int, int | None]:
     """line-<id> fields of the return dialog; a non-number answers as an error later."""
     quantities: dict[int, int | None] = {}
     for key, value in request.form.items():
-        if key.startswith("line-") and key[5:].isdigit():
-            text = value.strip()
-            if text == "":
-                quantities[int(key[5:])] = None
-            elif text.lstrip("-").isdigit() and len(text) < 10:
-                quantities[int(key[5:])] = int(text)
-            else:
-                quantities[int(key[5:])] = -1
+        match = LINE_FIELD.fullmatch(key)
+        if match is None:
+            continue
+        text = value.strip()
+        if text == "":
+            quantities[int(match[1])] = None
+        elif WHOLE_NUMBER.fullmatch(text):
+            quantities[int(match[1])] = int(text)
+        else:
+            quantities[int(match[1])] = -1
     return quantities
 
 

@@ -400,3 +400,62 @@ def test_s22_logins_and_denials_are_audited_without_secrets(app, client, tenants
             assert PASSWORD not in str(event.details) and "a wrong password" not in str(
                 event.details
             )
+
+
+def test_s5_password_change_ends_other_sessions_and_keeps_this_one(app, tenants):
+    mine, other = app.test_client(), app.test_client()
+    login(mine, tenants.a.admin.email)
+    login(other, tenants.a.admin.email)
+    stolen = _session_cookie(mine)
+    new_password = "violet harbour lantern seventy"
+    response = mine.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "password": new_password, "confirm": new_password},
+    )
+    assert response.status_code == 303
+    assert mine.get("/customers").status_code == 200  # this session goes on
+    assert other.get("/customers").status_code == 302  # every other one is over
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/customers").status_code == 302  # and so is the old cookie
+    assert login(app.test_client(), tenants.a.admin.email, PASSWORD).status_code == 400
+    assert login(app.test_client(), tenants.a.admin.email, new_password).status_code == 303
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                db.select(db.func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "user.password_changed")
+            )
+            == 1
+        )
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "confirm", "field"),
+    [
+        (
+            "wrong password!!",
+            "violet harbour lantern seventy",
+            "violet harbour lantern seventy",
+            "current_password",
+        ),
+        (PASSWORD, "password1234", "password1234", "password"),
+        (PASSWORD, "violet harbour lantern seventy", "something else entirely", "confirm"),
+    ],
+    ids=["wrong-current", "common", "mismatch"],
+)
+def test_s2_password_change_refusals_change_nothing(
+    app, client, tenants, login_as, current, new, confirm, field
+):
+    login_as(tenants.a.admin)
+    with app.app_context():
+        before = db.session.get(User, tenants.a.admin.id).password_hash
+    response = client.post(
+        "/account/password", data={"current_password": current, "password": new, "confirm": confirm}
+    )
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, tenants.a.admin.id).password_hash == before
+    assert client.get("/customers").status_code == 200

@@ -218,3 +218,22 @@ def reactivate_user(*, actor: User, user_id: int) -> User:
     )
     db.session.commit()
     return member
+
+
+def change_password(*, user: User, current_password: str, new_password: str) -> None:
+    """Sets a new password and ends every session of the user, this one included (S5)."""
+    if not password_matches(user.password_hash, current_password):
+        raise DomainError(_l("The current password is wrong."), field="current_password")
+    if current_password == new_password:
+        raise DomainError(_l("Choose a password you have not used here."), field="password")
+    check_password_policy(new_password, user_inputs=(user.email, user.name))
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    audit.record(
+        actor=user,
+        action="user.password_changed",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions_ended": True},
+    )
+    db.session.commit()

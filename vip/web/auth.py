@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import EmailField, HiddenField, PasswordField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length
 
 from vip import clock
 from vip.extensions import db
@@ -92,3 +93,43 @@ def logout():
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"), 303)
+
+
+class PasswordForm(Form):
+    current_password = PasswordField(
+        _l("Current password"), validators=[InputRequired(), Length(max=1024)]
+    )
+    password = PasswordField(_l("New password"), validators=[InputRequired(), Length(max=1024)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[InputRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                user=current_user,
+                current_password=form.current_password.data,
+                new_password=form.password.data,
+            )
+        except DomainError as error:
+            getattr(form, error.field or "password").errors.append(str(error))
+        else:
+            # Every other session is over; this one starts again with the new version.
+            user = current_user._get_current_object()
+            language = session.get("language")
+            session.clear()
+            login_user(user)
+            now = datetime.now(UTC).timestamp()
+            session.update(started_at=now, seen_at=now)
+            session.permanent = True
+            if language:
+                session["language"] = language
+            flash(_("Your password was changed. Other sessions were signed out."), "success")
+            return redirect(url_for("home.index"), 303)
+    return render_template("auth/password.html", form=form), (422 if form.errors else 200)

@@ -119,6 +119,7 @@ AUDIT_ACTION_LABELS = {
     "user.deactivated": _l("User deactivated"),
     "user.reactivated": _l("User reactivated"),
     "user.language_changed": _l("Language changed"),
+    "user.password_changed": _l("Password changed"),
     "login.succeeded": _l("Signed in"),
     "login.failed": _l("Failed sign-in"),
     "login.locked_out": _l("Locked out"),

@@ -245,8 +245,6 @@ def test_r2_ineligible_product_is_refused_at_its_row(tenants, ctx, case, license
     assert english(errors["lines-1-product"][0])
 
 
-
-
 @pytest.mark.parametrize(
     "value",
     [

@@ -87,6 +87,8 @@ def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) ->
     ).all()
     for customer in to_delay:
         previous = customer.status
+        if previous not in (CustomerStatus.ACTIVE, CustomerStatus.INVITED):
+            continue  # another run changed it since we read the list
         changed = db.session.execute(
             update(Customer)
             .where(Customer.id == customer.id, Customer.status == previous)
@@ -147,7 +149,8 @@ def _insert_if_absent(values: dict) -> bool:
         .values(**values)
         .on_conflict_do_nothing(index_elements=["customer_id", "kind", "cycle_key"])
     )
-    return db.session.execute(statement).rowcount == 1
+    # RETURNING, since PostgreSQL's rowcount says -1 for an insert that returns ids.
+    return db.session.execute(statement.returning(Notification.id)).first() is not None
 
 
 def _admin_language(customer: Customer, admins: dict[int, User]) -> str:
@@ -250,6 +253,8 @@ def remove_access(*, today: date, reseller_ids: list[int], report: TickReport) -
     ).all()
     for customer in due:
         previous = customer.status
+        if previous not in (CustomerStatus.ACTIVE, CustomerStatus.DELAYED):
+            continue  # another run changed it since we read the list
         changed = db.session.execute(
             update(Customer)
             .where(Customer.id == customer.id, Customer.status == previous)

@@ -116,6 +116,10 @@ def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
         if not _claim(notification_id, now):
             continue  # another run has it
         notification = db.session.get(Notification, notification_id)
+        # No transaction stays open while the mail travels: on SQLite that would hold the
+        # write lock through a slow SMTP exchange.
+        db.session.expunge(notification)
+        db.session.commit()
         try:
             deliver(notification)
         except Exception as error:  # noqa: BLE001 - any failure is recorded and retried
@@ -136,6 +140,7 @@ def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
             notification.sent_at = now
             notification.last_error = None
             report.sent += 1
+        db.session.merge(notification)
         db.session.commit()
     return report
 
@@ -157,9 +162,8 @@ def outbox_of(*, user: User, status: str = "", limit: int = 200) -> list[Notific
     return list(db.session.scalars(query))
 
 
-def retry(*, user: User, notification_id: int) -> Notification:
+def get_for(*, user: User, notification_id: int) -> Notification:
     require(user, "outbox.view")
-
     notification = db.session.scalar(
         select(Notification)
         .join(Customer)
@@ -167,6 +171,11 @@ def retry(*, user: User, notification_id: int) -> Notification:
     )
     if notification is None:
         raise NotVisible(f"notification {notification_id}")
+    return notification
+
+
+def retry(*, user: User, notification_id: int) -> Notification:
+    notification = get_for(user=user, notification_id=notification_id)
     if notification.status != NotificationStatus.FAILED:
         raise DomainError(_l("Only a failed mail can be retried."))
     notification.status = NotificationStatus.QUEUED

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
-from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
 from vip.clock import DEFAULT_TIME_ZONE
@@ -19,6 +19,12 @@ def select_locale() -> str:
     if session.get("language") in languages:
         return session["language"]
     return request.accept_languages.best_match(languages) or languages[0]
+
+
+def current_language() -> str:
+    """The language being rendered: the forced one inside a mail, else the page's."""
+    locale = get_locale()
+    return locale.language if locale is not None else select_locale()
 
 
 def select_timezone() -> str:
@@ -52,5 +58,5 @@ def init_app(app: Flask) -> None:
         format_date=format_date,
         format_datetime=format_datetime,
         format_decimal=format_decimal,
-        current_language=select_locale,
+        current_language=current_language,
     )

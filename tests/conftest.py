@@ -30,6 +30,31 @@ def pytest_addoption(parser):
     )
 
 
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "vip" / "translations"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations():
+    """The Swedish UI needs the .mo catalogs; `make test` compiles them, a bare pytest
+    run may not have. Compiled (like `make translations`, fuzzy included) only when a
+    .mo is missing or older than its .po; written atomically."""
+    import os
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name)
+        partial = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+        with partial.open("wb") as target:
+            write_mo(target, catalog, use_fuzzy=True)
+        partial.replace(mo)
+
+
 def pytest_report_header(config):
     return f"database: {config.getoption('--db')}"
 

@@ -15,8 +15,6 @@ import email
 import email.policy
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -27,7 +25,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY
-from vip.extensions import babel, db
+from vip.extensions import db
 from vip.models import (
     AuditEvent,
     Customer,
@@ -47,9 +45,6 @@ REMINDER_KINDS = ("renewal_due", "renewal_missed", "access_removal")
 SENDER = "no-reply@reseller.example"
 NOW = datetime(2026, 12, 15, 6, 0, tzinfo=UTC)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TRANSLATIONS = REPO_ROOT / "vip" / "translations"
-
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -61,23 +56,6 @@ def in_app(app):
             yield
         finally:
             db.session.remove()
-
-
-@pytest.fixture(scope="module")
-def compiled_translations():
-    po = TRANSLATIONS / "sv" / "LC_MESSAGES" / "messages.po"
-    mo = po.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        result = subprocess.run(
-            [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", "vip/translations"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, result.stderr
-    babel.domain_instance.cache.clear()
-    yield
-    babel.domain_instance.cache.clear()
 
 
 def tick(runner, *args):

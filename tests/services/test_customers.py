@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY
-from vip.extensions import babel, db
+from vip.extensions import db
 from vip.models import (
     AuditEvent,
     Customer,
@@ -26,30 +23,6 @@ from vip.services import customers as customers_service
 from vip.services.customers import create_customer, list_customers, status_counts
 from vip.services.errors import DomainError, PermissionDenied
 from vip.services.invitations import link_for
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TRANSLATIONS = REPO_ROOT / "vip" / "translations"
-
-
-@pytest.fixture(scope="module")
-def compiled_translations():
-    """Compiles the catalogs when the .mo is missing or older than the .po."""
-    po = TRANSLATIONS / "sv" / "LC_MESSAGES" / "messages.po"
-    mo = po.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        result = subprocess.run(
-            [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", "vip/translations"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, result.stderr
-    assert mo.exists()
-    # Flask-Babel caches loaded catalogs on the shared extension; drop any loaded earlier.
-    babel.domain_instance.cache.clear()
-    yield
-    babel.domain_instance.cache.clear()
-
 
 # --- helpers -------------------------------------------------------------------------
 

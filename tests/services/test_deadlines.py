@@ -5,19 +5,16 @@ anniversary), and S24 (a second run, or an interleaved concurrent one, changes n
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY, product_id
-from vip.extensions import babel, db
+from vip.extensions import db
 from vip.models import (
     AuditEvent,
     AuthorizationStatus,
@@ -43,30 +40,8 @@ REMINDER_KINDS = (DUE, MISSED, REMOVAL)
 STATUS_ACTIONS = ("customer.delayed", "customer.delay_cleared", "customer.access_removed")
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TRANSLATIONS = REPO_ROOT / "vip" / "translations"
-
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def compiled_translations():
-    """Compiles the catalogs when the .mo is missing or older than the .po."""
-    po = TRANSLATIONS / "sv" / "LC_MESSAGES" / "messages.po"
-    mo = po.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        result = subprocess.run(
-            [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", "vip/translations"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, result.stderr
-    assert mo.exists()
-    babel.domain_instance.cache.clear()
-    yield
-    babel.domain_instance.cache.clear()
 
 
 @contextmanager

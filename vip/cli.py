@@ -102,7 +102,10 @@ def _resellers_by_local_date(fixed_today):
 
 
 def _print_delivery(report) -> None:
-    click.echo(f"Mail: {report.sent} sent, {report.retrying} to retry, {report.failed} failed.")
+    click.echo(
+        f"Mail: {report.sent} sent, {report.retrying} to retry, {report.failed} failed, "
+        f"{report.cancelled} no longer relevant."
+    )
 
 
 @vip_cli.command("tick")

@@ -171,7 +171,7 @@ COUNT_LINES = re.compile(
     r"Reminders queued, renewal_missed: (\d+)\.\n"
     r"Reminders queued, access_removal: (\d+)\.\n"
 )
-MAIL_LINE = re.compile(r"Mail: (\d+) sent, (\d+) to retry, (\d+) failed\.")
+MAIL_LINE = re.compile(r"Mail: (\d+) sent, (\d+) to retry, (\d+) failed, \d+ no longer relevant\.")
 
 
 def printed_counts(output: str) -> tuple[int, ...]:
@@ -604,7 +604,7 @@ def queue_many(app, customer_id: int, n: int) -> list[int]:
         rows = [
             Notification(
                 customer_id=customer_id,
-                kind="renewal_due",
+                kind="notice",  # not a reminder: always deliverable, whatever the dates
                 cycle_key=f"2027-01-{day:02d}",
                 recipient=f"admin{day}@kund.example",
                 language="sv",
@@ -683,7 +683,7 @@ def test_s24_two_delivery_runs_at_once_write_each_eml_once(app, tenants, monkeyp
     reports = two_delivery_runs_at_once(app, monkeypatch, lockstep=lockstep)
     assert sorted(written) == ids  # no mail written twice, none left out
     assert sum(r.sent for r in reports) == 20
-    assert len([p for p in eml_files(app) if "renewal_due" in p.name]) == 20
+    assert len([p for p in eml_files(app) if "notice" in p.name]) == 20
     assert all(
         m["status"] == NotificationStatus.SENT and m["attempts"] == 1
         for m in mails(app)
@@ -751,7 +751,7 @@ def test_s25_a_crash_after_sending_repeats_only_the_mail_in_flight(app, tenants,
     assert report.sent == 0
     assert sorted(delivered) == sorted([*ids, ids[0]])
     assert all(m["status"] == NotificationStatus.SENT for m in mails(app) if m["id"] in ids)
-    assert len([p for p in eml_files(app) if "renewal_due" in p.name]) == 5
+    assert len([p for p in eml_files(app) if "notice" in p.name]) == 5
 
 
 def test_s25_a_crash_after_sending_over_smtp_loses_nothing(app, tenants, smtp, monkeypatch):
@@ -852,3 +852,31 @@ def test_s26_no_write_lock_is_held_while_a_mail_is_being_sent(app, tenants, monk
         report = outbox.deliver_queued(now=datetime.now(UTC))
     assert report.sent == 2
     assert outcomes == ["ok", "ok"]
+
+
+# --- R10: a reminder that is no longer relevant is never sent -------------------------------
+
+
+@pytest.mark.parametrize("change", ["renewed", "access-removed"])
+def test_r10_a_queued_reminder_is_cancelled_when_it_is_no_longer_relevant(
+    app, runner, world, change
+):
+    result = tick(runner, "--today", TICK_DAY, "--no-send")
+    assert result.exit_code == 0, result.output
+    customer_id = world["a"].customer.id
+    with in_app(app):
+        customer = db.session.get(Customer, customer_id)
+        if change == "renewed":  # what recording the renewal does to the anniversary
+            customer.anniversary_date = date(AD_A.year + 1, AD_A.month, AD_A.day)
+        else:
+            customer.status = CustomerStatus.INACTIVE
+        db.session.commit()
+    result = runner.invoke(args=["vip", "send-mail"])
+    assert "1 no longer relevant" in result.output, result.output
+    stale = [
+        m for m in mails(app) if m["customer_id"] == customer_id and m["kind"] in REMINDER_KINDS
+    ]
+    assert [m["status"] for m in stale] == [NotificationStatus.CANCELLED]
+    sent_files = [path.name for path in eml_files(app)]
+    assert not any("renewal_due" in name for name in sent_files)
+    assert any("renewal_missed" in name for name in sent_files)  # the other one still goes

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from vip.extensions import db
-from vip.models import Customer, Notification, NotificationStatus, User
+from vip.models import Customer, CustomerStatus, Notification, NotificationStatus, User
 from vip.services import audit
 from vip.services.access import require
 from vip.services.errors import DomainError, NotVisible
@@ -34,6 +34,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    cancelled: int = 0
 
 
 def build_message(notification: Notification, *, sender: str) -> EmailMessage:
@@ -83,6 +84,22 @@ def deliver(notification: Notification) -> None:
         _write_eml(message, notification)
 
 
+REMINDER_KINDS = frozenset({"renewal_due", "renewal_missed", "access_removal"})
+
+
+def still_relevant(notification: Notification) -> bool:
+    """A reminder is sent only while its cycle is the customer's current one and the
+    customer still has access; invitations always are."""
+    if notification.kind not in REMINDER_KINDS:
+        return True
+    customer = notification.customer
+    return (
+        customer.anniversary_date is not None
+        and customer.anniversary_date.isoformat() == notification.cycle_key
+        and customer.status in (CustomerStatus.ACTIVE, CustomerStatus.DELAYED)
+    )
+
+
 def _claim(notification_id: int, now: datetime) -> bool:
     claimed = db.session.execute(
         update(Notification)
@@ -116,6 +133,15 @@ def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
         if not _claim(notification_id, now):
             continue  # another run has it
         notification = db.session.get(Notification, notification_id)
+        if not still_relevant(notification):
+            # A renewal moved the anniversary on, or access is already gone: never send a
+            # stale reminder (R10).
+            notification.status = NotificationStatus.CANCELLED
+            notification.next_attempt_at = None
+            notification.last_error = "no longer relevant"
+            report.cancelled += 1
+            db.session.commit()
+            continue
         # No transaction stays open while the mail travels: on SQLite that would hold the
         # write lock through a slow SMTP exchange.
         db.session.expunge(notification)

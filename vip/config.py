@@ -72,6 +72,7 @@ class Config:
             "MAIL_DEFAULT_SENDER",
             "VIP_TODAY",
             "VIP_BASE_URL",
+            "VIP_OUTBOX_DIR",
         ):
             if env.get(key):
                 values[key] = env[key]

@@ -70,6 +70,28 @@ def _overdue(today: date):
     )
 
 
+def _transition(customer: Customer, *, expected, values: dict, action: str, details: dict) -> bool:
+    """One status change, single-shot: applied only while the customer still has the
+    `expected` status, audited once, committed. Returns whether it happened."""
+    changed = db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id, Customer.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed == 1:
+        audit.record(
+            actor=None,
+            action=action,
+            customer=customer,
+            object_type="customer",
+            object_id=customer.id,
+            details=details,
+        )
+    db.session.commit()
+    return changed == 1
+
+
 def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) -> None:
     """Försenad from day 15 of a pending authorization; back to the previous status once
     none is overdue."""
@@ -89,27 +111,14 @@ def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) ->
         previous = customer.status
         if previous not in (CustomerStatus.ACTIVE, CustomerStatus.INVITED):
             continue  # another run changed it since we read the list
-        changed = db.session.execute(
-            update(Customer)
-            .where(Customer.id == customer.id, Customer.status == previous)
-            .values(status=CustomerStatus.DELAYED, status_before_delay=previous)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed == 1:
-            audit.record(
-                actor=None,
-                action="customer.delayed",
-                customer=customer,
-                object_type="customer",
-                object_id=customer.id,
-                details={
-                    "status": "delayed",
-                    "previous": previous.value,
-                    "today": today.isoformat(),
-                },
-            )
+        if _transition(
+            customer,
+            expected=previous,
+            values={"status": CustomerStatus.DELAYED, "status_before_delay": previous},
+            action="customer.delayed",
+            details={"status": "delayed", "previous": previous.value, "today": today.isoformat()},
+        ):
             report.delayed += 1
-        db.session.commit()
     to_clear = db.session.scalars(
         select(Customer).where(
             Customer.reseller_id.in_(reseller_ids),
@@ -119,23 +128,14 @@ def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) ->
     ).all()
     for customer in to_clear:
         previous = customer.status_before_delay or CustomerStatus.ACTIVE
-        changed = db.session.execute(
-            update(Customer)
-            .where(Customer.id == customer.id, Customer.status == CustomerStatus.DELAYED)
-            .values(status=previous, status_before_delay=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed == 1:
-            audit.record(
-                actor=None,
-                action="customer.delay_cleared",
-                customer=customer,
-                object_type="customer",
-                object_id=customer.id,
-                details={"status": previous.value, "today": today.isoformat()},
-            )
+        if _transition(
+            customer,
+            expected=CustomerStatus.DELAYED,
+            values={"status": previous, "status_before_delay": None},
+            action="customer.delay_cleared",
+            details={"status": previous.value, "today": today.isoformat()},
+        ):
             report.delay_cleared += 1
-        db.session.commit()
 
 
 # -- R10 -----------------------------------------------------------------------------------------
@@ -255,28 +255,19 @@ def remove_access(*, today: date, reseller_ids: list[int], report: TickReport) -
         previous = customer.status
         if previous not in (CustomerStatus.ACTIVE, CustomerStatus.DELAYED):
             continue  # another run changed it since we read the list
-        changed = db.session.execute(
-            update(Customer)
-            .where(Customer.id == customer.id, Customer.status == previous)
-            .values(status=CustomerStatus.INACTIVE, status_before_delay=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed == 1:
-            audit.record(
-                actor=None,
-                action="customer.access_removed",
-                customer=customer,
-                object_type="customer",
-                object_id=customer.id,
-                details={
-                    "status": "inactive",
-                    "previous": previous.value,
-                    "anniversary": customer.anniversary_date.isoformat(),
-                    "today": today.isoformat(),
-                },
-            )
+        if _transition(
+            customer,
+            expected=previous,
+            values={"status": CustomerStatus.INACTIVE, "status_before_delay": None},
+            action="customer.access_removed",
+            details={
+                "status": "inactive",
+                "previous": previous.value,
+                "anniversary": customer.anniversary_date.isoformat(),
+                "today": today.isoformat(),
+            },
+        ):
             report.access_removed += 1
-        db.session.commit()
 
 
 def apply_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:

@@ -96,7 +96,16 @@ def _authorization(customer, user, *, created: date, lines, status, license_type
     return pa
 
 
-def _order(customer, user, pa, *, order_date: date, order_type: OrderType, duration_months: int):
+def _order(
+    customer,
+    user,
+    pa,
+    *,
+    order_date: date,
+    order_type: OrderType,
+    duration_months: int,
+    term_ends_on: date,
+):
     order = Order(
         customer=customer,
         vendor_order_number=f"{order_date:%y%m%d}{customer.id:04d}{duration_months:02d}",
@@ -104,6 +113,7 @@ def _order(customer, user, pa, *, order_date: date, order_type: OrderType, durat
         authorization=pa,
         order_date=order_date,
         duration_months=duration_months,
+        term_ends_on=term_ends_on,
         status=OrderStatus.PLACED,
         created_at=_at(order_date),
         created_by=user,
@@ -112,7 +122,11 @@ def _order(customer, user, pa, *, order_date: date, order_type: OrderType, durat
     for line in pa.lines:
         db.session.add(
             OrderLine(
-                order=order, product=line.product, quantity=line.quantity, status=OrderStatus.PLACED
+                order=order,
+                product=line.product,
+                sku=line.product.sku,
+                quantity=line.quantity,
+                status=OrderStatus.PLACED,
             )
         )
     pa.status = AuthorizationStatus.ORDERED
@@ -159,7 +173,15 @@ def _first_order(customer, user, *, anniversary: date, license_type, lines):
         status=AuthorizationStatus.PENDING,
         license_type=license_type,
     )
-    _order(customer, user, pa, order_date=order_date, order_type=OrderType.NEW, duration_months=12)
+    _order(
+        customer,
+        user,
+        pa,
+        order_date=order_date,
+        order_type=OrderType.NEW,
+        duration_months=12,
+        term_ends_on=anniversary,
+    )
     customer.anniversary_date = anniversary
 
 
@@ -317,6 +339,7 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         order_date=today - timedelta(days=5),
         order_type=OrderType.ADD_ON,
         duration_months=7,
+        term_ends_on=bryggeri.anniversary_date,
     )
     db.session.commit()
     request_return(

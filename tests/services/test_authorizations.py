@@ -42,6 +42,7 @@ from vip.services.authorizations import (
 from vip.services.catalog import CATALOG_CSV
 from vip.services.customers import create_customer
 from vip.services.errors import DomainError, NotVisible, PermissionDenied
+from vip.services.terms import add_months
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 YESTERDAY = TODAY - timedelta(days=1)
@@ -629,12 +630,16 @@ def place_order(
     returned: int = 0,
     status: OrderStatus = OrderStatus.PLACED,
 ) -> None:
+    customer = db.session.get(Customer, customer_id)
+    if customer.anniversary_date is None:
+        customer.anniversary_date = add_months(TODAY - timedelta(days=30), 12)
     order = Order(
         customer_id=customer_id,
         vendor_order_number="ORD-1",
         order_type=OrderType.NEW,
         order_date=TODAY - timedelta(days=30),
         duration_months=12,
+        term_ends_on=customer.anniversary_date,
         status=status,
     )
     db.session.add(order)
@@ -642,6 +647,7 @@ def place_order(
         OrderLine(
             order=order,
             product_id=product,
+            sku=db.session.get(Product, product).sku,
             quantity=quantity,
             returned_quantity=returned,
             status=status,

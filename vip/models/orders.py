@@ -34,7 +34,10 @@ class ReturnStatus(StrEnum):
 
 class Order(db.Model):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_customer_date", "customer_id", "order_date"),)
+    __table_args__ = (
+        Index("ix_orders_customer_date", "customer_id", "order_date"),
+        Index("ix_orders_customer_term", "customer_id", "term_ends_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -45,6 +48,9 @@ class Order(db.Model):
     )
     order_date: Mapped[date]
     duration_months: Mapped[int]
+    # The anniversary the order's licenses run to: the licenses of the current term are the
+    # lines of the orders whose term ends on the customer's anniversary date (R5, R9).
+    term_ends_on: Mapped[date]
     status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -61,6 +67,9 @@ class OrderLine(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    # The SKU ordered: the product's own for new and add-on orders, its renewal SKU for a
+    # renewal. Kept as ordered, whatever the catalog says later.
+    sku: Mapped[str] = mapped_column(String(40))
     quantity: Mapped[int]
     returned_quantity: Mapped[int] = mapped_column(default=0)
     status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus))

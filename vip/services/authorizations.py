@@ -16,11 +16,7 @@ from vip.extensions import db
 from vip.models import (
     AuthorizationStatus,
     Customer,
-    LicenseAssignment,
     LicenseType,
-    Order,
-    OrderLine,
-    OrderStatus,
     Product,
     PurchaseAuthorization,
     PurchaseAuthorizationLine,
@@ -30,6 +26,7 @@ from vip.services import audit
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.customer_status import clear_delay_if_resolved
 from vip.services.errors import DomainError, NotVisible
+from vip.services.licenses import assigned_by_product, owned_by_product
 
 #: The most licenses one row may carry, per license type (R3).
 LICENSE_LIMITS = {LicenseType.TEAM: 10_000, LicenseType.ENTERPRISE: 599_000}
@@ -283,40 +280,24 @@ def get_for(*, user: User, pa_id: int) -> PurchaseAuthorization:
     return authorization
 
 
-def products_used_beyond_orders(*, customer_id: int, product_ids: set[int]) -> set[int]:
-    """Products whose assigned licenses exceed the licenses ordered (less returns): those
-    assignments use licenses of a pending authorization (R6). Two queries, any size."""
+def products_used_beyond_orders(*, customer: Customer, product_ids: set[int]) -> set[int]:
+    """Products whose assigned licenses exceed the current term's licenses (less returns):
+    those assignments use licenses of a pending authorization (R6). Two queries, any size."""
     if not product_ids:
         return set()
-    owned = dict(
-        db.session.execute(
-            select(OrderLine.product_id, func.sum(OrderLine.quantity - OrderLine.returned_quantity))
-            .join(Order)
-            .where(
-                Order.customer_id == customer_id,
-                OrderLine.product_id.in_(product_ids),
-                OrderLine.status == OrderStatus.PLACED,
-            )
-            .group_by(OrderLine.product_id)
-        ).all()
-    )
-    assigned = dict(
-        db.session.execute(
-            select(LicenseAssignment.product_id, func.count())
-            .where(
-                LicenseAssignment.customer_id == customer_id,
-                LicenseAssignment.product_id.in_(product_ids),
-            )
-            .group_by(LicenseAssignment.product_id)
-        ).all()
-    )
-    return {pid for pid, count in assigned.items() if count > (owned.get(pid) or 0)}
+    owned = owned_by_product(customer=customer, product_ids=product_ids)
+    assigned = assigned_by_product(customer_id=customer.id, product_ids=product_ids)
+    return {
+        pid
+        for pid, count in assigned.items()
+        if count > owned.get(pid, (0, 0))[0] - owned.get(pid, (0, 0))[1]
+    }
 
 
 def assigned_beyond_ordered(authorization: PurchaseAuthorization) -> list[str]:
     """Names of this authorization's products whose licenses are in use (R6)."""
     used = products_used_beyond_orders(
-        customer_id=authorization.customer_id,
+        customer=authorization.customer,
         product_ids={line.product_id for line in authorization.lines},
     )
     return [line.product.name for line in authorization.lines if line.product_id in used]
@@ -328,7 +309,7 @@ def cancellable_ids(authorizations: list[PurchaseAuthorization]) -> set[int]:
     if not pending:
         return set()
     used = products_used_beyond_orders(
-        customer_id=pending[0].customer_id,
+        customer=pending[0].customer,
         product_ids={line.product_id for pa in pending for line in pa.lines},
     )
     return {pa.id for pa in pending if not any(line.product_id in used for line in pa.lines)}

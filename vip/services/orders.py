@@ -14,12 +14,10 @@ from vip.extensions import db
 from vip.models import (
     AuthorizationStatus,
     Customer,
-    LicenseAssignment,
     Order,
     OrderLine,
     OrderStatus,
     OrderType,
-    Product,
     PurchaseAuthorization,
     ReturnAuthorization,
     ReturnAuthorizationLine,
@@ -31,6 +29,7 @@ from vip.services.access import require, visible_customers
 from vip.services.authorizations import AuthorizationInvalid, get_for
 from vip.services.customer_status import clear_delay_if_resolved
 from vip.services.errors import DomainError, LocalizedDate, NotVisible
+from vip.services.licenses import license_inventory
 from vip.services.terms import add_months, months_to_anniversary, period_containing
 
 VENDOR_ORDER_NUMBER = re.compile(r"[A-Za-z0-9]{6,20}")
@@ -140,6 +139,7 @@ def record_order(
         authorization_id=authorization.id,
         order_date=order_date,
         duration_months=duration_months,
+        term_ends_on=proposal.anniversary,
         status=OrderStatus.PLACED,
         created_by=user,
     )
@@ -149,6 +149,7 @@ def record_order(
             OrderLine(
                 order=order,
                 product_id=line.product_id,
+                sku=line.product.sku,
                 quantity=line.quantity,
                 status=OrderStatus.PLACED,
             )
@@ -223,51 +224,6 @@ def returns_by_order(*, orders: list[Order]) -> dict[int, list[ReturnAuthorizati
     for item in rows:
         grouped.setdefault(item.order_id, []).append(item)
     return grouped
-
-
-@dataclass(frozen=True)
-class LicenseStock:
-    product: Product
-    purchased: int
-    returned: int
-    assigned: int
-
-    @property
-    def available(self) -> int:
-        return self.purchased - self.returned - self.assigned
-
-
-def license_inventory(*, customer: Customer) -> list[LicenseStock]:
-    """Per product: purchased, returned, assigned, available. Three queries, any size."""
-    totals = db.session.execute(
-        select(
-            OrderLine.product_id,
-            func.sum(OrderLine.quantity),
-            func.sum(OrderLine.returned_quantity),
-        )
-        .join(Order)
-        .where(Order.customer_id == customer.id)
-        .group_by(OrderLine.product_id)
-    ).all()
-    assigned = dict(
-        db.session.execute(
-            select(LicenseAssignment.product_id, func.count())
-            .where(LicenseAssignment.customer_id == customer.id)
-            .group_by(LicenseAssignment.product_id)
-        ).all()
-    )
-    ids = {row[0] for row in totals} | set(assigned)
-    products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
-    stock = [
-        LicenseStock(products[pid], int(bought or 0), int(back or 0), assigned.get(pid, 0))
-        for pid, bought, back in totals
-    ]
-    stock += [
-        LicenseStock(products[pid], 0, 0, count)
-        for pid, count in assigned.items()
-        if pid not in {row[0] for row in totals}
-    ]
-    return sorted(stock, key=lambda item: item.product.name)
 
 
 def order_id_for_authorization(authorization: PurchaseAuthorization) -> int | None:

@@ -299,6 +299,8 @@ class TenantObjects:
     order: object
     return_request: object
     notification_id: int
+    assignment_id: int = 0
+    unheld_product_id: int = 0  # a catalog product the customer holds no license of
 
 
 def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
@@ -338,7 +340,23 @@ def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
     notification_id = db.session.scalar(
         sa.select(Notification.id).where(Notification.customer_id == tenant.customer.id).limit(1)
     )
-    return TenantObjects(tenant, order, item, notification_id)
+    from vip.models import LicenseAssignment
+
+    assignment = LicenseAssignment(
+        customer_id=tenant.customer.id,
+        product_id=product_id("Illustrator", "team", "commercial"),
+        user_email=f"designer@{prefix}.example",
+    )
+    db.session.add(assignment)
+    db.session.commit()
+    return TenantObjects(
+        tenant,
+        order,
+        item,
+        notification_id,
+        assignment.id,
+        product_id("InDesign", "team", "commercial"),
+    )
 
 
 @pytest.fixture

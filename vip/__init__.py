@@ -78,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
         invitations,
         orders,
         outbox,
+        renewals,
         security,
         team,
     )
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
         customers,
         authorizations,
         orders,
+        renewals,
         outbox,
         invitations,
         team,

@@ -163,6 +163,45 @@ def _mark_accepted(customer: Customer) -> None:
     customer.status = CustomerStatus.ACTIVE
 
 
+def _renewal(customer, user, *, order_date: date, previous: date, lines):
+    anniversary = add_months(previous, 12)
+    order = Order(
+        customer=customer,
+        vendor_order_number=f"R{order_date:%y%m%d}{customer.id:04d}",
+        order_type=OrderType.RENEWAL,
+        order_date=order_date,
+        duration_months=12,
+        term_ends_on=anniversary,
+        status=OrderStatus.PLACED,
+        created_at=_at(order_date),
+        created_by=user,
+    )
+    db.session.add(order)
+    for product, quantity in lines:
+        db.session.add(
+            OrderLine(
+                order=order,
+                product=product,
+                sku=product.renewal_sku,
+                quantity=quantity,
+                status=OrderStatus.PLACED,
+            )
+        )
+    customer.anniversary_date = anniversary
+    db.session.flush()
+    audit.record(
+        actor=user,
+        action="renewal.recorded",
+        customer=customer,
+        object_type="order",
+        object_id=order.id,
+        details={
+            "previous_anniversary": previous.isoformat(),
+            "anniversary_date": anniversary.isoformat(),
+        },
+    )
+
+
 def _first_order(customer, user, *, anniversary: date, license_type, lines):
     order_date = add_months(anniversary, -12)
     pa = _authorization(
@@ -432,6 +471,38 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
                 (_product("Adobe Stock Small (10 assets/month)", team_c, com), 2),
             ],
         )
+
+    # Renewed once already: its Förlängningshistorik has an entry.
+    arkitekter = _customer(
+        anna,
+        today - timedelta(days=610),
+        name="Lindholmen Arkitekter AB",
+        segment="commercial",
+        admin="Karin Lind",
+        email="karin@lindholmen.example",
+    )
+    _mark_accepted(arkitekter)
+    first_anniversary = today - timedelta(days=245)
+    _first_order(
+        arkitekter,
+        anna,
+        anniversary=first_anniversary,
+        license_type=team_c,
+        lines=[
+            (_product("Creative Cloud All Apps", team_c, com), 12),
+            (_product("Acrobat Pro", team_c, com), 6),
+        ],
+    )
+    _renewal(
+        arkitekter,
+        erik,
+        order_date=first_anniversary - timedelta(days=6),
+        previous=first_anniversary,
+        lines=[
+            (_product("Creative Cloud All Apps", team_c, com), 14),
+            (_product("Acrobat Pro", team_c, com), 6),
+        ],
+    )
 
     # The other reseller's data, which Demo Reseller AB must never see.
     helsinki = _customer(

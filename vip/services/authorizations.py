@@ -50,7 +50,7 @@ class LineInput:
     quantity: int | None
 
 
-def _grouped(number: int) -> str:
+def grouped(number: int) -> str:
     """10000 as "10 000": digit groups that read right in Swedish and English alike."""
     return f"{number:,}".replace(",", "\u00a0")
 
@@ -204,7 +204,7 @@ def create_purchase_authorization(
                 f"lines-{index}-quantity",
                 _l(
                     "Enter a whole number from 1 to %(limit)s.",
-                    limit=_grouped(limit),
+                    limit=grouped(limit),
                 ),
             )
         if line.product_id is not None and line.quantity is not None:
@@ -216,7 +216,7 @@ def create_purchase_authorization(
                 f"lines-{first}-quantity",
                 _l(
                     "Together the rows of this product exceed %(limit)s licenses.",
-                    limit=_grouped(limit),
+                    limit=grouped(limit),
                 ),
             )
     if errors:

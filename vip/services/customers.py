@@ -54,6 +54,16 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
+def search_clause(search: str):
+    """Company name, VIP ID or VIP admin email containing the text, case-insensitively."""
+    pattern = _like_pattern(search)
+    return or_(
+        func.lower(Customer.company_name).like(pattern, escape="\\"),
+        Customer.vip_id.like(pattern, escape="\\"),
+        func.lower(Customer.admin_email).like(pattern, escape="\\"),
+    )
+
+
 def list_customers(
     *,
     user: User,
@@ -68,14 +78,7 @@ def list_customers(
     query = visible_customers(user)
     search = search.strip()
     if search:
-        pattern = _like_pattern(search)
-        query = query.where(
-            or_(
-                func.lower(Customer.company_name).like(pattern, escape="\\"),
-                Customer.vip_id.like(pattern, escape="\\"),
-                func.lower(Customer.admin_email).like(pattern, escape="\\"),
-            )
-        )
+        query = query.where(search_clause(search))
     if status in {s.value for s in CustomerStatus}:
         query = query.where(Customer.status == CustomerStatus(status))
     key = sort.removeprefix("-")

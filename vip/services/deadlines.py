@@ -70,12 +70,16 @@ def _overdue(today: date):
     )
 
 
-def _transition(customer: Customer, *, expected, values: dict, action: str, details: dict) -> bool:
+def _transition(
+    customer: Customer, *, expected, values: dict, action: str, details: dict, still=None
+) -> bool:
     """One status change, single-shot: applied only while the customer still has the
-    `expected` status, audited once, committed. Returns whether it happened."""
+    `expected` status (and the `still` condition holds), audited once, committed. Returns
+    whether it happened."""
     changed = db.session.execute(
         update(Customer)
         .where(Customer.id == customer.id, Customer.status == expected)
+        .where(*([] if still is None else [still]))
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -259,6 +263,8 @@ def remove_access(*, today: date, reseller_ids: list[int], report: TickReport) -
             customer,
             expected=previous,
             values={"status": CustomerStatus.INACTIVE, "status_before_delay": None},
+            # A renewal recorded meanwhile moved the anniversary: then nothing is removed.
+            still=Customer.anniversary_date <= today - timedelta(days=GRACE_DAYS),
             action="customer.access_removed",
             details={
                 "status": "inactive",

@@ -172,7 +172,7 @@ def normalized_email(text: str) -> str:
     return valid.normalized.lower()
 
 
-def _lock_customer(customer_id: int) -> None:
+def lock_customer(customer_id: int) -> None:
     """Serializes assignments of one customer: a PostgreSQL row lock (SQLite's write
     transactions begin IMMEDIATE, so they are serial already)."""
     db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
@@ -182,9 +182,12 @@ def assign_license(*, user: User, product_id: int, email: str, today: date) -> L
     """The VIP admin gives one license of a product to a user: never beyond what the
     customer owns or has pending, once per user and product."""
     customer = console_customer(user)
-    address = normalized_email(email)
-    _lock_customer(customer.id)
+    lock_customer(customer.id)
     db.session.refresh(customer)
+    inventory = license_inventory(customer=customer, with_pending=True)
+    item = next((each for each in inventory if each.product.id == product_id), None)
+    if item is None or item.owned + item.pending <= 0:
+        raise NotVisible(f"product {product_id} of customer {customer.id}")
     if customer.status == CustomerStatus.INACTIVE:
         raise DomainError(
             _l(
@@ -194,10 +197,7 @@ def assign_license(*, user: User, product_id: int, email: str, today: date) -> L
                 reseller=customer.reseller.name,
             )
         )
-    inventory = license_inventory(customer=customer, with_pending=True)
-    item = next((each for each in inventory if each.product.id == product_id), None)
-    if item is None or item.owned + item.pending <= 0:
-        raise NotVisible(f"product {product_id} of customer {customer.id}")
+    address = normalized_email(email)
     already = db.session.scalar(
         select(LicenseAssignment.id).where(
             LicenseAssignment.customer_id == customer.id,

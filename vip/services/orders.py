@@ -40,6 +40,17 @@ REASON_MAX = 500
 # -- Recording the order (R5) ------------------------------------------------------------
 
 
+def vendor_order_number_problem(number: str):
+    """Why a vendor order number cannot be recorded, or None."""
+    if not VENDOR_ORDER_NUMBER.fullmatch(number):
+        return _l("Use 6 to 20 letters and digits.")
+    if db.session.scalar(
+        select(Order.id).where(func.upper(Order.vendor_order_number) == number.upper())
+    ):
+        return _l("This vendor order number is already recorded.")
+    return None
+
+
 @dataclass(frozen=True)
 class DurationProposal:
     """What the console proposes for an order date, and how it got there."""
@@ -85,12 +96,8 @@ def record_order(
     customer = authorization.customer
     errors: dict[str, list] = {}
     number = (vendor_order_number or "").strip()
-    if not VENDOR_ORDER_NUMBER.fullmatch(number):
-        errors["vendor_order_number"] = [_l("Use 6 to 20 letters and digits.")]
-    elif db.session.scalar(
-        select(Order.id).where(func.upper(Order.vendor_order_number) == number.upper())
-    ):
-        errors["vendor_order_number"] = [_l("This vendor order number is already recorded.")]
+    if problem := vendor_order_number_problem(number):
+        errors["vendor_order_number"] = [problem]
     proposal = None
     if order_date is None:
         errors["order_date"] = [_l("Enter the order date.")]

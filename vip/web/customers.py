@@ -11,7 +11,15 @@ from wtforms.validators import Email, InputRequired, Length
 
 from vip import clock
 from vip.models import CustomerStatus
-from vip.services import access, audit, authorizations, customers, invitations, orders
+from vip.services import (
+    access,
+    audit,
+    authorizations,
+    customers,
+    invitations,
+    orders,
+    renewals,
+)
 from vip.services.errors import DomainError
 from vip.web.forms import CONTROL_CHARACTERS, Form
 from vip.web.htmx import render_page_or_partial
@@ -147,6 +155,7 @@ def tab(customer_id: int, tab: str):
         )
         context["today"] = clock.today_for(current_user)
         context["inventory"] = orders.license_inventory(customer=customer)
+        context["renewal_history"] = renewals.renewal_history(customer=customer)
     elif tab == "orders":
         rows = orders.orders_of(customer=customer)
         context.update(
@@ -164,6 +173,11 @@ def tab(customer_id: int, tab: str):
             counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
                 customer.id, authorizations.AuthorizationCounts()
             ),
+        )
+    elif tab == "renewals":
+        context.update(
+            today=clock.today_for(current_user),
+            lines=renewals.lines_by_customer([customer.id]).get(customer.id, []),
         )
     elif tab == "history":
         context["events"] = audit.history_for(customer=customer)

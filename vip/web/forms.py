@@ -19,3 +19,25 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, _l("Remove the control characters.")]
                 valid = False
         return valid
+
+
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
+
+
+def posted_quantities(data, prefix: str, *, not_a_number: int | None = -1) -> dict[int, int | None]:
+    """`<prefix>-<id>` fields of a posted form: blank is None, a whole number is itself, and
+    anything else is `not_a_number` (which the service refuses at the field)."""
+    pattern = re.compile(re.escape(prefix) + r"-([0-9]{1,18})")
+    quantities: dict[int, int | None] = {}
+    for key, value in data.items():
+        match = pattern.fullmatch(key)
+        if match is None:
+            continue
+        text = value.strip()
+        if text == "":
+            quantities[int(match[1])] = None
+        elif WHOLE_NUMBER.fullmatch(text):
+            quantities[int(match[1])] = int(text)
+        else:
+            quantities[int(match[1])] = not_a_number
+    return quantities

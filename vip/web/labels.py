@@ -101,6 +101,14 @@ MAIL_KIND_LABELS = {
 }
 
 
+RENEWAL_STAGE_LABELS = {
+    "upcoming": _l("Upcoming"),
+    "window_open": _l("Renewal window open"),
+    "in_grace": _l("In grace period"),
+    "overdue": _l("Overdue, access removed"),
+}
+
+
 def license_type_choices() -> list[SelectChoice]:
     return [SelectChoice(key, label) for key, label in LICENSE_TYPE_LABELS.items()]
 
@@ -137,6 +145,10 @@ AUDIT_ACTION_LABELS = {
     "return.rejected": _l("Return authorization rejected"),
     "reminder.queued": _l("Reminder queued"),
     "mail.retried": _l("Mail queued again"),
+    "renewal.recorded": _l("Renewal recorded"),
+    "customer.reactivated": _l("Access restored by the renewal"),
+    "license.assigned": _l("License assigned"),
+    "license.unassigned": _l("License unassigned"),
 }
 
 

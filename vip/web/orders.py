@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -18,7 +16,7 @@ from vip.models import AuthorizationStatus, ReturnStatus
 from vip.services import access, authorizations, orders
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
-from vip.web.forms import Form
+from vip.web.forms import Form, posted_quantities
 from vip.web.htmx import is_htmx
 
 bp = Blueprint("orders", __name__)
@@ -181,25 +179,9 @@ class DecisionForm(Form):
     comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500)])
 
 
-LINE_FIELD = re.compile(r"line-([0-9]{1,18})")
-WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
-
-
 def _quantities() -> dict[int, int | None]:
     """line-<id> fields of the return dialog; a non-number answers as an error later."""
-    quantities: dict[int, int | None] = {}
-    for key, value in request.form.items():
-        match = LINE_FIELD.fullmatch(key)
-        if match is None:
-            continue
-        text = value.strip()
-        if text == "":
-            quantities[int(match[1])] = None
-        elif WHOLE_NUMBER.fullmatch(text):
-            quantities[int(match[1])] = int(text)
-        else:
-            quantities[int(match[1])] = -1
-    return quantities
+    return posted_quantities(request.form, "line")
 
 
 def _return_dialog(order, form, *, status=200, values=None, line_errors=None):

@@ -1,0 +1,293 @@
+"""Översikt av förlängningar (R8) with its CSV export, and recording a renewal order (R9)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from babel.numbers import get_decimal_symbol
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from wtforms import DateField, StringField
+from wtforms.validators import InputRequired, Length, Optional
+
+from vip import clock
+from vip.services import access, renewals
+from vip.services.authorizations import AuthorizationInvalid
+from vip.services.errors import DomainError
+from vip.web.forms import CONTROL_CHARACTERS, Form, posted_quantities
+from vip.web.htmx import is_htmx, render_page_or_partial
+from vip.web.labels import CUSTOMER_STATUS_LABELS, RENEWAL_STAGE_LABELS
+
+bp = Blueprint("renewals", __name__)
+
+WINDOW_LABELS = {
+    "30": _l("Anniversary within 30 days"),
+    "60": _l("Anniversary within 60 days"),
+    "90": _l("Anniversary within 90 days"),
+}
+
+
+@bp.app_context_processor
+def renewal_helpers():
+    return {
+        "renewal_dates": renewals.dates_for,
+        "renewal_stage": lambda customer: renewals.renewal_stage(
+            customer, clock.today_for(current_user)
+        ),
+        "renewal_stage_label": _stage_label,
+    }
+
+
+def _stage_label(stage) -> str:
+    return str(RENEWAL_STAGE_LABELS.get(str(stage), stage))
+
+
+def _filter_from_request() -> renewals.OverviewFilter:
+    return renewals.OverviewFilter(
+        window=request.args.get("window", ""),
+        stage=request.args.get("stage", ""),
+        search=CONTROL_CHARACTERS.sub("", request.args.get("q", ""))[:100],
+        sort=request.args.get("sort", "anniversary"),
+    ).normalized()
+
+
+@bp.get("/renewals")
+@login_required
+def index():
+    access.require(current_user, "customers.view")
+    chosen = _filter_from_request()
+    today = clock.today_for(current_user)
+    page = renewals.renewals_overview(
+        user=current_user,
+        today=today,
+        chosen=chosen,
+        page=request.args.get("page", 1, type=int) or 1,
+        page_size=current_app.config["VIP_PAGE_SIZE"],
+    )
+    return render_page_or_partial(
+        "renewals/index.html",
+        "renewals/_results.html",
+        result=page,
+        lines=renewals.lines_by_customer([customer.id for customer in page.items]),
+        chosen=chosen,
+        today=today,
+        windows=WINDOW_LABELS,
+        stages=RENEWAL_STAGE_LABELS,
+    )
+
+
+# -- CSV export -----------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value) -> str | int:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe (S18)."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _csv_headers() -> list[str]:
+    return [
+        _("Company name"),
+        _("VIP ID"),
+        _("VIP admin"),
+        _("Customer status"),
+        _("Renewal status"),
+        _("Anniversary date"),
+        _("Renewal window opens"),
+        _("Access removed"),
+        _("Product"),
+        _("SKU"),
+        _("Renewal SKU"),
+        _("Licenses"),
+        _("Assigned"),
+        _("Suggested renewal quantity"),
+    ]
+
+
+def _csv_record(row: renewals.ExportRow) -> list:
+    customer, line, dates = row.customer, row.line, row.dates
+    return [
+        customer.company_name,
+        customer.vip_id,
+        customer.admin_email,
+        str(CUSTOMER_STATUS_LABELS.get(customer.status.value, customer.status.value)),
+        _stage_label(dates.stage),
+        format_date(dates.anniversary, "short"),
+        format_date(dates.window_opens_on, "short"),
+        format_date(dates.access_removed_on, "short"),
+        line.product.name,
+        line.product.sku,
+        line.renewal_sku,
+        line.current,
+        line.assigned,
+        line.suggested,
+    ]
+
+
+@bp.get("/renewals/export.csv")
+@login_required
+def export():
+    """The filtered overview as CSV for Excel: UTF-8 with a BOM, the locale's separator
+    (semicolon in Swedish), localized headers and dates, streamed in chunks."""
+    access.require(current_user, "customers.view")
+    chosen = _filter_from_request()
+    today = clock.today_for(current_user)
+    # Excel splits on the list separator of the reader's locale: ";" where "," is decimal.
+    delimiter = ";" if get_decimal_symbol(get_locale()) == "," else ","
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow([spreadsheet_safe(text) for text in _csv_headers()])
+        yield "\ufeff" + buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        for number, row in enumerate(
+            renewals.export_rows(user=current_user, today=today, chosen=chosen), 1
+        ):
+            writer.writerow([spreadsheet_safe(value) for value in _csv_record(row)])
+            if number % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"renewals-{today.isoformat()}.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )
+
+
+# -- Registrera förlängning ------------------------------------------------------------------
+
+
+QUANTITY_FIELD = re.compile(r"quantity-[0-9]{1,18}")
+
+
+class RenewalForm(Form):
+    vendor_order_number = StringField(
+        _l("Vendor order number"), validators=[InputRequired(), Length(max=20)]
+    )
+    order_date = DateField(_l("Order date"), validators=[Optional()])
+
+
+def _renewal_dialog(customer, form, *, quantities=None, line_errors=None, status=200):
+    today = clock.today_for(current_user)
+    lines = renewals.renewal_lines_of(customer)
+    dates = renewals.dates_for(customer, today)
+    context = {
+        "customer": customer,
+        "form": form,
+        "lines": lines,
+        "dates": dates,
+        "today": today,
+        "quantities": quantities
+        if quantities is not None
+        else {line.product.id: line.suggested for line in lines},
+        "line_errors": line_errors or {},
+        "invalid": status == 422,
+    }
+    template = "renewals/_dialog.html" if is_htmx() else "renewals/record.html"
+    return render_template(template, **context), status
+
+
+def _renewable_customer(customer_id: int):
+    access.require(current_user, "orders.record")
+    return access.get_customer_for(user=current_user, customer_id=customer_id)
+
+
+@bp.get("/customers/<int:customer_id>/renewal/new")
+@login_required
+def record_form(customer_id: int):
+    customer = _renewable_customer(customer_id)
+    if customer.anniversary_date is None:
+        flash(_("%(name)s has no anniversary date yet.", name=customer.company_name), "error")
+        return redirect(url_for("customers.tab", customer_id=customer.id, tab="renewals"))
+    form = RenewalForm(formdata=None)
+    today = clock.today_for(current_user)
+    dates = renewals.dates_for(customer, today)
+    form.order_date.data = min(today, dates.window_closes_on)
+    return _renewal_dialog(customer, form)
+
+
+@bp.post("/customers/<int:customer_id>/renewal")
+@login_required
+def record(customer_id: int):
+    customer = _renewable_customer(customer_id)
+    form = RenewalForm()
+    quantities = posted_quantities(request.form, "quantity", not_a_number=None)
+    line_errors: dict[int, list[str]] = {}
+    if form.validate_on_submit() and customer.anniversary_date is not None:
+        today = clock.today_for(current_user)
+        previous = customer.anniversary_date
+        try:
+            order = renewals.record_renewal(
+                user=current_user,
+                customer_id=customer.id,
+                today=today,
+                vendor_order_number=form.vendor_order_number.data,
+                order_date=form.order_date.data,
+                quantities=quantities,
+            )
+        except AuthorizationInvalid as invalid:
+            for name, messages in invalid.errors.items():
+                texts = [str(message) for message in messages]
+                if name.startswith("quantity-"):
+                    line_errors[int(name.removeprefix("quantity-"))] = texts
+                elif name in form._fields:
+                    getattr(form, name).errors = [*getattr(form, name).errors, *texts]
+                else:
+                    form.form_errors.extend(texts)
+        except DomainError as error:
+            form.form_errors.append(str(error))
+        else:
+            customer = access.get_customer_for(user=current_user, customer_id=customer.id)
+            message = _(
+                "Renewal %(number)s was recorded. The anniversary date moved from %(old)s to "
+                "%(new)s.",
+                number=order.vendor_order_number,
+                old=format_date(previous, "long"),
+                new=format_date(customer.anniversary_date, "long"),
+            )
+            if not is_htmx():
+                flash(message, "success")
+                return redirect(url_for("customers.tab", customer_id=customer.id, tab="info"), 303)
+            return render_template(
+                "renewals/_recorded.html",
+                customer=customer,
+                order=order,
+                today=today,
+                lines=renewals.lines_by_customer([customer.id]).get(customer.id, []),
+                flash_message=message,
+                flash_category="success",
+            )
+    values = {
+        int(key.removeprefix("quantity-")): value
+        for key, value in request.form.items()
+        if QUANTITY_FIELD.fullmatch(key)
+    }
+    return _renewal_dialog(customer, form, quantities=values, line_errors=line_errors, status=422)

@@ -50,6 +50,28 @@ def demo_command(password: str | None) -> None:
         click.echo(f"  {login.email:<26} {login.role:<15} {login.where}")
 
 
+@vip_cli.command("generate")
+@click.option("--customers", type=click.IntRange(1, 1_000_000), required=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--reseller", "reseller_name", default="Bench Reseller AB", show_default=True)
+def generate_command(customers: int, seed: int, reseller_name: str) -> None:
+    """Fill the database with a distributor-size portfolio for benchmarks (bulk inserts)."""
+    from vip.generate import generate_portfolio
+
+    with current_app.test_request_context():
+        report = generate_portfolio(
+            customers=customers, today=clock.today_in(None), seed=seed, reseller_name=reseller_name
+        )
+    click.echo(
+        f"Generated for {reseller_name!r} in {report.seconds:.1f} s: "
+        f"{report.customers:,} customers ({report.delayed:,} Försenad), "
+        f"{report.authorizations:,} purchase authorizations "
+        f"({', '.join(f'{k} {v:,}' for k, v in sorted(report.by_status.items()))}), "
+        f"{report.authorization_lines:,} authorization lines, {report.orders:,} orders, "
+        f"{report.order_lines:,} order lines, {report.assignments:,} license assignments."
+    )
+
+
 @vip_cli.command("create-user")
 @click.argument("email")
 @click.option("--role", type=click.Choice([role.value for role in Role]), required=True)

@@ -12,7 +12,13 @@ import pytest
 from tests.conftest import HX
 from vip import create_app
 
-PUBLIC_ENDPOINTS = {"static", "auth.login", "invitations.accept", "i18n.switch_language"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "invitations.accept",
+    "i18n.switch_language",
+    "home.health",
+}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

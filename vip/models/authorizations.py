@@ -25,6 +25,8 @@ class PurchaseAuthorization(db.Model):
     __table_args__ = (
         Index("ix_pa_customer_created", "customer_id", "created_at"),
         Index("ix_pa_status_due", "status", "order_due_on"),
+        # The customers list's pending/overdue counts per customer of a page.
+        Index("ix_pa_customer_status_due", "customer_id", "status", "order_due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vip.extensions import db
@@ -26,6 +26,9 @@ class Customer(db.Model):
         Index("ix_customers_reseller_name", "reseller_id", "company_name"),
         Index("ix_customers_reseller_status", "reseller_id", "status"),
         Index("ix_customers_anniversary", "anniversary_date"),
+        Index("ix_customers_reseller_anniversary", "reseller_id", "anniversary_date"),
+        Index("ix_customers_reseller_vip_id", "reseller_id", "vip_id"),
+        Index("ix_customers_reseller_status_name", "reseller_id", "status", "company_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,6 +46,8 @@ class Customer(db.Model):
         enum_column(CustomerStatus, name="status_before_delay")
     )
     anniversary_date: Mapped[date | None]
+    # Company name, VIP ID and admin email case-folded: what the list's search matches.
+    search_key: Mapped[str] = mapped_column(String(400), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -70,3 +75,11 @@ class Invitation(db.Model):
 
     def is_usable(self, today: date) -> bool:
         return self.accepted_at is None and self.revoked_at is None and today <= self.expires_on
+
+
+@event.listens_for(Customer, "before_insert")
+@event.listens_for(Customer, "before_update")
+def _refresh_search_key(_mapper, _connection, customer: Customer) -> None:
+    from vip.services.customers import search_key
+
+    customer.search_key = search_key(customer.company_name, customer.vip_id, customer.admin_email)

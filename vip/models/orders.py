@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vip.extensions import db
@@ -59,6 +59,15 @@ class Order(db.Model):
     authorization: Mapped[PurchaseAuthorization | None] = relationship()
     created_by: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")
+
+    @property
+    def last_day_of_term(self) -> date:
+        """Licenses run to the day before the anniversary they end on (R5)."""
+        return self.term_ends_on - timedelta(days=1)
+
+
+# A vendor order number is recorded once, whatever its letter case.
+Index("uq_orders_vendor_number_upper", func.upper(Order.vendor_order_number), unique=True)
 
 
 class OrderLine(db.Model):

@@ -26,7 +26,7 @@ from vip.services import audit
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.customer_status import clear_delay_if_resolved
 from vip.services.errors import DomainError, NotVisible
-from vip.services.licenses import assigned_by_product, owned_by_product
+from vip.services.licenses import assigned_by_product, lock_customer, owned_by_product
 
 #: The most licenses one row may carry, per license type (R3).
 LICENSE_LIMITS = {LicenseType.TEAM: 10_000, LicenseType.ENTERPRISE: 599_000}
@@ -336,6 +336,7 @@ def cancel_purchase_authorization(
         )
     if authorization.status == AuthorizationStatus.CANCELLED:
         raise DomainError(_l("%(number)s is already cancelled.", number=authorization.number))
+    lock_customer(authorization.customer_id)  # an assignment may be under way (R6)
     in_use = assigned_beyond_ordered(authorization)
     if in_use:
         raise DomainError(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, select
 
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, MarketSegment, User
@@ -29,15 +29,28 @@ SORTS = {
 }
 
 
+#: Lists count their rows up to this many: beyond it they say "more than 1,000" instead of
+#: counting a distributor's whole table on every page (DESIGN.md section 7).
+COUNT_CAP = 1000
+
+
 @dataclass(frozen=True)
 class CustomerPage:
     items: list[Customer]
-    total: int
+    total: int  # exact up to COUNT_CAP; COUNT_CAP + 1 means "more than COUNT_CAP"
     page: int
     page_size: int
+    has_more: bool = False  # a row exists after this page
 
     @property
-    def pages(self) -> int:
+    def total_is_capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+    @property
+    def pages(self) -> int | None:
+        """The number of pages, or None when there are too many rows to count."""
+        if self.total_is_capped:
+            return None
         return max(1, math.ceil(self.total / self.page_size))
 
     @property
@@ -46,22 +59,50 @@ class CustomerPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.has_more
+
+
+def capped_count(query: Select) -> int:
+    """The rows of `query`, counted up to COUNT_CAP + 1 (an index range, never the table)."""
+    limited = query.with_only_columns(Customer.id).order_by(None).limit(COUNT_CAP + 1)
+    return db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0
+
+
+def paginate(query: Select, ordering: list, *, page: int, page_size: int) -> CustomerPage:
+    """A capped count and one page query (one row more, to know if another page follows)."""
+    total = capped_count(query)
+    page = max(1, page)
+    if total <= COUNT_CAP:
+        page = min(page, max(1, math.ceil(total / page_size)))
+    rows = list(
+        db.session.scalars(
+            query.order_by(*ordering).limit(page_size + 1).offset((page - 1) * page_size)
+        )
+    )
+    return CustomerPage(
+        items=rows[:page_size],
+        total=total,
+        page=page,
+        page_size=page_size,
+        has_more=len(rows) > page_size,
+    )
+
+
+def search_key(*parts: str | None) -> str:
+    """What a search matches: the parts case-folded, so that Å, Ä, Ö (and ß) fold like
+    PostgreSQL's lower() and a plain LIKE finds them on both databases."""
+    return " ".join(part for part in parts if part).casefold()
 
 
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
+    return f"%{escaped.casefold()}%"
 
 
 def search_clause(search: str):
-    """Company name, VIP ID or VIP admin email containing the text, case-insensitively."""
-    pattern = _like_pattern(search)
-    return or_(
-        func.lower(Customer.company_name).like(pattern, escape="\\"),
-        Customer.vip_id.like(pattern, escape="\\"),
-        func.lower(Customer.admin_email).like(pattern, escape="\\"),
-    )
+    """Company name, VIP ID or VIP admin email containing the text, case-insensitively
+    (on the stored search key: no function call per row)."""
+    return Customer.search_key.like(_like_pattern(search), escape="\\")
 
 
 def list_customers(
@@ -84,15 +125,7 @@ def list_customers(
     key = sort.removeprefix("-")
     column = SORTS.get(key, Customer.company_name)
     ordering = column.desc() if sort.startswith("-") else column.asc()
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(1, page), pages)
-    items = list(
-        db.session.scalars(
-            query.order_by(ordering, Customer.id).limit(page_size).offset((page - 1) * page_size)
-        )
-    )
-    return CustomerPage(items=items, total=total, page=page, page_size=page_size)
+    return paginate(query, [ordering, Customer.id], page=page, page_size=page_size)
 
 
 def issue_vip_id() -> str:
@@ -157,13 +190,9 @@ def create_customer(
 
 
 def status_counts(*, user: User) -> dict[str, int]:
+    """Customers per status, each counted up to COUNT_CAP + 1 on its index range."""
     require(user, "customers.view")
-    rows = db.session.execute(
-        select(Customer.status, func.count())
-        .where(Customer.reseller_id == user.reseller_id)
-        .group_by(Customer.status)
-    )
-    counts = {s.value: 0 for s in CustomerStatus}
-    for status, count in rows:
-        counts[CustomerStatus(status).value] = count
-    return counts
+    return {
+        status.value: capped_count(visible_customers(user).where(Customer.status == status))
+        for status in CustomerStatus
+    }

@@ -28,6 +28,7 @@ from vip.models import (
 )
 from vip.services import audit
 from vip.services.access import get_customer_for
+from vip.services.deadlines import access_removed_on
 from vip.services.errors import DomainError, LocalizedDate, NotVisible
 
 EMAIL_MAX = 254
@@ -188,7 +189,10 @@ def assign_license(*, user: User, product_id: int, email: str, today: date) -> L
     item = next((each for each in inventory if each.product.id == product_id), None)
     if item is None or item.owned + item.pending <= 0:
         raise NotVisible(f"product {product_id} of customer {customer.id}")
-    if customer.status == CustomerStatus.INACTIVE:
+    removed = customer.anniversary_date is not None and today >= access_removed_on(
+        customer.anniversary_date
+    )
+    if customer.status == CustomerStatus.INACTIVE or removed:
         raise DomainError(
             _l(
                 "Access was removed after the anniversary date %(date)s passed without a "

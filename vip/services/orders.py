@@ -8,12 +8,14 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from vip.extensions import db
 from vip.models import (
     AuthorizationStatus,
     Customer,
+    CustomerStatus,
     Order,
     OrderLine,
     OrderStatus,
@@ -28,8 +30,9 @@ from vip.services import audit
 from vip.services.access import require, visible_customers
 from vip.services.authorizations import AuthorizationInvalid, get_for
 from vip.services.customer_status import clear_delay_if_resolved
+from vip.services.deadlines import access_removed_on
 from vip.services.errors import DomainError, LocalizedDate, NotVisible
-from vip.services.licenses import license_inventory
+from vip.services.licenses import license_inventory, lock_customer
 from vip.services.terms import add_months, months_to_anniversary, period_containing
 
 VENDOR_ORDER_NUMBER = re.compile(r"[A-Za-z0-9]{6,20}")
@@ -40,6 +43,19 @@ REASON_MAX = 500
 # -- Recording the order (R5) ------------------------------------------------------------
 
 
+ALREADY_RECORDED = _l("This vendor order number is already recorded.")
+
+
+def flush_new_order() -> None:
+    """Writes a new order; a vendor order number recorded by someone else at this very moment
+    (the unique index says so) is refused at its field, like one recorded earlier."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise AuthorizationInvalid({"vendor_order_number": [ALREADY_RECORDED]}) from None
+
+
 def vendor_order_number_problem(number: str):
     """Why a vendor order number cannot be recorded, or None."""
     if not VENDOR_ORDER_NUMBER.fullmatch(number):
@@ -47,7 +63,7 @@ def vendor_order_number_problem(number: str):
     if db.session.scalar(
         select(Order.id).where(func.upper(Order.vendor_order_number) == number.upper())
     ):
-        return _l("This vendor order number is already recorded.")
+        return ALREADY_RECORDED
     return None
 
 
@@ -66,6 +82,9 @@ def propose_duration(*, customer: Customer, order_date: date) -> DurationProposa
     if customer.anniversary_date is None:
         return DurationProposal(OrderType.NEW, 12, add_months(order_date, 12))
     anniversary = customer.anniversary_date
+    if order_date > access_removed_on(anniversary):
+        # Access was removed after a missed renewal: the customer starts a new term.
+        return DurationProposal(OrderType.NEW, 12, add_months(order_date, 12))
     if order_date >= anniversary:
         raise DomainError(
             _l(
@@ -163,7 +182,17 @@ def record_order(
         )
     if proposal.order_type == OrderType.NEW:
         customer.anniversary_date = proposal.anniversary
-    db.session.flush()
+        if customer.status == CustomerStatus.INACTIVE:  # a lapsed customer starts over
+            customer.status = CustomerStatus.ACTIVE
+            audit.record(
+                actor=user,
+                action="customer.reactivated",
+                customer=customer,
+                object_type="customer",
+                object_id=customer.id,
+                details={"status": "active", "anniversary_date": proposal.anniversary.isoformat()},
+            )
+    flush_new_order()
     db.session.refresh(authorization)
     audit.record(
         actor=user,
@@ -328,6 +357,7 @@ def request_return(
     """A reseller user asks to return some or all of an order within 14 days."""
     require(user, "returns.request")
     order = get_order_for(user=user, order_id=order_id)
+    lock_customer(order.customer_id)  # assignments change the free licenses (R7)
     _lock_order(order.id)
     if order.status != OrderStatus.PLACED:
         raise DomainError(_l("This order is already fully returned."))
@@ -425,6 +455,7 @@ def decide_return(
     """A reseller admin approves (licenses go back) or rejects a requested return, once."""
     item = get_return_for(user=user, return_id=return_id)
     require(user, "returns.approve")
+    lock_customer(item.order.customer_id)  # assignments change the free licenses (R7)
     _lock_order(item.order_id)
     db.session.refresh(item)
     comment = (comment or "").strip()

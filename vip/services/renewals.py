@@ -3,7 +3,6 @@ renewal order (R9), the stage a customer is in and the Admin Console's banner (R
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,7 +30,7 @@ from vip.services import audit
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists
-from vip.services.customers import CustomerPage, search_clause
+from vip.services.customers import CustomerPage, paginate, search_clause
 from vip.services.deadlines import (
     ACCESS_REMOVAL,
     GRACE_DAYS,
@@ -40,8 +39,8 @@ from vip.services.deadlines import (
     RENEWAL_WINDOW_DAYS,
 )
 from vip.services.errors import DomainError, LocalizedDate
-from vip.services.licenses import license_inventory, lock_customer
-from vip.services.orders import vendor_order_number_problem
+from vip.services.licenses import license_inventory, lock_customer, pending_by_product
+from vip.services.orders import flush_new_order, vendor_order_number_problem
 from vip.services.terms import add_months
 
 OVERVIEW_DAYS = 90  # R8: a customer appears this many days before its anniversary
@@ -202,8 +201,8 @@ class RenewalLine:
 
     @property
     def suggested(self) -> int:
-        """What renews the licenses the customer has now (never fewer than are in use)."""
-        return max(self.current, self.assigned)
+        """What renews the licenses the customer has now."""
+        return self.current
 
     @property
     def renewal_sku(self) -> str:
@@ -265,7 +264,7 @@ def _line(product, purchased, returned, assigned) -> RenewalLine:
 
 
 def _renewable(line: RenewalLine) -> bool:
-    return line.current > 0 or line.assigned > 0
+    return line.current > 0
 
 
 def lines_by_customer(customer_ids: list[int]) -> dict[int, list[RenewalLine]]:
@@ -288,19 +287,11 @@ def lines_by_customer(customer_ids: list[int]) -> dict[int, list[RenewalLine]]:
 def renewals_overview(
     *, user: User, today: date, chosen: OverviewFilter, page: int = 1, page_size: int = 25
 ) -> CustomerPage:
-    """A page of customers (a count and a page query, whatever the data size); their lines
-    come from `lines_by_customer`."""
+    """A page of customers (a capped count and a page query, whatever the data size); their
+    lines come from `lines_by_customer`."""
     chosen = chosen.normalized()
     query = _overview_customers(user, today, chosen)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(1, page), pages)
-    items = list(
-        db.session.scalars(
-            query.order_by(*_ordering(chosen.sort)).limit(page_size).offset((page - 1) * page_size)
-        )
-    )
-    return CustomerPage(items=items, total=total, page=page, page_size=page_size)
+    return paginate(query, _ordering(chosen.sort), page=page, page_size=page_size)
 
 
 @dataclass(frozen=True)
@@ -329,11 +320,12 @@ def export_rows(*, user: User, today: date, chosen: OverviewFilter) -> Iterator[
 
 
 def renewal_lines_of(customer: Customer) -> list[RenewalLine]:
-    """The products a renewal of this customer covers, with the quantities to pre-fill."""
+    """The products a renewal of this customer covers (those it owns in the current term,
+    as the overview lists them), with the quantities to pre-fill."""
     return [
         RenewalLine(item.product, item.purchased, item.returned, item.assigned)
         for item in license_inventory(customer=customer)
-        if item.owned > 0 or item.assigned > 0
+        if item.owned > 0
     ]
 
 
@@ -353,8 +345,11 @@ def _check_order_date(customer: Customer, order_date: date | None, today: date):
     return None
 
 
-def _check_quantities(lines: list[RenewalLine], quantities: dict[int, int | None]):
-    """product id -> quantity to renew (0 drops the line), and the errors by field."""
+def _check_quantities(
+    lines: list[RenewalLine], quantities: dict[int, int | None], pending: dict[int, int]
+):
+    """product id -> quantity to renew (0 drops the line), and the errors by field. Licenses
+    in use must stay renewed, except those a pending authorization will bring (R6)."""
     errors: dict[str, list] = {}
     known = {line.product.id: line for line in lines}
     chosen: dict[int, int] = {}
@@ -367,18 +362,19 @@ def _check_quantities(lines: list[RenewalLine], quantities: dict[int, int | None
         field = f"quantity-{line.product.id}"
         quantity = quantities.get(line.product.id)
         limit = LICENSE_LIMITS[line.product.license_type]
+        in_use = max(0, line.assigned - pending.get(line.product.id, 0))
         if quantity is None:
             errors[field] = [_l("Enter a whole number (0 leaves the product out).")]
         elif quantity < 0:
             errors[field] = [_l("Enter 0 or more.")]
         elif quantity > limit:
             errors[field] = [_l("At most %(count)s licenses per product.", count=grouped(limit))]
-        elif quantity < line.assigned:
+        elif quantity < in_use:
             errors[field] = [
                 _l(
                     "%(count)d licenses of %(product)s are assigned to users: renew at least "
                     "%(count)d, or ask the VIP admin to unassign some first.",
-                    count=line.assigned,
+                    count=in_use,
                     product=line.product.name,
                 )
             ]
@@ -420,7 +416,9 @@ def record_renewal(
     if problem := _check_order_date(customer, order_date, today):
         errors["order_date"] = [problem]
     lines = renewal_lines_of(customer)
-    chosen, line_errors = _check_quantities(lines, quantities)
+    chosen, line_errors = _check_quantities(
+        lines, quantities, pending_by_product(customer_id=customer.id)
+    )
     errors.update(line_errors)
     if errors:
         raise AuthorizationInvalid(errors)
@@ -474,6 +472,7 @@ def record_renewal(
                 status=OrderStatus.PLACED,
             )
         )
+    flush_new_order()
     cancelled = db.session.execute(
         update(Notification)
         .where(

@@ -152,8 +152,20 @@ AUDIT_ACTION_LABELS = {
 }
 
 
+def count_label(count: int) -> str:
+    """A list count as shown: exact up to the cap, "1 000+" beyond it."""
+    from flask_babel import format_decimal
+
+    from vip.services.customers import COUNT_CAP
+
+    if count > COUNT_CAP:
+        return format_decimal(COUNT_CAP) + "+"
+    return format_decimal(count)
+
+
 def labels_context() -> dict:
     return {
+        "count_label": count_label,
         "status_label": lambda status: CUSTOMER_STATUS_LABELS.get(str(status), str(status)),
         "segment_label": lambda segment: MARKET_SEGMENT_LABELS.get(str(segment), str(segment)),
         "role_label": lambda role: ROLE_LABELS.get(str(role), str(role)),

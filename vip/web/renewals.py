@@ -113,7 +113,7 @@ def _csv_headers() -> list[str]:
         _("Renewal status"),
         _("Anniversary date"),
         _("Renewal window opens"),
-        _("Access removed"),
+        _("Access removed on"),
         _("Product"),
         _("SKU"),
         _("Renewal SKU"),
@@ -230,7 +230,8 @@ def record_form(customer_id: int):
     form = RenewalForm(formdata=None)
     today = clock.today_for(current_user)
     dates = renewals.dates_for(customer, today)
-    form.order_date.data = min(today, dates.window_closes_on)
+    # After the window, the user enters the real (earlier) order date, or starts over.
+    form.order_date.data = today if today <= dates.window_closes_on else None
     return _renewal_dialog(customer, form)
 
 

@@ -1,0 +1,360 @@
+"""SQL statements per page, pinned (DESIGN.md §7: the customer list and Customer details
+render with a constant number of SQL queries, independent of data size; issue 7, item 4).
+
+Each test gets a fresh database filled by `vip.generate.generate_portfolio` with 1 or with
+50 customers, signs in through POST /login, requests each page once to warm it, and counts
+the statements a second, identical request sends. The count must equal the number pinned
+here, and the same number holds at 1 and at 50 customers: an N+1 query (one more statement
+per row shown) cannot come back unseen. `bench/queries_per_page.py` measures the same pages
+at 1,000 and 100,000 customers, outside the suite.
+
+The seeds are chosen so that no page is empty. The single customer of the small portfolio
+is on every page: its name contains "Nord", it is Försenad, its anniversary is in the
+overview, and it has pending, ordered and cancelled purchase authorizations, orders and
+assigned licenses. In the large one several customers match each filter, more than two
+pages of customers are in the renewals overview, and the customer with the most orders
+(whose details tabs and Admin Console are measured) is in the same status and renewal
+stage as the small one's, with many more authorizations, orders and assignments. The
+fixture asserts all of this, so a change to the generator cannot make the tests pass on
+empty pages. Generated data has no audit events; the fixture records some for the measured
+customer so that its History tab has rows. The page size is 10, so that `?page=2` of the
+renewals overview is a real second page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from tests.conftest import TODAY, login
+from vip.extensions import db
+from vip.generate import generate_portfolio
+from vip.models import (
+    AuditEvent,
+    AuthorizationStatus,
+    Customer,
+    CustomerStatus,
+    LicenseAssignment,
+    Order,
+    PurchaseAuthorization,
+    Role,
+    User,
+)
+from vip.services import audit, renewals
+from vip.services.accounts import create_user
+from vip.services.deadlines import GRACE_DAYS
+
+RESELLER = "Query Count AB"
+ADMIN = "admin@querycountab.example"  # made by the generator for RESELLER
+PASSWORD = "bench-password-2026-lång"  # the generator's
+VIP_ADMIN = "console@querycount.example"
+PAGE_SIZE = 10
+SEEDS = {1: 1080, 50: 1019}  # see the module docstring; the fixture checks what they give
+
+CUSTOMER_LIST = (
+    "/customers",
+    "/customers?q=nord",
+    "/customers?status=delayed",
+    "/customers?page=2",
+)
+DETAILS = tuple(
+    f"/customers/<id>/{tab}" for tab in ("info", "plans", "orders", "renewals", "history")
+)
+RENEWALS = ("/renewals", "/renewals?page=2", "/renewals/export.csv")
+CONSOLE = ("/console",)
+
+# Statements per request, pinned: the same at 1 and at 50 customers. A change to any of
+# these numbers must be deliberate: find out which statement came or went (the failure
+# lists them) and say why in the commit. SQLite sends a BEGIN IMMEDIATE per transaction,
+# which PostgreSQL's driver does not send through a cursor.
+PINNED = {
+    "sqlite": {
+        "/customers": 10,
+        "/customers?q=nord": 10,
+        "/customers?status=delayed": 10,
+        "/customers?page=2": 10,
+        "/customers/<id>/info": 9,
+        "/customers/<id>/plans": 11,
+        "/customers/<id>/orders": 10,
+        "/customers/<id>/renewals": 5,
+        "/customers/<id>/history": 6,
+        "/renewals": 6,
+        "/renewals?page=2": 6,
+        # two BEGINs: the session ends when the view returns; the rows stream in a new one
+        "/renewals/export.csv": 5,
+        "/console": 10,
+    },
+    "postgresql": {
+        "/customers": 9,
+        "/customers?q=nord": 9,
+        "/customers?status=delayed": 9,
+        "/customers?page=2": 9,
+        "/customers/<id>/info": 8,
+        "/customers/<id>/plans": 10,
+        "/customers/<id>/orders": 9,
+        "/customers/<id>/renewals": 4,
+        "/customers/<id>/history": 5,
+        "/renewals": 5,
+        "/renewals?page=2": 5,
+        "/renewals/export.csv": 3,
+        "/console": 9,
+    },
+}
+
+
+@pytest.fixture
+def app_config():
+    return {"VIP_PAGE_SIZE": PAGE_SIZE}
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    customers: int
+    busy_id: int  # the customer with the most orders; its VIP admin is VIP_ADMIN
+    delayed: int
+    nord: int
+    overview: int  # customers in the renewals overview
+    exported: set[str]  # company names in its CSV export (those with licenses to renew)
+    pa_numbers: list[str]  # the busy customer's
+    order_numbers: list[str]
+    products: set[str]  # the busy customer's licensed products
+    renewal_skus: set[str]
+    assignment_emails: list[str]
+    events: int  # in its history
+
+
+def _count(query) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+@pytest.fixture(params=[1, 50], ids=["1-customer", "50-customers"])
+def portfolio(request, app) -> Portfolio:
+    size = request.param
+    with app.test_request_context():
+        generate_portfolio(customers=size, today=TODAY, seed=SEEDS[size], reseller_name=RESELLER)
+        busy_id = db.session.execute(
+            select(Order.customer_id, func.count())
+            .group_by(Order.customer_id)
+            .order_by(func.count().desc(), Order.customer_id)
+            .limit(1)
+        ).first()[0]
+        busy = db.session.get(Customer, busy_id)
+        vip_admin = create_user(
+            email=VIP_ADMIN,
+            name="Console Admin",
+            password=PASSWORD,
+            role=Role.VIP_ADMIN,
+            customer=busy,
+        )
+        admin = db.session.scalar(select(User).where(User.email == ADMIN))
+        authorizations = list(
+            db.session.scalars(
+                select(PurchaseAuthorization).where(PurchaseAuthorization.customer_id == busy_id)
+            )
+        )
+        assignments = list(
+            db.session.scalars(
+                select(LicenseAssignment).where(LicenseAssignment.customer_id == busy_id)
+            )
+        )
+        # History rows by two people: the signed-in reseller admin and the VIP admin.
+        for pa in authorizations:
+            audit.record(
+                actor=admin,
+                action="authorization.created",
+                customer=busy,
+                object_type="purchase_authorization",
+                object_id=pa.id,
+                details={"number": pa.number},
+            )
+        for assignment in assignments:
+            audit.record(
+                actor=vip_admin,
+                action="license.assigned",
+                customer=busy,
+                object_type="license_assignment",
+                object_id=assignment.id,
+                details={"email": assignment.user_email},
+            )
+        db.session.commit()
+        customers = select(Customer).where(Customer.reseller_id == admin.reseller_id)
+        in_overview = customers.where(
+            Customer.anniversary_date.between(
+                TODAY - timedelta(days=GRACE_DAYS), TODAY + timedelta(days=renewals.OVERVIEW_DAYS)
+            )
+        )
+        orders = list(db.session.scalars(select(Order).where(Order.customer_id == busy_id)))
+        result = Portfolio(
+            customers=_count(customers),
+            busy_id=busy_id,
+            delayed=_count(customers.where(Customer.status == CustomerStatus.DELAYED)),
+            nord=_count(customers.where(func.lower(Customer.company_name).contains("nord"))),
+            overview=_count(in_overview),
+            exported=set(
+                db.session.scalars(
+                    in_overview.with_only_columns(Customer.company_name).where(
+                        select(Order.id).where(Order.customer_id == Customer.id).exists()
+                    )
+                )
+            ),
+            pa_numbers=[pa.number for pa in authorizations],
+            order_numbers=[order.vendor_order_number for order in orders],
+            products={line.product.name for order in orders for line in order.lines},
+            renewal_skus={line.product.renewal_sku for order in orders for line in order.lines},
+            assignment_emails=[assignment.user_email for assignment in assignments],
+            events=_count(select(AuditEvent).where(AuditEvent.customer_id == busy_id)),
+        )
+        statuses = {pa.status for pa in authorizations}
+        busy_status = busy.status
+        busy_stage = renewals.renewal_stage(busy, TODAY)
+        db.session.remove()
+
+    # What the pages show, so that no count is taken on an empty page.
+    assert result.customers == size
+    assert statuses == {
+        AuthorizationStatus.PENDING,
+        AuthorizationStatus.ORDERED,
+        AuthorizationStatus.CANCELLED,
+    }
+    assert busy_status == CustomerStatus.DELAYED
+    assert busy_stage == renewals.RenewalStage.IN_GRACE
+    if size == 1:
+        assert (result.delayed, result.nord, result.overview, len(result.exported)) == (1, 1, 1, 1)
+        assert len(result.pa_numbers) >= 10
+        assert len(result.order_numbers) >= 5
+        assert len(result.assignment_emails) >= 10
+    else:
+        assert result.delayed >= 3
+        assert result.nord >= 3
+        assert result.overview >= max(5, 2 * PAGE_SIZE)  # page 2 of the overview is full
+        assert len(result.exported) >= 5
+        assert len(result.pa_numbers) >= 25
+        assert len(result.order_numbers) >= 20
+        assert len(result.assignment_emails) >= 30
+    return result
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    statements: list[str]
+    body: str
+
+
+def measure(app, client, path: str) -> Measured:
+    """The statements of the second of two identical requests, the whole body read (a
+    streamed response runs its queries while it is read)."""
+    warm = client.get(path)
+    assert warm.status_code == 200, path
+    warm.get_data()
+    warm.close()
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(path)
+        body = response.get_data(as_text=True)
+        response.close()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200, path
+    return Measured(seen, body)
+
+
+def assert_pinned(app, measured: dict[str, Measured], size: int) -> None:
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    counts = {page: len(each.statements) for page, each in measured.items()}
+    expected = {page: PINNED[dialect].get(page) for page in measured}
+    if counts != expected:
+        lines = [f"SQL statements per page at {size} customer(s) on {dialect} (DESIGN.md §7):"]
+        for page, each in measured.items():
+            if counts[page] != expected[page]:
+                lines.append(f"{page}: {counts[page]}, pinned {expected[page]}")
+                lines += [f"    {' '.join(text.split())[:160]}" for text in each.statements]
+        pytest.fail("\n".join(lines), pytrace=False)
+
+
+def customer_rows(body: str) -> set[str]:
+    return set(re.findall(r'href="/customers/(\d+)/info"', body))
+
+
+def renewal_rows(body: str) -> set[str]:
+    return set(re.findall(r'id="renewal-row-(\d+)"', body))
+
+
+# --- the pages -----------------------------------------------------------------------------
+
+
+def test_perf_query_count_customer_list_is_constant(app, client, login_as, portfolio):
+    login_as(ADMIN, PASSWORD)
+    measured = {path: measure(app, client, path) for path in CUSTOMER_LIST}
+
+    rows = {path: len(customer_rows(each.body)) for path, each in measured.items()}
+    assert rows == {
+        "/customers": min(PAGE_SIZE, portfolio.customers),
+        "/customers?q=nord": min(PAGE_SIZE, portfolio.nord),
+        "/customers?status=delayed": min(PAGE_SIZE, portfolio.delayed),
+        # one customer: the page number is clamped to the last page
+        "/customers?page=2": min(PAGE_SIZE, max(portfolio.customers - PAGE_SIZE, 1)),
+    }
+    assert_pinned(app, measured, portfolio.customers)
+
+
+def test_perf_query_count_customer_details_is_constant(app, client, login_as, portfolio):
+    login_as(ADMIN, PASSWORD)
+    measured = {
+        path: measure(app, client, path.replace("<id>", str(portfolio.busy_id))) for path in DETAILS
+    }
+
+    plans = measured["/customers/<id>/plans"].body
+    assert all(number in plans for number in portfolio.pa_numbers)
+    orders = measured["/customers/<id>/orders"].body
+    assert all(number in orders for number in portfolio.order_numbers)
+    history = measured["/customers/<id>/history"].body
+    assert history.count("<tr>") == portfolio.events + 1  # and the header row
+    assert "Console Admin" in history
+    info = measured["/customers/<id>/info"].body
+    assert all(name in info for name in portfolio.products)
+    renewal_tab = measured["/customers/<id>/renewals"].body
+    assert all(sku in renewal_tab for sku in portfolio.renewal_skus)
+    assert_pinned(app, measured, portfolio.customers)
+
+
+def test_perf_query_count_renewals_overview_is_constant(app, client, login_as, portfolio):
+    login_as(ADMIN, PASSWORD)
+    measured = {path: measure(app, client, path) for path in RENEWALS}
+
+    shown = portfolio.overview
+    assert len(renewal_rows(measured["/renewals"].body)) == min(PAGE_SIZE, shown)
+    # one customer: the page number is clamped to the last page
+    assert len(renewal_rows(measured["/renewals?page=2"].body)) == min(
+        PAGE_SIZE, max(shown - PAGE_SIZE, 1)
+    )
+    text = measured["/renewals/export.csv"].body.removeprefix("\ufeff")
+    delimiter = ";" if ";" in text.splitlines()[0] else ","
+    exported = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    assert {row[0] for row in exported[1:]} == portfolio.exported
+    assert_pinned(app, measured, portfolio.customers)
+
+
+def test_perf_query_count_admin_console_is_constant(app, client, portfolio):
+    assert login(client, VIP_ADMIN, PASSWORD).status_code == 303
+    measured = {path: measure(app, client, path) for path in CONSOLE}
+
+    console = measured["/console"].body
+    assert all(email in console for email in portfolio.assignment_emails)
+    assert_pinned(app, measured, portfolio.customers)

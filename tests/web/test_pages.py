@@ -73,3 +73,46 @@ def test_accept_language_picks_english_before_login(client, app):
     assert '<html lang="en">' in html and "Sign in" in html
     html = client.get("/login", headers={"Accept-Language": "sv-SE"}).get_data(as_text=True)
     assert '<html lang="sv">' in html and "Logga in" in html
+
+
+def test_healthz_answers_without_a_session_or_the_database(app, client):
+    """For load balancers: no login, no query, the security headers all the same (S16)."""
+    from sqlalchemy import event
+
+    from vip.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get("/healthz")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "ok\n"
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert statements == []
+    assert client.post("/healthz").status_code == 405
+
+
+def test_customers_list_says_more_than_the_cap_instead_of_counting_everything(
+    app, client, tenants, login_as, monkeypatch
+):
+    """DESIGN.md section 7: a list counts at most COUNT_CAP + 1 rows; beyond it, "N+" and
+    pages without a last page number."""
+    from vip.services import customers
+
+    monkeypatch.setattr(customers, "COUNT_CAP", 0)  # one customer is already "more than 0"
+    login_as(tenants.a.admin)
+    client.post("/language", data={"language": "en", "next": "/customers"})
+    html = client.get("/customers").get_data(as_text=True)
+    assert "0+ customer" in html  # (one row counted: the cap of 0 is passed)
+    assert "Active (0+)" in html or "Invited (0+)" in html
+    assert tenants.a.customer.company_name in html

@@ -123,24 +123,38 @@ def _csv_headers() -> list[str]:
     ]
 
 
-def _csv_record(row: renewals.ExportRow) -> list:
-    customer, line, dates = row.customer, row.line, row.dates
-    return [
-        customer.company_name,
-        customer.vip_id,
-        customer.admin_email,
-        str(CUSTOMER_STATUS_LABELS.get(customer.status.value, customer.status.value)),
-        _stage_label(dates.stage),
-        format_date(dates.anniversary, "short"),
-        format_date(dates.window_opens_on, "short"),
-        format_date(dates.access_removed_on, "short"),
-        line.product.name,
-        line.product.sku,
-        line.renewal_sku,
-        line.current,
-        line.assigned,
-        line.suggested,
-    ]
+class CsvRecords:
+    """Turns export rows into CSV records. Labels and dates repeat across rows, so each is
+    translated or formatted once per export, not once per row."""
+
+    def __init__(self):
+        self._texts: dict = {}
+
+    def _once(self, key, make):
+        if key not in self._texts:
+            self._texts[key] = make()
+        return self._texts[key]
+
+    def record(self, row: renewals.ExportRow) -> list:
+        customer, line, dates = row.customer, row.line, row.dates
+        status = customer.status.value
+        return [
+            customer.company_name,
+            customer.vip_id,
+            customer.admin_email,
+            self._once(("status", status), lambda: str(CUSTOMER_STATUS_LABELS.get(status, status))),
+            self._once(("stage", dates.stage), lambda: _stage_label(dates.stage)),
+            *(
+                self._once(day, lambda day=day: format_date(day, "short"))
+                for day in (dates.anniversary, dates.window_opens_on, dates.access_removed_on)
+            ),
+            line.product.name,
+            line.product.sku,
+            line.renewal_sku,
+            line.current,
+            line.assigned,
+            line.suggested,
+        ]
 
 
 @bp.get("/renewals/export.csv")
@@ -161,10 +175,11 @@ def export():
         yield "\ufeff" + buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+        records = CsvRecords()
         for number, row in enumerate(
             renewals.export_rows(user=current_user, today=today, chosen=chosen), 1
         ):
-            writer.writerow([spreadsheet_safe(value) for value in _csv_record(row)])
+            writer.writerow([spreadsheet_safe(value) for value in records.record(row)])
             if number % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -17,7 +17,7 @@ from vip.services import access, authorizations, orders
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
 from vip.web.forms import Form, posted_quantities
-from vip.web.htmx import is_htmx
+from vip.web.htmx import is_htmx, render_page_or_partial
 
 bp = Blueprint("orders", __name__)
 
@@ -71,8 +71,9 @@ def _order_dialog(pa, form, *, status=200):
         "today": clock.today_for(current_user),
         "invalid": status == 422,
     }
-    template = "orders/_order_dialog.html" if is_htmx() else "orders/record.html"
-    return render_template(template, **context), status
+    return render_page_or_partial(
+        "orders/record.html", "orders/_order_dialog.html", **context
+    ), status
 
 
 def _pending_authorization(pa_id: int):
@@ -198,8 +199,9 @@ def _return_dialog(order, form, *, status=200, values=None, line_errors=None):
         "line_errors": line_errors or {},
         "invalid": status == 422,
     }
-    template = "orders/_return_dialog.html" if is_htmx() else "orders/return.html"
-    return render_template(template, **context), status
+    return render_page_or_partial(
+        "orders/return.html", "orders/_return_dialog.html", **context
+    ), status
 
 
 @bp.get("/orders/<int:order_id>/return/new")

@@ -226,8 +226,9 @@ def _renewal_dialog(customer, form, *, quantities=None, line_errors=None, status
         "line_errors": line_errors or {},
         "invalid": status == 422,
     }
-    template = "renewals/_dialog.html" if is_htmx() else "renewals/record.html"
-    return render_template(template, **context), status
+    return render_page_or_partial(
+        "renewals/record.html", "renewals/_dialog.html", **context
+    ), status
 
 
 def _renewable_customer(customer_id: int):

@@ -161,11 +161,13 @@ def main() -> None:
         generator = "wrk" if use_wrk else "Python threads"
 
         def measure(path: str) -> float:
+            # The fixed string goes without the session cookie: no user is loaded for it.
+            sent = cookie if path == details else "x=1"
             if use_wrk:
                 return wrk_rps(
-                    f"http://127.0.0.1:{port}{path}", cookie, args.seconds, args.connections
+                    f"http://127.0.0.1:{port}{path}", sent, args.seconds, args.connections
                 )
-            return python_rps(port, path, cookie, args.seconds, args.connections)
+            return python_rps(port, path, sent, args.seconds, args.connections)
 
         measure(details), measure("/healthz")  # warm every worker
         fixed, page = [], []

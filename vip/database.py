@@ -1,14 +1,20 @@
 """Engine settings per database (S26): SQLite in WAL mode with a busy timeout and
-write transactions begun IMMEDIATE; PostgreSQL needs nothing special here."""
+write transactions begun IMMEDIATE; PostgreSQL needs nothing special here.
+
+A GET or HEAD request of the web app only reads (a denial it audits is written in a
+transaction of its own, which begins with the write): its transactions begin deferred, so
+that readers in several workers run side by side under WAL instead of queueing for the
+write lock. Everything else (forms, the job, the CLI) begins IMMEDIATE."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g, has_app_context, request
 from sqlalchemy import event
 
 from vip.extensions import db
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 
 def _unicode_lower(value):
@@ -36,4 +42,11 @@ def configure_engine_events(app: Flask) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = has_app_context() and g.get("read_only_request", False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+    def _mark_read_only_request():
+        g.read_only_request = request.method in READ_ONLY_METHODS
+
+    # First of all hooks: the user loader's query must already see the mark.
+    app.before_request_funcs.setdefault(None, []).insert(0, _mark_read_only_request)

@@ -459,3 +459,104 @@ def test_s2_password_change_refusals_change_nothing(
     with app.app_context():
         assert db.session.get(User, tenants.a.admin.id).password_hash == before
     assert client.get("/customers").status_code == 200
+
+
+def test_s26_sqlite_reads_begin_deferred_and_writes_immediate(
+    request, app, client, tenants, login_as
+):
+    """GET pages read side by side under WAL; anything that may write takes the write lock
+    first (BEGIN IMMEDIATE), as does every transaction outside a web request."""
+    if request.config.getoption("--db") != "sqlite":
+        pytest.skip("SQLite's transaction modes")
+    from sqlalchemy import event
+
+    from vip.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    begun: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.startswith("BEGIN"):
+            begun.append(statement)
+
+    login_as(tenants.a.admin)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.get(f"/customers/{tenants.a.customer.id}/plans").status_code == 200
+        reads = list(begun)
+        begun.clear()
+        client.post(f"/authorizations/{tenants.a.authorization.id}/cancel")
+        writes = list(begun)
+        begun.clear()
+        with app.app_context():
+            db.session.execute(db.select(1))
+            db.session.rollback()
+        outside = list(begun)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert reads and set(reads) == {"BEGIN"}
+    assert writes and set(writes) == {"BEGIN IMMEDIATE"}
+    assert outside == ["BEGIN IMMEDIATE"]
+
+
+def test_s26_readers_and_a_writer_at_once_never_see_database_is_locked(
+    request, app, tenants, login_as
+):
+    """Eight threads read pages while another cancels and creates authorizations: every
+    response is a page, never a 500 from a locked database."""
+    import threading
+
+    errors: list = []
+    customer_id = tenants.a.customer.id
+
+    def reader():
+        client = app.test_client()
+        login(client, tenants.a.sales.email)
+        for _ in range(15):
+            for tab in ("info", "plans", "orders", "renewals"):
+                status = client.get(f"/customers/{customer_id}/{tab}").status_code
+                if status != 200:
+                    errors.append(("read", tab, status))
+
+    def writer():
+        client = app.test_client()
+        login(client, tenants.a.admin.email)
+        for number in range(10):
+            response = client.post(
+                f"/customers/{customer_id}/authorizations",
+                data={
+                    "license_type": "team",
+                    "lines-0-product": str(_photoshop_id(app)),
+                    "lines-0-quantity": "1",
+                    "deployment_date": "2026-11-29",
+                    "customer_po_number": f"S26-{number}",
+                },
+            )
+            if response.status_code >= 500:
+                errors.append(("write", response.status_code))
+
+    threads = [threading.Thread(target=reader) for _ in range(8)] + [
+        threading.Thread(target=writer)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        from vip.models import PurchaseAuthorization
+
+        created = db.session.scalar(
+            db.select(db.func.count())
+            .select_from(PurchaseAuthorization)
+            .where(PurchaseAuthorization.customer_po_number.like("S26-%"))
+        )
+    assert created == 10  # the writer really wrote while the readers read
+
+
+def _photoshop_id(app) -> int:
+    from tests.conftest import product_id
+
+    with app.app_context():
+        return product_id("Photoshop", "team", "commercial")

@@ -32,6 +32,7 @@ from vip.services.catalog import load_catalog
 from vip.services.customers import create_customer
 from vip.services.invitations import accept_invitation, token_for
 from vip.services.orders import request_return
+from vip.services.renewals import record_renewal
 from vip.services.terms import add_months
 
 DEMO_RESELLER = "Demo Reseller AB"
@@ -163,43 +164,19 @@ def _mark_accepted(customer: Customer) -> None:
     customer.status = CustomerStatus.ACTIVE
 
 
-def _renewal(customer, user, *, order_date: date, previous: date, lines):
-    anniversary = add_months(previous, 12)
-    order = Order(
-        customer=customer,
+def _renewal(customer, user, *, order_date: date, lines):
+    """A renewal recorded through the service, as on the day it was ordered."""
+    db.session.commit()
+    order = record_renewal(
+        user=user,
+        customer_id=customer.id,
+        today=order_date,
         vendor_order_number=f"R{order_date:%y%m%d}{customer.id:04d}",
-        order_type=OrderType.RENEWAL,
         order_date=order_date,
-        duration_months=12,
-        term_ends_on=anniversary,
-        status=OrderStatus.PLACED,
-        created_at=_at(order_date),
-        created_by=user,
+        quantities={product.id: quantity for product, quantity in lines},
     )
-    db.session.add(order)
-    for product, quantity in lines:
-        db.session.add(
-            OrderLine(
-                order=order,
-                product=product,
-                sku=product.renewal_sku,
-                quantity=quantity,
-                status=OrderStatus.PLACED,
-            )
-        )
-    customer.anniversary_date = anniversary
-    db.session.flush()
-    audit.record(
-        actor=user,
-        action="renewal.recorded",
-        customer=customer,
-        object_type="order",
-        object_id=order.id,
-        details={
-            "previous_anniversary": previous.isoformat(),
-            "anniversary_date": anniversary.isoformat(),
-        },
-    )
+    order.created_at = _at(order_date)
+    db.session.commit()
 
 
 def _first_order(customer, user, *, anniversary: date, license_type, lines):
@@ -497,7 +474,6 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         arkitekter,
         erik,
         order_date=first_anniversary - timedelta(days=6),
-        previous=first_anniversary,
         lines=[
             (_product("Creative Cloud All Apps", team_c, com), 14),
             (_product("Acrobat Pro", team_c, com), 6),

@@ -63,6 +63,16 @@ class LicenseStock:
         return max(0, self.owned + self.pending - self.assigned)
 
 
+def returned_licenses():
+    """Sum of the licenses given back; a line marked returned gave back all of them."""
+    return func.sum(
+        case(
+            (OrderLine.status == OrderStatus.RETURNED, OrderLine.quantity),
+            else_=OrderLine.returned_quantity,
+        )
+    )
+
+
 def owned_by_product(*, customer: Customer, product_ids: set[int] | None = None):
     """Product id -> (purchased, returned) of the current term, in one query."""
     if customer.anniversary_date is None:
@@ -71,13 +81,7 @@ def owned_by_product(*, customer: Customer, product_ids: set[int] | None = None)
         select(
             OrderLine.product_id,
             func.sum(OrderLine.quantity),
-            # A line marked returned gave back all of its licenses.
-            func.sum(
-                case(
-                    (OrderLine.status == OrderStatus.RETURNED, OrderLine.quantity),
-                    else_=OrderLine.returned_quantity,
-                )
-            ),
+            returned_licenses(),
         )
         .join(Order)
         .where(in_current_term(customer.id, customer.anniversary_date))
@@ -179,6 +183,15 @@ def lock_customer(customer_id: int) -> None:
     db.session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
 
 
+def assignment_closed(customer: Customer, today: date) -> bool:
+    """Licenses cannot be assigned once access is removed (R11): by the job's status, or
+    already on the removal date when the job has not run yet."""
+    removed = customer.anniversary_date is not None and today >= access_removed_on(
+        customer.anniversary_date
+    )
+    return customer.status == CustomerStatus.INACTIVE or removed
+
+
 def assign_license(*, user: User, product_id: int, email: str, today: date) -> LicenseAssignment:
     """The VIP admin gives one license of a product to a user: never beyond what the
     customer owns or has pending, once per user and product."""
@@ -189,10 +202,7 @@ def assign_license(*, user: User, product_id: int, email: str, today: date) -> L
     item = next((each for each in inventory if each.product.id == product_id), None)
     if item is None or item.owned + item.pending <= 0:
         raise NotVisible(f"product {product_id} of customer {customer.id}")
-    removed = customer.anniversary_date is not None and today >= access_removed_on(
-        customer.anniversary_date
-    )
-    if customer.status == CustomerStatus.INACTIVE or removed:
+    if assignment_closed(customer, today):
         raise DomainError(
             _l(
                 "Access was removed after the anniversary date %(date)s passed without a "

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import selectinload
 
 from vip.extensions import db
@@ -39,7 +39,12 @@ from vip.services.deadlines import (
     RENEWAL_WINDOW_DAYS,
 )
 from vip.services.errors import DomainError, LocalizedDate
-from vip.services.licenses import license_inventory, lock_customer, pending_by_product
+from vip.services.licenses import (
+    license_inventory,
+    lock_customer,
+    pending_by_product,
+    returned_licenses,
+)
 from vip.services.orders import flush_new_order, vendor_order_number_problem
 from vip.services.terms import add_months
 
@@ -91,6 +96,17 @@ class RenewalDates:
             return RenewalStage.IN_GRACE
         return RenewalStage.OVERDUE
 
+    @property
+    def renewal_due(self) -> bool:
+        """From the window's opening until a renewal moves the anniversary: the banner's
+        period (R12), the resellers' badges and the console's "needs renewal"."""
+        return self.stage in (RenewalStage.WINDOW_OPEN, RenewalStage.IN_GRACE, RenewalStage.OVERDUE)
+
+    @property
+    def renewal_recordable(self) -> bool:
+        """A renewal order can be recorded from the day the window opens."""
+        return self.today >= self.window_opens_on
+
     def days_until(self, day: date) -> int:
         return (day - self.today).days
 
@@ -125,7 +141,7 @@ def banner_for(customer: Customer, today: date) -> Banner | None:
     anniversary, a warning from it (with the date access is removed), and after that date
     the news that access was removed."""
     dates = dates_for(customer, today)
-    if dates is None or dates.stage in (None, RenewalStage.UPCOMING):
+    if dates is None or not dates.renewal_due:
         return None
     return Banner(dates.stage, dates, customer.reseller.name)
 
@@ -209,16 +225,6 @@ class RenewalLine:
         return self.product.renewal_sku
 
 
-def _returned():
-    """Licenses given back; a line marked returned gave back all of them."""
-    return func.sum(
-        case(
-            (OrderLine.status == OrderStatus.RETURNED, OrderLine.quantity),
-            else_=OrderLine.returned_quantity,
-        )
-    )
-
-
 def _assigned_count():
     """Licenses of the row's product assigned at the row's customer (a correlated count on
     the assignments' unique index)."""
@@ -241,7 +247,7 @@ def _lines_query(customers: Select) -> Select:
             Customer,
             Product,
             func.sum(OrderLine.quantity).label("purchased"),
-            _returned().label("returned"),
+            returned_licenses().label("returned"),
             _assigned_count().label("assigned"),
         )
         .select_from(Customer)

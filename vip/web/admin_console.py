@@ -53,6 +53,7 @@ def _product_block(customer, item, *, form=None, status=200, message=None):
             assignments=assignments,
             form=form or AssignForm(formdata=None),
             dates=renewals.dates_for(customer, today),
+            assignment_closed=licenses.assignment_closed(customer, today),
             message=message,
         ),
         status,
@@ -76,6 +77,7 @@ def index():
         assignments=licenses.assignments_of(customer=customer),
         form=AssignForm(formdata=None),
         dates=renewals.dates_for(customer, today),
+        assignment_closed=licenses.assignment_closed(customer, today),
         renewal_history=renewals.renewal_history(customer=customer),
     )
 

@@ -46,9 +46,7 @@ WINDOW_LABELS = {
 def renewal_helpers():
     return {
         "renewal_dates": renewals.dates_for,
-        "renewal_stage": lambda customer: renewals.renewal_stage(
-            customer, clock.today_for(current_user)
-        ),
+        "renewal_today": lambda: clock.today_for(current_user),
         "renewal_stage_label": _stage_label,
     }
 

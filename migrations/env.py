@@ -63,6 +63,14 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Autogenerate leaves alone the customers search index, which lives outside the
+    models' metadata (vip/models/customer_search.py)."""
+    from vip.models.customer_search import is_search_index
+
+    return not (reflected and compare_to is None and is_search_index(name))
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -82,6 +90,7 @@ def run_migrations_online():
                 logger.info("No changes in schema detected.")
 
     conf_args = current_app.extensions["migrate"].configure_args
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

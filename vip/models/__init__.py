@@ -1,11 +1,13 @@
 """Typed SQLAlchemy models of DESIGN.md section 2. Models never commit."""
 
+from vip.models import customer_search  # noqa: F401, E402 - the search index's DDL events
 from vip.models.audit import AuditEvent
 from vip.models.authorizations import (
     AuthorizationStatus,
     PurchaseAuthorization,
     PurchaseAuthorizationLine,
 )
+from vip.models.calendar_feeds import CalendarFeed
 from vip.models.catalog import LicenseType, MarketSegment, Product
 from vip.models.customers import Customer, CustomerStatus, Invitation
 from vip.models.licenses import LicenseAssignment
@@ -24,6 +26,7 @@ from vip.models.tenancy import Reseller, Role, User
 __all__ = [
     "AuditEvent",
     "AuthorizationStatus",
+    "CalendarFeed",
     "Customer",
     "CustomerStatus",
     "Invitation",

@@ -29,6 +29,13 @@ class Customer(db.Model):
         Index("ix_customers_reseller_anniversary", "reseller_id", "anniversary_date"),
         Index("ix_customers_reseller_vip_id", "reseller_id", "vip_id"),
         Index("ix_customers_reseller_status_name", "reseller_id", "status", "company_name"),
+        # The job (and its preview): customers with access whose anniversary is in a range.
+        Index(
+            "ix_customers_reseller_status_anniversary",
+            "reseller_id",
+            "status",
+            "anniversary_date",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

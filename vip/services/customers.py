@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, column, func, literal_column, select, table
 
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, MarketSegment, User
+from vip.models.customer_search import MIN_INDEXED_LENGTH
 from vip.services import audit
 from vip.services.access import require, visible_customers
 from vip.services.errors import DomainError
@@ -62,9 +63,10 @@ class CustomerPage:
         return self.has_more
 
 
-def capped_count(query: Select) -> int:
-    """The rows of `query`, counted up to COUNT_CAP + 1 (an index range, never the table)."""
-    limited = query.with_only_columns(Customer.id).order_by(None).limit(COUNT_CAP + 1)
+def capped_count(query: Select, *, id_column=Customer.id) -> int:
+    """The rows of `query`, counted up to COUNT_CAP + 1 (an index range, never the table).
+    `id_column` is the primary key of the rows counted, when they are not customers."""
+    limited = query.with_only_columns(id_column).order_by(None).limit(COUNT_CAP + 1)
     return db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0
 
 
@@ -99,10 +101,23 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped.casefold()}%"
 
 
+_FULL_TEXT = table("customer_search", column("rowid"))
+
+
 def search_clause(search: str):
     """Company name, VIP ID or VIP admin email containing the text, case-insensitively
-    (on the stored search key: no function call per row)."""
-    return Customer.search_key.like(_like_pattern(search), escape="\\")
+    (on the stored search key: no function call per row). From three characters a trigram
+    index finds the candidates (vip.models.customer_search): on PostgreSQL pg_trgm's GIN
+    index serves the LIKE itself; on SQLite the FTS5 table is asked first."""
+    contains = Customer.search_key.like(_like_pattern(search), escape="\\")
+    text = search.casefold()
+    if len(text) < MIN_INDEXED_LENGTH or db.session.get_bind().dialect.name != "sqlite":
+        return contains
+    phrase = '"' + text.replace('"', '""') + '"'
+    candidates = select(_FULL_TEXT.c.rowid).where(
+        literal_column("customer_search").op("MATCH")(phrase)
+    )
+    return and_(Customer.id.in_(candidates), contains)
 
 
 def list_customers(
@@ -110,11 +125,17 @@ def list_customers(
     user: User,
     search: str = "",
     status: str = "",
+    attention: str = "",
+    today: date | None = None,
     sort: str = "name",
     page: int = 1,
     page_size: int = 25,
 ) -> CustomerPage:
-    """One count and one page query, whatever the data size."""
+    """One count and one page query, whatever the data size. `attention` narrows the list
+    to the customers of one of the dashboard's sections (on `today`)."""
+    # The dashboard counts with this module's capped_count, so it is imported here.
+    from vip.services.dashboard import customer_condition
+
     require(user, "customers.view")
     query = visible_customers(user)
     search = search.strip()
@@ -122,6 +143,8 @@ def list_customers(
         query = query.where(search_clause(search))
     if status in {s.value for s in CustomerStatus}:
         query = query.where(Customer.status == CustomerStatus(status))
+    if today is not None and (condition := customer_condition(attention, today)) is not None:
+        query = query.where(condition)
     key = sort.removeprefix("-")
     column = SORTS.get(key, Customer.company_name)
     ordering = column.desc() if sort.startswith("-") else column.asc()

@@ -254,6 +254,7 @@ EXPECTED = {
     "team.manage": {Role.RESELLER_ADMIN},
     "outbox.view": {Role.RESELLER_ADMIN},
     "admin_console.use": {Role.VIP_ADMIN},
+    "calendar.subscribe": RESELLER,
 }
 
 

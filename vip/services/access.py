@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "team.manage": frozenset({Role.RESELLER_ADMIN}),
     "outbox.view": frozenset({Role.RESELLER_ADMIN}),
     "admin_console.use": frozenset({Role.VIP_ADMIN}),
+    "calendar.subscribe": RESELLER_ROLES,
 }
 
 

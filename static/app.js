@@ -63,7 +63,10 @@
     if (event.detail.elt.hasAttribute("data-opens-dialog")) dialogOpener = event.detail.elt;
   });
   function returnFocus() {
-    if (dialogOpener && document.body.contains(dialogOpener)) dialogOpener.focus();
+    // A refreshed list may have replaced the opener meanwhile: then its successor (same id).
+    var opener = dialogOpener && !document.body.contains(dialogOpener) && dialogOpener.id
+      ? document.getElementById(dialogOpener.id) : dialogOpener;
+    if (opener && document.body.contains(opener)) opener.focus();
     dialogOpener = null;
   }
   document.addEventListener("htmx:load", function (event) {
@@ -85,6 +88,47 @@
   });
   document.addEventListener("htmx:afterSettle", function () {
     if (dialogOpener && !document.querySelector("dialog[data-modal]")) returnFocus();
+  });
+
+  // Översikt (the dashboard): each section ([data-refresh], hx-trigger "vip:refresh from:body")
+  // reloads every 60 s while the tab is visible, and at once when the tab shows again after
+  // being hidden. (htmx's "every 60s [filter]" would need eval, which the CSP forbids.)
+  var REFRESH_SECONDS = 60;
+  function refreshSections() {
+    if (document.querySelector("[data-refresh]")) {
+      document.body.dispatchEvent(new CustomEvent("vip:refresh", { bubbles: true }));
+    }
+  }
+  setInterval(function () {
+    if (document.visibilityState === "visible") refreshSections();
+  }, REFRESH_SECONDS * 1000);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") refreshSections();
+  });
+  // A refreshed section keeps keyboard focus: on the same control if it is still there (same
+  // id), else on the section's heading; also after a dialog opened from it did its work.
+  var sectionFocus = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var section = elt.closest && elt.closest("[data-refresh]");
+    if (section && elt.hasAttribute("data-opens-dialog")) sectionFocus = { id: elt.id, section: section.id };
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var active = document.activeElement;
+    if (target && target.matches && target.matches("[data-refresh]") && active && target.contains(active)) {
+      sectionFocus = { id: active.id, section: target.id };
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!sectionFocus || document.querySelector("dialog[data-modal]")) return;
+    var active = document.activeElement;
+    if (!active || active === document.body || !document.body.contains(active)) {
+      var again = (sectionFocus.id && document.getElementById(sectionFocus.id)) ||
+        document.querySelector("#" + sectionFocus.section + " h2");
+      if (again) again.focus();
+    }
+    sectionFocus = null;
   });
 
   // The language switcher returns to the URL htmx last pushed, not the one first loaded.

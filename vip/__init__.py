@@ -74,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
         authorizations,
         customers,
         home,
+        htmx,
         i18n,
         invitations,
         orders,
@@ -84,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     security.init_app(app)
+    htmx.init_app(app)
     i18n.init_app(app)
     for module in (
         auth,
@@ -98,6 +100,9 @@ def register_blueprints(app: Flask) -> None:
         admin_console,
     ):
         app.register_blueprint(module.bp)
+    from vip.web import calendar_feed
+
+    app.register_blueprint(calendar_feed.bp)
 
 
 def register_cli(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from vip.extensions import db
 from vip.models import (
@@ -15,6 +15,8 @@ from vip.models import (
     LicenseAssignment,
     LicenseType,
     MarketSegment,
+    Notification,
+    NotificationStatus,
     Order,
     OrderLine,
     OrderStatus,
@@ -33,7 +35,7 @@ from vip.services.customers import create_customer
 from vip.services.invitations import accept_invitation, token_for
 from vip.services.orders import request_return
 from vip.services.renewals import record_renewal
-from vip.services.terms import add_months
+from vip.services.terms import add_months, months_to_anniversary
 
 DEMO_RESELLER = "Demo Reseller AB"
 OTHER_RESELLER = "Nordic Licensing Oy"
@@ -329,6 +331,15 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         license_type=team_c,
         po="PO-2026-118",
     )
+    # Översikt: an authorization whose order is due in 2 days.
+    _authorization(
+        bryggeri,
+        erik,
+        created=today - timedelta(days=12),
+        lines=[(_product("Lightroom", team_c, com), 4)],
+        status=AuthorizationStatus.PENDING,
+        license_type=team_c,
+    )
     _authorization(
         bryggeri,
         erik,
@@ -365,6 +376,27 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         quantities={order.lines[0].id: 3},
         reason="Three designers left the project.",
     )
+    # Översikt: an add-on ordered 12 days ago, whose return window closes in 2 days.
+    late_add_on = _authorization(
+        bryggeri,
+        erik,
+        created=today - timedelta(days=13),
+        lines=[(_product("Acrobat Pro", team_c, com), 4)],
+        status=AuthorizationStatus.PENDING,
+        license_type=team_c,
+    )
+    _order(
+        bryggeri,
+        erik,
+        late_add_on,
+        order_date=today - timedelta(days=12),
+        order_type=OrderType.ADD_ON,
+        duration_months=months_to_anniversary(
+            today - timedelta(days=12), bryggeri.anniversary_date
+        ),
+        term_ends_on=bryggeri.anniversary_date,
+    )
+    db.session.commit()
 
     # Delayed (Försenad): a pending authorization 20 days old.
     skola = _customer(
@@ -428,6 +460,9 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         ("Kustbanken AB", 10, "Nils Kust", "nils@kustbanken.example"),
         ("Solsidan Media AB", 75, "Eva Sol", "eva@solsidan.example"),
         ("Granit & Partners HB", -12, "Olof Sten", "olof@granit.example"),
+        # Översikt: a renewal window opening in 4 days, an anniversary in 3 days.
+        ("Havsbris Reklam AB", 34, "Siv Hav", "siv@havsbris.example"),
+        ("Ekbacken Bygg AB", 3, "Bo Ek", "bo@ekbacken.example"),
     ):
         customer = _customer(
             erik,
@@ -448,6 +483,17 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
                 (_product("Adobe Stock Small (10 assets/month)", team_c, com), 2),
             ],
         )
+
+    # Översikt and the Outbox: an invitation that could not be delivered.
+    db.session.execute(
+        update(Notification)
+        .where(Notification.recipient == "maja@nordljus.example")
+        .values(
+            status=NotificationStatus.FAILED,
+            attempts=6,
+            last_error="SMTPRecipientsRefused: 550 5.1.1 mailbox unavailable",
+        )
+    )
 
     # Renewed once already: its Förlängningshistorik has an entry.
     arkitekter = _customer(

@@ -48,18 +48,25 @@ def collect_errors(page) -> list[str]:
     return errors
 
 
-def test_login_lands_on_the_customers_list(page, live_server, tenants):
+def test_login_lands_on_the_dashboard(page, live_server, tenants):
+    """The landing page of reseller users is Översikt (it was the customers list before the
+    dashboard); its first nav item, then Kunder, lead on."""
     sign_in(page, live_server, tenants.a.admin.email)
 
-    expect(page).to_have_url(re.compile(r"/customers$"))
+    expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator("html")).to_have_attribute("lang", "sv")
-    expect(page.locator("#customer-results")).to_contain_text(tenants.a.customer.company_name)
+    expect(page.locator(".main-nav a").first).to_have_attribute("aria-current", "page")
+    expect(page.locator("#section-order_due")).to_be_visible()
     expect(page.locator(".who")).to_contain_text(tenants.a.admin.name)
+    page.locator(".main-nav").get_by_role("link", name="Kunder", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/customers$"))
+    expect(page.locator("#customer-results")).to_contain_text(tenants.a.customer.company_name)
 
 
 def test_active_search_updates_the_url_and_survives_reload_and_back(page, live_server, tenants):
     errors = collect_errors(page)
     sign_in(page, live_server, tenants.a.admin.email)
+    page.goto(f"{live_server}/customers")
     customer = tenants.a.customer
     results = page.locator("#customer-results")
 
@@ -86,6 +93,7 @@ def test_active_search_updates_the_url_and_survives_reload_and_back(page, live_s
 
 def test_status_filter_shows_invited_customers(page, live_server, tenants):
     sign_in(page, live_server, tenants.a.admin.email)
+    page.goto(f"{live_server}/customers")
     results = page.locator("#customer-results")
 
     page.locator("#status").select_option("invited")

@@ -297,6 +297,7 @@ def test_r5_proposal_shows_the_months_and_the_period(
     assert summary in text
     assert attr(input_tag(page, "duration_months"), "value") == str(months)
     assert snapshot(app) == before
+    assert "HX-Trigger" not in response.headers  # a proposal changed nothing to announce
 
 
 def test_r5_new_proposal_replaces_the_duration_the_form_held(app, client, tenants, login_as):
@@ -372,6 +373,7 @@ def test_r5_record_with_htmx_swaps_the_pa_row_and_flashes(app, client, tenants, 
         flash
     ) and "the return window closes on December 13, 2026" in text_of(flash)
     assert '<dialog id="order-dialog"' not in page  # the dialog closes
+    assert "vip:changed" in response.headers["HX-Trigger"]  # widgets elsewhere refresh
     with in_app(app):
         assert db.session.get(PurchaseAuthorization, pa.id).status == AuthorizationStatus.ORDERED
         order = db.session.scalar(select(Order).where(Order.authorization_id == pa.id))

@@ -18,6 +18,7 @@ PUBLIC_ENDPOINTS = {
     "invitations.accept",
     "i18n.switch_language",
     "home.health",
+    "calendar_feed.feed",  # the token is the key (tests/web/test_calendar_feed_http.py)
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -53,6 +54,7 @@ def _samples(objects) -> dict:
         "user_id": tenant.sales.id,
         "pa_id": tenant.authorization.id,
         "tab": "info",
+        "section": "order_due",  # a dashboard section
         "token": "x",
         "filename": "app.css",
         "assignment_id": objects.assignment_id,
@@ -102,6 +104,33 @@ def test_s10_another_tenants_ids_answer_404(
         if own_area and role != "sales":
             assert response.status_code == 404, (method, url)
         assert own_name not in response.get_data(as_text=True)
+
+
+def _customer_tabs() -> list[str]:
+    from vip.web.customers import TABS
+
+    return [key for key, _ in TABS]
+
+
+@pytest.mark.parametrize("tab", _customer_tabs())
+@pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+def test_s10_every_customer_tab_of_another_tenant_answers_404(
+    app, client, full_tenants, login_as, tab, headers
+):
+    """The walk above samples one tab ("info"); every tab (the Timeline among them) is a
+    value of the same route's <tab>, so each is walked here."""
+    from flask import url_for
+
+    login_as(full_tenants["a"].tenant.admin)
+    other = full_tenants["b"].tenant.customer
+    own = full_tenants["a"].tenant.customer
+    with app.test_request_context():
+        url = url_for("customers.tab", customer_id=other.id, tab=tab)
+        own_url = url_for("customers.tab", customer_id=own.id, tab=tab)
+    response = client.get(url, headers=headers)
+    assert response.status_code == 404, (url, response.status_code)
+    assert other.company_name not in response.get_data(as_text=True)
+    assert client.get(own_url, headers=headers).status_code == 200, own_url
 
 
 def test_s10_vip_admin_sees_only_its_console(client, tenants, login_as):

@@ -226,6 +226,12 @@ def return_window_open(order: Order, today: date) -> bool:
     return order.status == OrderStatus.PLACED and today <= return_window_closes_on(order)
 
 
+def ordered_on_for_window_closing(day: date) -> date:
+    """The order date whose return window closes on `day` (the inverse of
+    return_window_closes_on, for date-range queries)."""
+    return day - timedelta(days=RETURN_WINDOW_DAYS)
+
+
 def orders_of(*, customer: Customer) -> list[Order]:
     return list(
         db.session.scalars(

@@ -16,17 +16,21 @@ from vip.services import (
     audit,
     authorizations,
     customers,
+    dashboard,
     invitations,
     orders,
     renewals,
+    timeline,
 )
 from vip.services.errors import DomainError
+from vip.web import charts
 from vip.web.forms import CONTROL_CHARACTERS, Form
 from vip.web.htmx import render_page_or_partial
 from vip.web.labels import (
     CUSTOMER_STATUS_LABELS,
     LANGUAGE_CHOICES,
     country_choices,
+    dashboard_section_labels,
     market_segment_choices,
 )
 
@@ -37,6 +41,7 @@ TABS = (
     ("plans", _l("Plans")),
     ("orders", _l("Orders")),
     ("renewals", _l("Renewals")),
+    ("timeline", _l("Timeline")),
     ("history", _l("History")),
 )
 
@@ -46,12 +51,17 @@ TABS = (
 def index():
     search = CONTROL_CHARACTERS.sub("", request.args.get("q", ""))[:100]
     status = request.args.get("status", "")
+    attention = request.args.get("attention", "")
+    attention = attention if attention in dashboard.CUSTOMER_FILTERS else ""
     sort = request.args.get("sort", "name")
     page = request.args.get("page", 1, type=int) or 1
+    today = clock.today_for(current_user)
     result = customers.list_customers(
         user=current_user,
         search=search,
         status=status,
+        attention=attention,
+        today=today,
         sort=sort,
         page=page,
         page_size=current_app.config["VIP_PAGE_SIZE"],
@@ -62,10 +72,12 @@ def index():
         result=result,
         authorization_counts=authorizations.counts_by_customer(
             customer_ids=[customer.id for customer in result.items],
-            today=clock.today_for(current_user),
+            today=today,
         ),
         search=search,
         status=status,
+        attention=attention,
+        attention_label=dashboard_section_labels().get(attention) if attention else None,
         sort=sort,
         statuses=CUSTOMER_STATUS_LABELS,
         counts=customers.status_counts(user=current_user),
@@ -140,7 +152,7 @@ def details(customer_id: int):
     return redirect(url_for("customers.tab", customer_id=customer_id, tab="info"))
 
 
-@bp.get("/<int:customer_id>/<any(info, plans, orders, renewals, history):tab>")
+@bp.get("/<int:customer_id>/<any(info, plans, orders, renewals, timeline, history):tab>")
 @login_required
 def tab(customer_id: int, tab: str):
     customer = access.get_customer_for(user=current_user, customer_id=customer_id)
@@ -179,6 +191,10 @@ def tab(customer_id: int, tab: str):
             today=clock.today_for(current_user),
             lines=renewals.lines_by_customer([customer.id]).get(customer.id, []),
         )
+    elif tab == "timeline":
+        today = clock.today_for(current_user)
+        dates = timeline.customer_timeline(customer=customer, today=today)
+        context.update(today=today, timeline=dates, chart=charts.timeline_chart(dates))
     elif tab == "history":
         context["events"] = audit.history_for(customer=customer)
     return render_page_or_partial("customers/details.html", "customers/_tabs.html", **context)

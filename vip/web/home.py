@@ -1,11 +1,18 @@
-"""The landing page: reseller users go to their customers, VIP admins to their console."""
+"""The landing page: for reseller users the team's dashboard (Översikt), whose sections
+refresh one by one over htmx; VIP admins go to their Admin Console."""
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from vip import clock
 from vip.models import Role
+from vip.services import dashboard
+from vip.web.htmx import is_htmx
+from vip.web.labels import dashboard_section_labels
 
 bp = Blueprint("home", __name__)
+
+SECTION_KEYS = ", ".join(key.value for key in dashboard.SectionKey)
 
 
 @bp.get("/")
@@ -13,7 +20,28 @@ bp = Blueprint("home", __name__)
 def index():
     if current_user.role == Role.VIP_ADMIN:
         return redirect(url_for("admin_console.index"))
-    return redirect(url_for("customers.index"))
+    today = clock.today_for(current_user)
+    return render_template(
+        "dashboard/index.html",
+        sections=dashboard.dashboard(user=current_user, today=today),
+        titles=dashboard_section_labels(),
+        today=today,
+    )
+
+
+@bp.get(f"/dashboard/sections/<any({SECTION_KEYS}):section>")
+@login_required
+def dashboard_section(section: str):
+    """One section, for its own refresh; without htmx, the dashboard at that section."""
+    if not is_htmx():
+        return redirect(url_for("home.index", _anchor=f"section-{section}"))
+    today = clock.today_for(current_user)
+    return render_template(
+        "dashboard/_section.html",
+        section=dashboard.section(user=current_user, key=section, today=today),
+        titles=dashboard_section_labels(),
+        today=today,
+    )
 
 
 @bp.get("/healthz")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -161,6 +163,10 @@ def record_order(pa_id: int):
                 flash_category="success",
                 cancellable=set(),
                 order_ids={pa.id: order.id},
+                # From the dashboard there is no Plans tab to update: the dialog closes,
+                # the flash says it, and vip:changed refreshes the dashboard's sections.
+                on_customer_page=urlsplit(request.headers.get("HX-Current-URL", "")).path
+                != url_for("home.index"),
                 counts=authorizations.counts_by_customer(
                     customer_ids=[customer.id], today=today
                 ).get(customer.id, authorizations.AuthorizationCounts()),

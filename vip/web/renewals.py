@@ -6,6 +6,8 @@ import csv
 import io
 import re
 
+from babel.dates import format_date as format_date_pattern
+from babel.dates import format_skeleton
 from babel.numbers import get_decimal_symbol
 from flask import (
     Blueprint,
@@ -26,14 +28,22 @@ from wtforms import DateField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from vip import clock
-from vip.services import access, renewals
+from vip.services import access, pipeline, renewals
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
+from vip.web import charts
 from vip.web.forms import CONTROL_CHARACTERS, Form, posted_quantities
 from vip.web.htmx import is_htmx, render_page_or_partial
 from vip.web.labels import CUSTOMER_STATUS_LABELS, RENEWAL_STAGE_LABELS
 
 bp = Blueprint("renewals", __name__)
+
+PIPELINE_STATUS_LABELS = {
+    pipeline.PipelineStatus.RENEWED.value: _l("Renewed"),
+    pipeline.PipelineStatus.OVERDUE.value: _l("Anniversary passed, not renewed"),
+    pipeline.PipelineStatus.WINDOW_OPEN.value: _l("Renewal window open"),
+    pipeline.PipelineStatus.UPCOMING.value: _l("Upcoming"),
+}
 
 WINDOW_LABELS = {
     "30": _l("Anniversary within 30 days"),
@@ -48,7 +58,24 @@ def renewal_helpers():
         "renewal_dates": renewals.dates_for,
         "renewal_today": lambda: clock.today_for(current_user),
         "renewal_stage_label": _stage_label,
+        # The pipeline chart (templates/renewals/_pipeline.html needs only `pipeline`).
+        "pipeline_chart": charts.bar_chart,
+        "pipeline_statuses": pipeline.STATUS_ORDER,
+        "pipeline_status_label": lambda status: str(PIPELINE_STATUS_LABELS[str(status)]),
+        "month_abbreviation": month_abbreviation,
+        "month_and_year": month_and_year,
     }
+
+
+def month_abbreviation(day) -> str:
+    """The month's short name for an axis: "jan", "feb" in Swedish (no abbreviation dot),
+    "Jan", "Feb" in English."""
+    return format_date_pattern(day, "LLL", locale=get_locale()).rstrip(".")
+
+
+def month_and_year(day) -> str:
+    """The month and its year: "januari 2027", "January 2027"."""
+    return format_skeleton("yMMMM", day, locale=get_locale())
 
 
 def _stage_label(stage) -> str:
@@ -86,6 +113,21 @@ def index():
         today=today,
         windows=WINDOW_LABELS,
         stages=RENEWAL_STAGE_LABELS,
+    )
+
+
+@bp.get("/renewals/pipeline")
+@login_required
+def pipeline_chart():
+    """The renewal pipeline chart: its partial for htmx (and the lead's dashboard), a page
+    of its own otherwise."""
+    access.require(current_user, "customers.view")
+    return render_page_or_partial(
+        "renewals/pipeline.html",
+        "renewals/_pipeline.html",
+        pipeline=pipeline.renewal_pipeline(
+            reseller_id=current_user.reseller_id, today=clock.today_for(current_user)
+        ),
     )
 
 

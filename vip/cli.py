@@ -68,7 +68,8 @@ def generate_command(customers: int, seed: int, reseller_name: str) -> None:
         f"{report.authorizations:,} purchase authorizations "
         f"({', '.join(f'{k} {v:,}' for k, v in sorted(report.by_status.items()))}), "
         f"{report.authorization_lines:,} authorization lines, {report.orders:,} orders, "
-        f"{report.order_lines:,} order lines, {report.assignments:,} license assignments."
+        f"{report.order_lines:,} order lines, {report.assignments:,} license assignments, "
+        f"{report.reminders:,} reminder mails already sent."
     )
 
 
@@ -112,22 +113,24 @@ def create_user_command(email, role, reseller_name, vip_id, name, language) -> N
     click.echo(f"Created {user.email} ({user.role.value}).")
 
 
-def _resellers_by_local_date(fixed_today):
-    """{date: [reseller ids]}: the given date for all, or each reseller's own local date."""
-    from vip.models import Reseller
-
-    groups: dict = {}
-    for reseller in db.session.scalars(select(Reseller).order_by(Reseller.id)):
-        day = fixed_today or clock.today_in(reseller.time_zone)
-        groups.setdefault(day, []).append(reseller.id)
-    return groups
-
-
 def _print_delivery(report) -> None:
     click.echo(
         f"Mail: {report.sent} sent, {report.retrying} to retry, {report.failed} failed, "
         f"{report.cancelled} no longer relevant."
     )
+    for step in report.steps:
+        click.echo(f"  {step.describe()}")
+
+
+def _print_deadlines(report) -> None:
+    from vip.services import deadlines
+
+    click.echo(f"Försenad: {report.delayed} set, {report.delay_cleared} cleared.")
+    click.echo(f"Access removed: {report.access_removed}.")
+    for kind in (deadlines.RENEWAL_DUE, deadlines.RENEWAL_MISSED, deadlines.ACCESS_REMOVAL):
+        click.echo(f"Reminders queued, {kind}: {report.reminders.get(kind, 0)}.")
+    for change in report.changes:
+        click.echo(f"  {change.describe()}")
 
 
 @vip_cli.command("tick")
@@ -138,29 +141,40 @@ def _print_delivery(report) -> None:
     help="YYYY-MM-DD; default: each reseller's local date (or VIP_TODAY).",
 )
 @click.option("--no-send", is_flag=True, help="Queue mail but do not deliver it.")
-def tick_command(today_text: str | None, no_send: bool) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what the run would change and send, and change nothing.",
+)
+def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
     """Apply the deadlines (Försenad, reminders, access removal), then deliver mail."""
     from datetime import date
 
-    from vip.services import deadlines, outbox
+    from vip.services import job, outbox
 
     try:
         fixed = date.fromisoformat(today_text) if today_text else None
     except ValueError as error:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from error
-    totals = deadlines.TickReport()
     with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
-        for day, reseller_ids in _resellers_by_local_date(fixed).items():
-            report = deadlines.apply_deadlines(today=day, reseller_ids=reseller_ids)
-            totals.delayed += report.delayed
-            totals.delay_cleared += report.delay_cleared
-            totals.access_removed += report.access_removed
-            for kind, count in report.reminders.items():
-                totals.reminders[kind] = totals.reminders.get(kind, 0) + count
-        click.echo(f"Försenad: {totals.delayed} set, {totals.delay_cleared} cleared.")
-        click.echo(f"Access removed: {totals.access_removed}.")
-        for kind in (deadlines.RENEWAL_DUE, deadlines.RENEWAL_MISSED, deadlines.ACCESS_REMOVAL):
-            click.echo(f"Reminders queued, {kind}: {totals.reminders.get(kind, 0)}.")
+        days = job.resellers_by_local_date(fixed)
+        if dry_run:
+            preview = job.preview_tick(days=days, now=clock.now(), send=not no_send)
+            click.echo("Dry run: nothing is changed and no mail is sent.")
+            _print_deadlines(preview.deadlines)
+            if no_send:
+                click.echo("Mail: not sent (--no-send).")
+                return
+            cancelled = sum(1 for step in preview.deliveries if step.action == outbox.CANCEL)
+            click.echo(
+                f"Mail: {len(preview.deliveries) - cancelled} to send, "
+                f"{cancelled} no longer relevant."
+            )
+            for step in preview.deliveries:
+                click.echo(f"  {step.describe()}")
+            return
+        _print_deadlines(job.run_deadlines(days))
+        job.refresh_planner_statistics()
         if no_send:
             click.echo("Mail: not sent (--no-send).")
             return

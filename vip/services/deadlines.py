@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import String, and_, cast, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -51,15 +51,85 @@ def relevant_reminder(anniversary: date, today: date) -> str | None:
     return None
 
 
+#: The kinds of change a tick makes, in the order it makes them.
+DELAY = "delay"
+DELAY_CLEARED = "delay_cleared"
+ACCESS_REMOVED = "access_removed"
+REMINDER_QUEUED = "reminder_queued"
+
+
+@dataclass(frozen=True)
+class DeadlineChange:
+    """One change a tick makes (or, in a preview, would make) to one customer."""
+
+    action: str
+    customer_id: int
+    customer_name: str
+    vip_id: str | None
+    status_before: str
+    status_after: str
+    reminder: str | None = None
+    recipient: str | None = None
+    language: str | None = None
+    anniversary: date | None = None
+
+    def describe(self) -> str:
+        """The line the CLI prints: the same for a real run and a dry run."""
+        who = f"{self.customer_name} (VIP {self.vip_id or '-'}, #{self.customer_id})"
+        if self.action == REMINDER_QUEUED:
+            return f"reminder {self.reminder} to {self.recipient} [{self.language}]: {who}"
+        return f"{self.action}: {who}: {self.status_before} -> {self.status_after}"
+
+
 @dataclass
 class TickReport:
     delayed: int = 0
     delay_cleared: int = 0
     reminders: dict[str, int] = field(default_factory=dict)
     access_removed: int = 0
+    changes: list[DeadlineChange] = field(default_factory=list)
+    #: In a preview: each changed customer's status after the run.
+    statuses_after: dict[int, CustomerStatus] = field(default_factory=dict)
+
+    def add(self, other: TickReport) -> None:
+        self.delayed += other.delayed
+        self.delay_cleared += other.delay_cleared
+        self.access_removed += other.access_removed
+        for kind, count in other.reminders.items():
+            self.reminders[kind] = self.reminders.get(kind, 0) + count
+        self.changes.extend(other.changes)
+        self.statuses_after.update(other.statuses_after)
+
+    def count(self, change: DeadlineChange) -> None:
+        self.changes.append(change)
+        if change.action == DELAY:
+            self.delayed += 1
+        elif change.action == DELAY_CLEARED:
+            self.delay_cleared += 1
+        elif change.action == ACCESS_REMOVED:
+            self.access_removed += 1
+        else:
+            self.reminders[change.reminder] = self.reminders.get(change.reminder, 0) + 1
 
 
-# -- R4 ------------------------------------------------------------------------------------------
+def _change(customer: Customer, action: str, before, after, **extra) -> DeadlineChange:
+    return DeadlineChange(
+        action=action,
+        customer_id=customer.id,
+        customer_name=customer.company_name,
+        vip_id=customer.vip_id,
+        status_before=getattr(before, "value", before),
+        status_after=getattr(after, "value", after),
+        **extra,
+    )
+
+
+# -- Which customers each rule is due for --------------------------------------------------------
+
+#: Statuses each rule starts from. The preview reads with INVITED added to every set and
+#: filters by the status the earlier steps would have left, as the real run sees it.
+DELAYABLE = (CustomerStatus.ACTIVE, CustomerStatus.INVITED)
+HAS_ACCESS = (CustomerStatus.ACTIVE, CustomerStatus.DELAYED)
 
 
 def _overdue(today: date):
@@ -68,6 +138,111 @@ def _overdue(today: date):
         PurchaseAuthorization.status == AuthorizationStatus.PENDING,
         PurchaseAuthorization.order_due_on < today,
     )
+
+
+def _with_overdue_authorization(today: date):
+    return Customer.id.in_(
+        select(PurchaseAuthorization.customer_id).where(
+            PurchaseAuthorization.status == AuthorizationStatus.PENDING,
+            PurchaseAuthorization.order_due_on < today,
+        )
+    )
+
+
+def _access_removal_due(today: date):
+    return [
+        Customer.anniversary_date.is_not(None),
+        Customer.anniversary_date <= today - timedelta(days=GRACE_DAYS),
+    ]
+
+
+def _reminder_stages(today: date) -> list[tuple[str, date, date]]:
+    """(kind, first, last anniversary date) for which `kind` is the relevant reminder today:
+    `relevant_reminder` read backwards, stage by stage."""
+    stages, until = [], GRACE_DAYS
+    for kind, from_day in REMINDER_DAYS:  # latest stage first
+        stages.append((kind, today - timedelta(days=until - 1), today - timedelta(days=from_day)))
+        until = from_day
+    return stages
+
+
+def _reminder_not_queued(today: date):
+    """Customers whose relevant reminder today is not in the outbox yet: an anniversary
+    range per stage (indexed), and no notification of that kind for that anniversary (a
+    probe of the unique index). What the job reads grows with the reminders due, not with
+    the customers whose reminders went out on earlier days."""
+    return [
+        Customer.anniversary_date.is_not(None),
+        or_(
+            *(
+                and_(
+                    Customer.anniversary_date.between(first, last),
+                    ~exists().where(
+                        Notification.customer_id == Customer.id,
+                        Notification.kind == kind,
+                        Notification.cycle_key == cast(Customer.anniversary_date, String),
+                    ),
+                )
+                for kind, first, last in _reminder_stages(today)
+            )
+        ),
+    ]
+
+
+def _customers(reseller_ids: list[int], statuses, *conditions) -> list[Customer]:
+    return list(
+        db.session.scalars(
+            select(Customer)
+            .where(Customer.reseller_id.in_(reseller_ids), Customer.status.in_(statuses))
+            .where(*conditions)
+            .order_by(Customer.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    customer: Customer
+    kind: str
+    cycle: str
+    language: str
+
+
+def _reminders_due(customers: list[Customer], today: date) -> list[DueReminder]:
+    """The reminder each customer is due today, unless that (customer, kind, cycle) exists."""
+    if not customers:
+        return []
+    existing = set(
+        db.session.execute(
+            select(Notification.customer_id, Notification.kind, Notification.cycle_key).where(
+                Notification.customer_id.in_([c.id for c in customers]),
+                Notification.kind.in_([kind for kind, _ in REMINDER_DAYS]),
+            )
+        ).all()
+    )
+    admins = {
+        user.customer_id: user
+        for user in db.session.scalars(
+            select(User).where(
+                User.role == Role.VIP_ADMIN,
+                User.active.is_(True),
+                User.customer_id.in_([c.id for c in customers]),
+            )
+        )
+    }
+    due = []
+    for customer in customers:
+        kind = relevant_reminder(customer.anniversary_date, today)
+        cycle = customer.anniversary_date.isoformat()
+        if kind is None or (customer.id, kind, cycle) in existing:
+            continue
+        admin = admins.get(customer.id)
+        language = admin.language if admin is not None else customer.admin_language
+        due.append(DueReminder(customer, kind, cycle, language))
+    return due
+
+
+# -- R4 ------------------------------------------------------------------------------------------
 
 
 def _transition(
@@ -99,21 +274,10 @@ def _transition(
 def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) -> None:
     """Försenad from day 15 of a pending authorization; back to the previous status once
     none is overdue."""
-    to_delay = db.session.scalars(
-        select(Customer).where(
-            Customer.reseller_id.in_(reseller_ids),
-            Customer.status.in_([CustomerStatus.ACTIVE, CustomerStatus.INVITED]),
-            Customer.id.in_(
-                select(PurchaseAuthorization.customer_id).where(
-                    PurchaseAuthorization.status == AuthorizationStatus.PENDING,
-                    PurchaseAuthorization.order_due_on < today,
-                )
-            ),
-        )
-    ).all()
+    to_delay = _customers(reseller_ids, DELAYABLE, _with_overdue_authorization(today))
     for customer in to_delay:
         previous = customer.status
-        if previous not in (CustomerStatus.ACTIVE, CustomerStatus.INVITED):
+        if previous not in DELAYABLE:
             continue  # another run changed it since we read the list
         if _transition(
             customer,
@@ -122,14 +286,8 @@ def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) ->
             action="customer.delayed",
             details={"status": "delayed", "previous": previous.value, "today": today.isoformat()},
         ):
-            report.delayed += 1
-    to_clear = db.session.scalars(
-        select(Customer).where(
-            Customer.reseller_id.in_(reseller_ids),
-            Customer.status == CustomerStatus.DELAYED,
-            ~_overdue(today),
-        )
-    ).all()
+            report.count(_change(customer, DELAY, previous, CustomerStatus.DELAYED))
+    to_clear = _customers(reseller_ids, [CustomerStatus.DELAYED], ~_overdue(today))
     for customer in to_clear:
         previous = customer.status_before_delay or CustomerStatus.ACTIVE
         if _transition(
@@ -139,7 +297,7 @@ def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) ->
             action="customer.delay_cleared",
             details={"status": previous.value, "today": today.isoformat()},
         ):
-            report.delay_cleared += 1
+            report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
 
 
 # -- R10 -----------------------------------------------------------------------------------------
@@ -157,72 +315,37 @@ def _insert_if_absent(values: dict) -> bool:
     return db.session.execute(statement.returning(Notification.id)).first() is not None
 
 
-def _admin_language(customer: Customer, admins: dict[int, User]) -> str:
-    admin = admins.get(customer.id)
-    return admin.language if admin is not None else customer.admin_language
-
-
 def queue_reminders(*, today: date, reseller_ids: list[int], report: TickReport) -> None:
     """Queues the reminder of each customer whose anniversary is 30 days ahead to 29 days
     behind, once per (customer, kind, anniversary)."""
-    customers = db.session.scalars(
-        select(Customer)
-        .where(
-            Customer.reseller_id.in_(reseller_ids),
-            Customer.anniversary_date.is_not(None),
-            Customer.anniversary_date > today - timedelta(days=GRACE_DAYS),
-            Customer.anniversary_date <= today + timedelta(days=RENEWAL_WINDOW_DAYS),
-            Customer.status.in_([CustomerStatus.ACTIVE, CustomerStatus.DELAYED]),
-        )
-        .order_by(Customer.id)
-    ).all()
-    if not customers:
+    customers = _customers(reseller_ids, HAS_ACCESS, *_reminder_not_queued(today))
+    due = _reminders_due(customers, today)
+    if not due:
         return
-    existing = set(
-        db.session.execute(
-            select(Notification.customer_id, Notification.kind, Notification.cycle_key).where(
-                Notification.customer_id.in_([c.id for c in customers]),
-                Notification.kind.in_([kind for kind, _ in REMINDER_DAYS]),
-            )
-        ).all()
-    )
-    admins = {
-        user.customer_id: user
-        for user in db.session.scalars(
-            select(User).where(
-                User.role == Role.VIP_ADMIN,
-                User.active.is_(True),
-                User.customer_id.in_([c.id for c in customers]),
-            )
-        )
-    }
     resellers = {
         r.id: r
         for r in db.session.scalars(
-            select(Reseller).where(Reseller.id.in_({c.reseller_id for c in customers}))
+            select(Reseller).where(Reseller.id.in_({d.customer.reseller_id for d in due}))
         )
     }
-    for customer in customers:
-        kind = relevant_reminder(customer.anniversary_date, today)
-        cycle = customer.anniversary_date.isoformat()
-        if kind is None or (customer.id, kind, cycle) in existing:
-            continue
-        language = _admin_language(customer, admins)
+    for reminder in due:
+        customer = reminder.customer
         mail = render_mail(
-            kind,
-            language=language,
+            reminder.kind,
+            language=reminder.language,
             customer=customer,
             reseller=resellers[customer.reseller_id],
             anniversary=customer.anniversary_date,
             removal_on=access_removed_on(customer.anniversary_date),
         )
+        change = _reminder_change(reminder, customer.status)
         if _insert_if_absent(
             {
                 "customer_id": customer.id,
-                "kind": kind,
-                "cycle_key": cycle,
+                "kind": reminder.kind,
+                "cycle_key": reminder.cycle,
                 "recipient": customer.admin_email,
-                "language": language,
+                "language": reminder.language,
                 "subject": mail.subject,
                 "body_text": mail.text,
                 "body_html": mail.html,
@@ -235,11 +358,29 @@ def queue_reminders(*, today: date, reseller_ids: list[int], report: TickReport)
                 action="reminder.queued",
                 customer=customer,
                 object_type="notification",
-                object_id=kind,
-                details={"kind": kind, "anniversary": cycle, "today": today.isoformat()},
+                object_id=reminder.kind,
+                details={
+                    "kind": reminder.kind,
+                    "anniversary": reminder.cycle,
+                    "today": today.isoformat(),
+                },
             )
-            report.reminders[kind] = report.reminders.get(kind, 0) + 1
+            report.count(change)
         db.session.commit()
+
+
+def _reminder_change(reminder: DueReminder, status) -> DeadlineChange:
+    customer = reminder.customer
+    return _change(
+        customer,
+        REMINDER_QUEUED,
+        status,
+        status,
+        reminder=reminder.kind,
+        recipient=customer.admin_email,
+        language=reminder.language,
+        anniversary=customer.anniversary_date,
+    )
 
 
 # -- R11 -----------------------------------------------------------------------------------------
@@ -247,17 +388,9 @@ def queue_reminders(*, today: date, reseller_ids: list[int], report: TickReport)
 
 def remove_access(*, today: date, reseller_ids: list[int], report: TickReport) -> None:
     """30 days after a missed anniversary the customer becomes inactive."""
-    due = db.session.scalars(
-        select(Customer).where(
-            Customer.reseller_id.in_(reseller_ids),
-            Customer.anniversary_date.is_not(None),
-            Customer.anniversary_date <= today - timedelta(days=GRACE_DAYS),
-            Customer.status.in_([CustomerStatus.ACTIVE, CustomerStatus.DELAYED]),
-        )
-    ).all()
-    for customer in due:
+    for customer in _customers(reseller_ids, HAS_ACCESS, *_access_removal_due(today)):
         previous = customer.status
-        if previous not in (CustomerStatus.ACTIVE, CustomerStatus.DELAYED):
+        if previous not in HAS_ACCESS:
             continue  # another run changed it since we read the list
         if _transition(
             customer,
@@ -273,7 +406,7 @@ def remove_access(*, today: date, reseller_ids: list[int], report: TickReport) -
                 "today": today.isoformat(),
             },
         ):
-            report.access_removed += 1
+            report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
 
 
 def apply_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
@@ -282,4 +415,41 @@ def apply_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
     apply_delays(today=today, reseller_ids=reseller_ids, report=report)
     remove_access(today=today, reseller_ids=reseller_ids, report=report)
     queue_reminders(today=today, reseller_ids=reseller_ids, report=report)
+    return report
+
+
+# -- The preview ----------------------------------------------------------------------------------
+
+
+def preview_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
+    """What `apply_deadlines` would do on `today`, read without writing anything: the same
+    selections, in the same order, each step seeing the statuses the earlier ones would
+    leave. A constant number of queries."""
+    report = TickReport()
+    status: dict[int, CustomerStatus] = {}
+
+    def now_status(customer: Customer) -> CustomerStatus:
+        return status.get(customer.id, customer.status)
+
+    for customer in _customers(reseller_ids, DELAYABLE, _with_overdue_authorization(today)):
+        report.count(_change(customer, DELAY, customer.status, CustomerStatus.DELAYED))
+        status[customer.id] = CustomerStatus.DELAYED
+    for customer in _customers(reseller_ids, [CustomerStatus.DELAYED], ~_overdue(today)):
+        previous = customer.status_before_delay or CustomerStatus.ACTIVE
+        report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
+        status[customer.id] = previous
+    every_status = (*HAS_ACCESS, CustomerStatus.INVITED)
+    for customer in _customers(reseller_ids, every_status, *_access_removal_due(today)):
+        previous = now_status(customer)
+        if previous in HAS_ACCESS:
+            report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
+            status[customer.id] = CustomerStatus.INACTIVE
+    in_range = [
+        customer
+        for customer in _customers(reseller_ids, every_status, *_reminder_not_queued(today))
+        if now_status(customer) in HAS_ACCESS
+    ]
+    for reminder in _reminders_due(in_range, today):
+        report.count(_reminder_change(reminder, now_status(reminder.customer)))
+    report.statuses_after = status
     return report

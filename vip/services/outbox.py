@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import smtplib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import contains_eager
 
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, Notification, NotificationStatus, User
@@ -29,12 +30,36 @@ FIRST_RETRY = timedelta(minutes=2)
 MAX_ATTEMPTS_DEFAULT = 6
 
 
+#: What a delivery run does with one due mail.
+SEND = "send"
+CANCEL = "cancel"  # a reminder no longer relevant (R10)
+
+
+@dataclass(frozen=True)
+class DeliveryStep:
+    """One due mail and what the run does with it; in a real run `outcome` tells how the
+    sending went (sent, retrying, failed)."""
+
+    action: str
+    kind: str
+    recipient: str
+    customer_name: str
+    notification_id: int | None = None
+    outcome: str | None = None
+
+    def describe(self) -> str:
+        """The line the CLI prints, the same in a real run and in a dry run."""
+        line = f"{self.action} {self.kind} to {self.recipient}: {self.customer_name}"
+        return line if self.outcome is None else f"{line} [{self.outcome}]"
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
     cancelled: int = 0
+    steps: list[DeliveryStep] = field(default_factory=list)
 
 
 def build_message(notification: Notification, *, sender: str) -> EmailMessage:
@@ -87,16 +112,37 @@ def deliver(notification: Notification) -> None:
 REMINDER_KINDS = frozenset({"renewal_due", "renewal_missed", "access_removal"})
 
 
-def still_relevant(notification: Notification) -> bool:
+def still_relevant(notification: Notification, status: CustomerStatus | None = None) -> bool:
     """A reminder is sent only while its cycle is the customer's current one and the
-    customer still has access; invitations always are."""
+    customer still has access; invitations always are. `status`: the customer's status
+    to judge by, if not its present one (a preview of a run that changes it first)."""
     if notification.kind not in REMINDER_KINDS:
         return True
     customer = notification.customer
     return (
         customer.anniversary_date is not None
         and customer.anniversary_date.isoformat() == notification.cycle_key
-        and customer.status in (CustomerStatus.ACTIVE, CustomerStatus.DELAYED)
+        and (status or customer.status) in (CustomerStatus.ACTIVE, CustomerStatus.DELAYED)
+    )
+
+
+def _due(now: datetime):
+    return [
+        Notification.status == NotificationStatus.QUEUED,
+        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+    ]
+
+
+def _step(
+    action: str, notification: Notification, outcome: str | None = None, customer_name=None
+) -> DeliveryStep:
+    return DeliveryStep(
+        action=action,
+        kind=notification.kind,
+        recipient=notification.recipient,
+        customer_name=customer_name or notification.customer.company_name,
+        notification_id=notification.id,
+        outcome=outcome,
     )
 
 
@@ -120,19 +166,14 @@ def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
     report = DeliveryReport()
     max_attempts = int(current_app.config.get("VIP_MAIL_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT))
     due = db.session.scalars(
-        select(Notification.id)
-        .where(
-            Notification.status == NotificationStatus.QUEUED,
-            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
-        )
-        .order_by(Notification.id)
-        .limit(limit)
+        select(Notification.id).where(*_due(now)).order_by(Notification.id).limit(limit)
     ).all()
     db.session.commit()
     for notification_id in due:
         if not _claim(notification_id, now):
             continue  # another run has it
         notification = db.session.get(Notification, notification_id)
+        customer_name = notification.customer.company_name  # for the report, once detached
         if not still_relevant(notification):
             # A renewal moved the anniversary on, or access is already gone: never send a
             # stale reminder (R10).
@@ -140,6 +181,7 @@ def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
             notification.next_attempt_at = None
             notification.last_error = "no longer relevant"
             report.cancelled += 1
+            report.steps.append(_step(CANCEL, notification))
             db.session.commit()
             continue
         # No transaction stays open while the mail travels: on SQLite that would hold the
@@ -155,20 +197,51 @@ def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
                 notification.status = NotificationStatus.FAILED
                 notification.next_attempt_at = None
                 report.failed += 1
+                report.steps.append(_step(SEND, notification, "failed", customer_name))
             else:
                 notification.next_attempt_at = now + FIRST_RETRY * (
                     2 ** (notification.attempts - 1)
                 )
                 report.retrying += 1
+                report.steps.append(_step(SEND, notification, "retrying", customer_name))
         else:
             notification.attempts += 1
             notification.status = NotificationStatus.SENT
             notification.sent_at = now
             notification.last_error = None
             report.sent += 1
+            report.steps.append(_step(SEND, notification, "sent", customer_name))
         db.session.merge(notification)
         db.session.commit()
     return report
+
+
+def preview_delivery(
+    *,
+    now: datetime,
+    reseller_ids: list[int] | None = None,
+    statuses_after: dict[int, CustomerStatus] | None = None,
+    limit: int = 500,
+) -> list[DeliveryStep]:
+    """What `deliver_queued` would do with the mail already queued, read without writing:
+    the same selection and order, the relevance judged by the statuses the deadlines
+    would leave (`statuses_after`). Reminders a run queues first come on top of these."""
+    statuses_after = statuses_after or {}
+    query = select(Notification).join(Customer).where(*_due(now))
+    if reseller_ids is not None:
+        query = query.where(Customer.reseller_id.in_(reseller_ids))
+    notifications = db.session.scalars(
+        query.options(contains_eager(Notification.customer)).order_by(Notification.id).limit(limit)
+    ).all()
+    return [
+        _step(
+            SEND
+            if still_relevant(notification, statuses_after.get(notification.customer_id))
+            else CANCEL,
+            notification,
+        )
+        for notification in notifications
+    ]
 
 
 # -- The Outbox page ------------------------------------------------------------------------------
@@ -179,6 +252,7 @@ def outbox_of(*, user: User, status: str = "", limit: int = 200) -> list[Notific
     query = (
         select(Notification)
         .join(Customer)
+        .options(contains_eager(Notification.customer))
         .where(Customer.reseller_id == user.reseller_id)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit)

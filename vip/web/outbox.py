@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from vip.models import NotificationStatus
-from vip.services import outbox
+from vip.services import job, outbox
 from vip.services.errors import DomainError
 from vip.web.htmx import is_htmx, render_page_or_partial
 
@@ -18,6 +18,8 @@ bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 @login_required
 def index():
     status = request.args.get("status", "")
+    # The preview first: it rolls the session back, which would expire the list's rows.
+    page_only = {} if is_htmx() else {"preview": job.tomorrows_run(user=current_user)}
     items = outbox.outbox_of(user=current_user, status=status)
     return render_page_or_partial(
         "outbox/index.html",
@@ -25,6 +27,17 @@ def index():
         items=items,
         status=status,
         statuses=[s.value for s in NotificationStatus],
+        **page_only,
+    )
+
+
+@bp.get("/preview")
+@login_required
+def preview():
+    """Tomorrow's job run for this reseller, read and rolled back: what it would change and
+    which mail it would deliver. Refreshed after any change made on the page."""
+    return render_page_or_partial(
+        "outbox/preview.html", "outbox/_preview.html", preview=job.tomorrows_run(user=current_user)
     )
 
 

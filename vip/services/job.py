@@ -1,0 +1,88 @@
+"""The daily job as a whole: the deadlines of each reseller's date, then mail delivery;
+and its preview, which reads the same selections and writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, text
+
+from vip import clock
+from vip.extensions import db
+from vip.models import Reseller, User
+from vip.services import deadlines, outbox
+from vip.services.access import require
+
+
+def resellers_by_local_date(fixed_today: date | None) -> dict[date, list[int]]:
+    """{date: [reseller ids]}: the given date for all, or each reseller's own local date."""
+    groups: dict[date, list[int]] = {}
+    for reseller in db.session.scalars(select(Reseller).order_by(Reseller.id)):
+        day = fixed_today or clock.today_in(reseller.time_zone)
+        groups.setdefault(day, []).append(reseller.id)
+    return groups
+
+
+def run_deadlines(days: dict[date, list[int]]) -> deadlines.TickReport:
+    totals = deadlines.TickReport()
+    for day, reseller_ids in days.items():
+        totals.add(deadlines.apply_deadlines(today=day, reseller_ids=reseller_ids))
+    return totals
+
+
+def refresh_planner_statistics() -> None:
+    """Once a day, SQLite's `PRAGMA optimize`: it re-analyzes the tables whose statistics
+    went stale, which the query planner needs to start a search from the trigram index.
+    (PostgreSQL's autovacuum does this by itself.)"""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("PRAGMA optimize"))
+        db.session.commit()
+
+
+@dataclass
+class TickPreview:
+    """What a run would change (`deadlines.changes`) and which mails it would deliver or
+    cancel, in the order it would."""
+
+    days: dict[date, list[int]]
+    deadlines: deadlines.TickReport
+    deliveries: list[outbox.DeliveryStep] = field(default_factory=list)
+    send: bool = True
+
+
+def preview_tick(*, days: dict[date, list[int]], now: datetime, send: bool = True) -> TickPreview:
+    """The dry run: the deadlines previewed day by day, then (unless `send` is off) the
+    queued mail as delivery would find it, followed by the reminders the run would queue.
+    The transaction is rolled back, so not even a lock outlives it."""
+    try:
+        report = deadlines.TickReport()
+        for day, reseller_ids in days.items():
+            report.add(deadlines.preview_deadlines(today=day, reseller_ids=reseller_ids))
+        preview = TickPreview(days=days, deadlines=report, send=send)
+        if send:
+            reseller_ids = [i for ids in days.values() for i in ids]
+            preview.deliveries = outbox.preview_delivery(
+                now=now, reseller_ids=reseller_ids, statuses_after=report.statuses_after
+            ) + [
+                outbox.DeliveryStep(
+                    action=outbox.SEND,
+                    kind=change.reminder,
+                    recipient=change.recipient,
+                    customer_name=change.customer_name,
+                )
+                for change in report.changes
+                if change.action == deadlines.REMINDER_QUEUED
+            ]
+        return preview
+    finally:
+        db.session.rollback()
+
+
+def tomorrows_run(*, user: User) -> TickPreview:
+    """The Outbox page's preview: tomorrow's run for the partner admin's own reseller."""
+    require(user, "outbox.view")
+    tomorrow = clock.today_for(user) + timedelta(days=1)
+    return preview_tick(
+        days={tomorrow: [user.reseller_id]}, now=clock.now() + timedelta(days=1), send=True
+    )

@@ -64,10 +64,20 @@ CUSTOMER_LIST = (
     "/customers?page=2",
 )
 DETAILS = tuple(
-    f"/customers/<id>/{tab}" for tab in ("info", "plans", "orders", "renewals", "history")
+    f"/customers/<id>/{tab}"
+    for tab in ("info", "plans", "orders", "renewals", "timeline", "history")
 )
-RENEWALS = ("/renewals", "/renewals?page=2", "/renewals/export.csv")
+RENEWALS = ("/renewals", "/renewals?page=2", "/renewals/export.csv", "/renewals/pipeline")
 CONSOLE = ("/console",)
+DASHBOARD_SECTIONS = (
+    "order_due",
+    "order_overdue",
+    "return_closing",
+    "window_opening",
+    "anniversary",
+    "in_grace",
+    "failed_mail",
+)
 
 # Statements per request, pinned: the same at 1 and at 50 customers. A change to any of
 # these numbers must be deliberate: find out which statement came or went (the failure
@@ -83,12 +93,16 @@ PINNED = {
         "/customers/<id>/plans": 11,
         "/customers/<id>/orders": 10,
         "/customers/<id>/renewals": 5,
+        "/customers/<id>/timeline": 6,
         "/customers/<id>/history": 6,
         "/renewals": 6,
         "/renewals?page=2": 6,
         # two BEGINs: the session ends when the view returns; the rows stream in a new one
         "/renewals/export.csv": 5,
+        "/renewals/pipeline": 5,
         "/console": 10,
+        "/": 17,  # the dashboard: two statements for each of its seven sections
+        **{f"/dashboard/sections/{key}": 5 for key in DASHBOARD_SECTIONS},
     },
     "postgresql": {
         "/customers": 9,
@@ -99,11 +113,15 @@ PINNED = {
         "/customers/<id>/plans": 10,
         "/customers/<id>/orders": 9,
         "/customers/<id>/renewals": 4,
+        "/customers/<id>/timeline": 5,
         "/customers/<id>/history": 5,
         "/renewals": 5,
         "/renewals?page=2": 5,
         "/renewals/export.csv": 3,
+        "/renewals/pipeline": 4,
         "/console": 9,
+        "/": 16,
+        **{f"/dashboard/sections/{key}": 4 for key in DASHBOARD_SECTIONS},
     },
 }
 
@@ -331,6 +349,9 @@ def test_perf_query_count_customer_details_is_constant(app, client, login_as, po
     assert all(name in info for name in portfolio.products)
     renewal_tab = measured["/customers/<id>/renewals"].body
     assert all(sku in renewal_tab for sku in portfolio.renewal_skus)
+    timeline = measured["/customers/<id>/timeline"].body
+    assert all(number in timeline for number in portfolio.pa_numbers)
+    assert all(number in timeline for number in portfolio.order_numbers)
     assert_pinned(app, measured, portfolio.customers)
 
 
@@ -348,6 +369,19 @@ def test_perf_query_count_renewals_overview_is_constant(app, client, login_as, p
     delimiter = ";" if ";" in text.splitlines()[0] else ","
     exported = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     assert {row[0] for row in exported[1:]} == portfolio.exported
+    # The pipeline counts every anniversary of its 12 months (the generator renews none).
+    with app.app_context():
+        in_pipeline = db.session.scalar(
+            select(func.count()).where(
+                Customer.anniversary_date >= TODAY.replace(day=1),
+                Customer.anniversary_date < TODAY.replace(year=TODAY.year + 1, day=1),
+            )
+        )
+    for page in ("/renewals/pipeline",):
+        totals = re.findall(
+            r'data-status="total" data-measure="customers">(\d+)<', measured[page].body
+        )
+        assert len(totals) == 12 and sum(map(int, totals)) == in_pipeline > 0
     assert_pinned(app, measured, portfolio.customers)
 
 
@@ -357,4 +391,47 @@ def test_perf_query_count_admin_console_is_constant(app, client, portfolio):
 
     console = measured["/console"].body
     assert all(email in console for email in portfolio.assignment_emails)
+    assert_pinned(app, measured, portfolio.customers)
+
+
+# --- Översikt (the dashboard) ---------------------------------------------------------------
+
+DASHBOARD = ("/", *(f"/dashboard/sections/{key}" for key in DASHBOARD_SECTIONS))
+
+
+def test_perf_query_count_dashboard_is_constant(app, client, login_as, portfolio):
+    """The page and each section's htmx partial: a capped count and one page of rows per
+    section, whatever the data size."""
+    login_as(ADMIN, PASSWORD)
+    measured = {"/": measure(app, client, "/")}
+    client.environ_base["HTTP_HX_REQUEST"] = "true"  # the sections answer htmx only
+    try:
+        for path in DASHBOARD[1:]:
+            measured[path] = measure(app, client, path)
+    finally:
+        del client.environ_base["HTTP_HX_REQUEST"]
+
+    page = measured["/"].body
+    assert re.findall(r'<section id="section-(\w+)"', page) == list(DASHBOARD_SECTIONS)
+    with app.app_context():
+        in_grace = _count(
+            select(Customer).where(
+                Customer.anniversary_date.between(TODAY - timedelta(days=GRACE_DAYS - 1), TODAY),
+                Customer.status != CustomerStatus.INACTIVE,
+            )
+        )
+        overdue = _count(
+            select(PurchaseAuthorization).where(
+                PurchaseAuthorization.status == AuthorizationStatus.PENDING,
+                PurchaseAuthorization.order_due_on < TODAY,
+            )
+        )
+    # The measured customer is Försenad and in grace: neither section is ever empty.
+    assert in_grace >= 1 and overdue >= 1
+    for key, rows in (("in_grace", in_grace), ("order_overdue", overdue)):
+        shown = measured[f"/dashboard/sections/{key}"].body.count("<li>")
+        assert shown == min(5, rows), key
+    for path in DASHBOARD[1:]:
+        assert measured[path].body.lstrip().startswith("<section id="), path
+        assert "<html" not in measured[path].body
     assert_pinned(app, measured, portfolio.customers)

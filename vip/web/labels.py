@@ -108,6 +108,14 @@ RENEWAL_STAGE_LABELS = {
     "overdue": _l("Overdue, access removed"),
 }
 
+#: What the job does to a customer (vip.services.deadlines), as the Outbox preview says it.
+DEADLINE_CHANGE_LABELS = {
+    "delay": _l("Becomes Delayed: an authorization's order is overdue"),
+    "delay_cleared": _l("No longer Delayed: no order is overdue"),
+    "access_removed": _l("Access removed: no renewal 30 days after the anniversary"),
+    "reminder_queued": _l("Reminder queued"),
+}
+
 
 def license_type_choices() -> list[SelectChoice]:
     return [SelectChoice(key, label) for key, label in LICENSE_TYPE_LABELS.items()]
@@ -152,6 +160,44 @@ AUDIT_ACTION_LABELS = {
 }
 
 
+def dashboard_section_labels() -> dict[str, str]:
+    """Översikt: each section's heading, which also names the customers list it filters."""
+    from flask_babel import ngettext
+
+    from vip.services import dashboard
+
+    soon, closing, ahead = (
+        dashboard.DUE_SOON_DAYS,
+        dashboard.RETURN_CLOSING_DAYS,
+        dashboard.LOOKAHEAD_DAYS,
+    )
+    return {
+        "order_due": ngettext(
+            "Purchase authorizations due within %(num)s day",
+            "Purchase authorizations due within %(num)s days",
+            soon,
+        ),
+        "order_overdue": _l("Delayed purchase authorizations"),
+        "return_closing": ngettext(
+            "Return windows closing within %(num)s day",
+            "Return windows closing within %(num)s days",
+            closing,
+        ),
+        "window_opening": ngettext(
+            "Renewal windows opening in the next %(num)s day",
+            "Renewal windows opening in the next %(num)s days",
+            ahead,
+        ),
+        "anniversary": ngettext(
+            "Anniversaries in the next %(num)s day",
+            "Anniversaries in the next %(num)s days",
+            ahead,
+        ),
+        "in_grace": _l("Customers in the grace period"),
+        "failed_mail": _l("Failed mail"),
+    }
+
+
 def count_label(count: int) -> str:
     """A list count as shown: exact up to the cap, "1 000+" beyond it."""
     from flask_babel import format_decimal
@@ -174,6 +220,7 @@ def labels_context() -> dict:
         "return_status_label": lambda status: RETURN_STATUS_LABELS.get(str(status), str(status)),
         "mail_status_label": lambda status: MAIL_STATUS_LABELS.get(str(status), str(status)),
         "mail_kind_label": lambda kind: MAIL_KIND_LABELS.get(kind, kind),
+        "deadline_change_label": lambda action: DEADLINE_CHANGE_LABELS.get(action, action),
         "license_type_label": lambda kind: LICENSE_TYPE_LABELS.get(str(kind), str(kind)),
         "authorization_status_label": lambda status: AUTHORIZATION_STATUS_LABELS.get(
             str(status), str(status)

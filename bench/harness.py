@@ -81,7 +81,7 @@ def bench_app(args, customers: int, schema: str | None = None):
     PostgreSQL in the schema `bench_<customers>` or the one given."""
     from flask_migrate import upgrade
 
-    from vip.generate import generate_portfolio
+    from vip.generate import generate_portfolio, record_sent_reminders
     from vip.models import Customer, Role, User
     from vip.services.accounts import create_user
 
@@ -100,6 +100,8 @@ def bench_app(args, customers: int, schema: str | None = None):
             with app.test_request_context():
                 report = generate_portfolio(customers=customers - count, today=TODAY, seed=7)
             print(f"  done in {report.seconds:.0f} s", flush=True)
+        # Databases generated before the generator wrote the sent reminders get them here.
+        record_sent_reminders(today=TODAY)
         db.session.remove()
     busy = sample_customer_id(app)
     with app.app_context():
@@ -160,20 +162,32 @@ def sample_customer_id(app) -> int:
         return row[0]
 
 
-def pages(customer_id: int) -> dict[str, tuple[str, str]]:
-    """Page name -> (who, path): the pages DESIGN.md section 7 measures."""
+def pages(app) -> dict[str, tuple[str, str]]:
+    """Page name -> (who, path): the pages DESIGN.md section 7 measures, and the
+    dashboard's."""
+    from vip.models import Customer
+
+    customer_id = sample_customer_id(app)
+    with app.app_context():
+        vip_id = db.session.get(Customer, customer_id).vip_id
+        db.session.remove()
     return {
         "customers list": ("admin", "/customers"),
-        "customers search": ("admin", "/customers?q=nord"),
+        "customers search, common word": ("admin", "/customers?q=nord"),
+        "customers search, one VIP ID": ("admin", f"/customers?q={vip_id}"),
         "customers status filter": ("admin", "/customers?status=delayed"),
         "customers page 50": ("admin", "/customers?page=50"),
         "details: info": ("admin", f"/customers/{customer_id}/info"),
         "details: plans": ("admin", f"/customers/{customer_id}/plans"),
         "details: orders": ("admin", f"/customers/{customer_id}/orders"),
         "details: renewals": ("admin", f"/customers/{customer_id}/renewals"),
+        "details: timeline": ("admin", f"/customers/{customer_id}/timeline"),
         "details: history": ("admin", f"/customers/{customer_id}/history"),
         "renewals overview": ("admin", "/renewals"),
         "renewals overview page 20": ("admin", "/renewals?page=20"),
+        "renewal pipeline chart": ("admin", "/renewals/pipeline"),
+        "dashboard (its seven sections)": ("admin", "/"),
+        "outbox with tomorrow's preview": ("admin", "/outbox"),
         "admin console": ("vip_admin", "/console"),
     }
 

@@ -10,7 +10,6 @@ from harness import (
     bench_app,
     median_ms,
     pages,
-    sample_customer_id,
     signed_in_client,
     table,
     timed,
@@ -23,7 +22,7 @@ TARGET = 1.5
 def page_times(app, repeat: int) -> dict[str, float]:
     clients = {"admin": signed_in_client(app), "vip_admin": signed_in_client(app, VIP_ADMIN)}
     result = {}
-    for name, (who, path) in pages(sample_customer_id(app)).items():
+    for name, (who, path) in pages(app).items():
         client = clients[who]
 
         def request(client=client, path=path):

@@ -9,7 +9,6 @@ from harness import (
     arguments,
     bench_app,
     pages,
-    sample_customer_id,
     signed_in_client,
     statement_counter,
     table,
@@ -20,7 +19,7 @@ from harness import (
 def count_queries(app) -> dict[str, int]:
     clients = {"admin": signed_in_client(app), "vip_admin": signed_in_client(app, VIP_ADMIN)}
     counts = {}
-    for name, (who, path) in pages(sample_customer_id(app)).items():
+    for name, (who, path) in pages(app).items():
         client = clients[who]
         assert client.get(path).status_code == 200, path  # warm
         with statement_counter(app) as counted:

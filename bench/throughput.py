@@ -2,6 +2,10 @@
 production server), over the same app and server answering `/healthz` (a fixed string from
 Flask, through the same request hooks). Target: at least 0.5.
 
+A third figure reads the page against a yardstick: a bare Flask + Jinja render of the same
+rows (bench/bare_app.py: three Core statements and one template, no session, login,
+CSRF, Babel or security hooks) under the same gunicorn settings.
+
 The load generator is wrk (Debian's `wrk` package) on loopback; without it, a bounded Python
 client (threads, one connection per request) drives both routes the same way.
 """
@@ -44,7 +48,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(args, customers: int, port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(
+    args, customers: int, port: int, workers: int, target: str = "app:app", chdir: Path = ROOT
+) -> subprocess.Popen:
     config = _config(args, customers)
     env = {
         **os.environ,
@@ -65,9 +71,9 @@ def start_gunicorn(args, customers: int, port: int, workers: int) -> subprocess.
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "app:app",
+            target,
         ],
-        cwd=ROOT,
+        cwd=chdir,
         env=env,
         start_new_session=True,
     )
@@ -152,8 +158,12 @@ def main() -> None:
     )
     app = bench_app(args, args.customers)
     customer_id = sample_customer_id(app)
-    port = free_port()
+    port, bare_port = free_port(), free_port()
     server = start_gunicorn(args, args.customers, port, args.workers)
+    bare_server = start_gunicorn(
+        args, args.customers, bare_port, args.workers, "bare_app:app", ROOT / "bench"
+    )
+    bare_path = f"/bare/customers/{customer_id}"
     try:
         cookie = session_cookie(port)
         details = f"/customers/{customer_id}/info"
@@ -163,21 +173,23 @@ def main() -> None:
         def measure(path: str) -> float:
             # The fixed string goes without the session cookie: no user is loaded for it.
             sent = cookie if path == details else "x=1"
+            at = bare_port if path == bare_path else port
             if use_wrk:
-                return wrk_rps(
-                    f"http://127.0.0.1:{port}{path}", sent, args.seconds, args.connections
-                )
-            return python_rps(port, path, sent, args.seconds, args.connections)
+                return wrk_rps(f"http://127.0.0.1:{at}{path}", sent, args.seconds, args.connections)
+            return python_rps(at, path, sent, args.seconds, args.connections)
 
-        measure(details), measure("/healthz")  # warm every worker
-        fixed, page = [], []
+        measure(details), measure("/healthz"), measure(bare_path)  # warm every worker
+        fixed, page, bare = [], [], []
         for _ in range(args.rounds):
             fixed.append(measure("/healthz"))
             page.append(measure(details))
+            bare.append(measure(bare_path))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+        for process in (server, bare_server):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
     fixed_rps, page_rps = sorted(fixed)[len(fixed) // 2], sorted(page)[len(page) // 2]
+    bare_rps = sorted(bare)[len(bare) // 2]
     ratio = page_rps / fixed_rps
     body = table(
         ["route", "requests/s (median)", "rounds"],
@@ -188,6 +200,11 @@ def main() -> None:
                 f"{page_rps:,.0f}",
                 ", ".join(f"{x:,.0f}" for x in page),
             ],
+            [
+                "bare Flask + Jinja, same rows (bench/bare_app.py)",
+                f"{bare_rps:,.0f}",
+                ", ".join(f"{x:,.0f}" for x in bare),
+            ],
         ],
     )
     body += (
@@ -195,6 +212,8 @@ def main() -> None:
         f"{'ok' if ratio >= TARGET else 'NOT MET'}). gunicorn {args.workers} sync workers, "
         f"{generator}, {args.connections} connections, {args.seconds} s per measurement, "
         f"{args.customers:,} customers, loopback.\n"
+        f"\nYardstick: the bare render reaches {bare_rps / fixed_rps:.2f} of the fixed string; "
+        f"the app's page reaches {page_rps / bare_rps:.2f} of the bare render.\n"
     )
     print(body)
     write_results("Throughput under gunicorn", args, Machine.read(args, app), body)

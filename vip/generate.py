@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, exists, func, insert, literal, select
 
 from vip.extensions import db
 from vip.models import (
@@ -26,6 +26,8 @@ from vip.models import (
     LicenseAssignment,
     LicenseType,
     MarketSegment,
+    Notification,
+    NotificationStatus,
     Order,
     OrderLine,
     OrderStatus,
@@ -37,6 +39,7 @@ from vip.models import (
     Role,
     User,
 )
+from vip.models.types import UTCDateTime
 from vip.services.accounts import create_user
 from vip.services.customers import search_key
 from vip.services.terms import add_months
@@ -57,6 +60,7 @@ class GenerationReport:
     order_lines: int = 0
     assignments: int = 0
     delayed: int = 0
+    reminders: int = 0  # sent reminder mails, as the daily job would have left them
     seconds: float = 0.0
     by_status: dict[str, int] = field(default_factory=dict)
 
@@ -98,6 +102,62 @@ def _products() -> dict[tuple[LicenseType, MarketSegment], list[Product]]:
     ):
         grouped.setdefault((product.license_type, product.market_segment), []).append(product)
     return grouped
+
+
+def record_sent_reminders(*, today: date) -> int:
+    """The reminder mails a year of daily ticks would have sent (R10), as sent rows in the
+    outbox: each stage the current anniversary has reached, once. Idempotent (only the
+    missing ones), in one INSERT ... SELECT per stage. Returns how many it added."""
+    from vip.services.deadlines import REMINDER_DAYS
+
+    sent_at = datetime.combine(today, day_time(6), tzinfo=UTC)
+    added = 0
+    for kind, from_day in REMINDER_DAYS:
+        cycle = cast(Customer.anniversary_date, String)
+        rows = select(
+            Customer.id,
+            literal(kind),
+            cycle,
+            Customer.admin_email,
+            Customer.admin_language,
+            literal(f"({kind}, generated)"),
+            literal(""),
+            literal(""),
+            literal(NotificationStatus.SENT.value),
+            literal(1),
+            literal(sent_at, UTCDateTime()),
+            literal(sent_at, UTCDateTime()),
+        ).where(
+            Customer.anniversary_date.is_not(None),
+            Customer.anniversary_date <= today - timedelta(days=from_day),
+            Customer.anniversary_date > today - timedelta(days=365),
+            ~exists().where(
+                Notification.customer_id == Customer.id,
+                Notification.kind == kind,
+                Notification.cycle_key == cycle,
+            ),
+        )
+        added += db.session.execute(
+            insert(Notification).from_select(
+                [
+                    "customer_id",
+                    "kind",
+                    "cycle_key",
+                    "recipient",
+                    "language",
+                    "subject",
+                    "body_text",
+                    "body_html",
+                    "status",
+                    "attempts",
+                    "created_at",
+                    "sent_at",
+                ],
+                rows,
+            )
+        ).rowcount
+    db.session.commit()
+    return added
 
 
 def generate_portfolio(
@@ -324,6 +384,14 @@ def generate_portfolio(
         flush()
     flush(force=True)
     _fix_sequences(ids)
+    db.session.commit()
+    report.reminders = record_sent_reminders(today=today)
+    # Fresh statistics, so the planners know a reseller's customers are many and start a
+    # search from its trigram index (SQLite has none until ANALYZE runs). Only the tables
+    # written: a bare ANALYZE on PostgreSQL would visit every schema of the database.
+    connection = db.session.connection()
+    for model in ids:
+        connection.exec_driver_sql(f'ANALYZE "{model.__table__.name}"')
     db.session.commit()
     report.seconds = time.perf_counter() - started
     return report

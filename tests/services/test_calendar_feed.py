@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from flask_babel import force_locale
 from icalendar import Calendar
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -533,7 +534,10 @@ def test_calendar_feed_revoke_ends_the_link_once(app, tenants):
         assert calendar_feed.active_feed(user=admin) is None
         with pytest.raises(DomainError) as refused:
             calendar_feed.revoke_feed(user=admin, now=NOW + timedelta(hours=2))
-        assert "no calendar link" in str(refused.value)
+        with force_locale("en"):
+            assert "no calendar link" in str(refused.value)
+        with force_locale("sv"):
+            assert "ingen kalenderlänk" in str(refused.value)
         revoked = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "calendar_feed.revoked")
         ).all()

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select
 
 from tests.conftest import HX, PASSWORD, TODAY
+from tests.job.test_dry_run import in_app, set_rows
+from tests.job.test_dry_run import new_customer as add_customer
 from vip.extensions import db
 from vip.models import (
     Customer,
@@ -30,7 +31,6 @@ from vip.models import (
 )
 from vip.services import job
 from vip.services.accounts import create_user
-from vip.services.customers import create_customer
 
 TOMORROW = TODAY + timedelta(days=1)  # VIP_TODAY is TODAY in the tests
 PREVIEW_ROOT = '<section class="panel job-preview" id="job-preview"'
@@ -46,15 +46,6 @@ ENGLISH_ONLY = (
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def text_of(fragment: str) -> str:
@@ -83,12 +74,6 @@ def mail_items(section: str) -> list[str]:
     return [text_of(item) for item in re.findall(r"<li>(.*?)</li>", section, re.S)]
 
 
-def set_rows(app, model, row_id: int, **values) -> None:
-    with in_app(app):
-        db.session.execute(update(model).where(model.id == row_id).values(**values))
-        db.session.commit()
-
-
 def snapshot(app) -> dict:
     with in_app(app):
         counts = {
@@ -101,30 +86,6 @@ def snapshot(app) -> dict:
             if name in ("customers", "notifications", "audit_events", "purchase_authorizations")
         }
     return {"counts": counts, **content}
-
-
-def add_customer(app, admin_id: int, name: str, email: str, *, language="sv", **values) -> int:
-    """Through the service; its invitation mail marked sent, then given the state wanted."""
-    with in_app(app):
-        customer = create_customer(
-            user=db.session.get(User, admin_id),
-            today=TODAY,
-            company_name=name,
-            country="SE",
-            market_segment="commercial",
-            admin_name=f"Admin of {name}",
-            admin_email=email,
-            admin_language=language,
-        )
-        customer_id = customer.id
-        db.session.execute(
-            update(Notification)
-            .where(Notification.customer_id == customer_id)
-            .values(status=NotificationStatus.SENT, attempts=1)
-        )
-        db.session.commit()
-    set_rows(app, Customer, customer_id, **values)
-    return customer_id
 
 
 def queue_reminder(app, customer_id: int, kind: str, cycle: str, recipient: str) -> int:

@@ -84,13 +84,15 @@ def feed_url(token: str) -> str:
 # -- The link ------------------------------------------------------------------------------
 
 
+def _active_feeds(user: User):
+    return select(CalendarFeed).where(
+        CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
+    )
+
+
 def active_feed(*, user: User) -> CalendarFeed | None:
     require(user, "calendar.subscribe")
-    return db.session.scalar(
-        select(CalendarFeed).where(
-            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
-        )
-    )
+    return db.session.scalar(_active_feeds(user))
 
 
 def _lock_user(user_id: int) -> None:
@@ -101,11 +103,7 @@ def _lock_user(user_id: int) -> None:
 
 
 def _revoke_active(user: User, now: datetime, reason: str) -> list[int]:
-    feeds = db.session.scalars(
-        select(CalendarFeed).where(
-            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
-        )
-    ).all()
+    feeds = db.session.scalars(_active_feeds(user)).all()
     for feed in feeds:
         feed.revoked_at = now
         audit.record(

@@ -155,7 +155,8 @@ class TimelineChart:
 
 
 def timeline_chart(timeline: Timeline) -> TimelineChart:
-    width, left, right, top = 900, 150.0, 884.0, 28.0
+    # The left gutter holds the lane names: "Inköpsauktoriseringar" is the longest.
+    width, left, right, top = 900, 180.0, 884.0, 28.0
     lane_height = 66.0
     span = max(timeline.days, 1)
 

@@ -111,7 +111,7 @@ def record_sent_reminders(*, today: date) -> int:
     from vip.services.deadlines import REMINDER_DAYS
 
     sent_at = datetime.combine(today, day_time(6), tzinfo=UTC)
-    added = 0
+    before = db.session.scalar(select(func.count()).select_from(Notification))
     for kind, from_day in REMINDER_DAYS:
         cycle = cast(Customer.anniversary_date, String)
         rows = select(
@@ -137,7 +137,7 @@ def record_sent_reminders(*, today: date) -> int:
                 Notification.cycle_key == cycle,
             ),
         )
-        added += db.session.execute(
+        db.session.execute(
             insert(Notification).from_select(
                 [
                     "customer_id",
@@ -155,9 +155,10 @@ def record_sent_reminders(*, today: date) -> int:
                 ],
                 rows,
             )
-        ).rowcount
+        )
     db.session.commit()
-    return added
+    # Counted, not summed from rowcount: PostgreSQL's driver reports -1 for INSERT ... SELECT.
+    return db.session.scalar(select(func.count()).select_from(Notification)) - before
 
 
 def generate_portfolio(

@@ -490,6 +490,7 @@ def test_a_long_preview_shows_the_first_hundred_of_each_kind_and_counts_the_rest
     from datetime import date
 
     from flask import render_template
+    from flask_babel import force_locale
 
     from vip.services.deadlines import DELAY, DeadlineChange, TickReport
     from vip.services.job import TickPreview
@@ -507,7 +508,7 @@ def test_a_long_preview_shows_the_first_hundred_of_each_kind_and_counts_the_rest
         deadlines=TickReport(delayed=130, changes=changes),
         deliveries=deliveries,
     )
-    with app.test_request_context():
+    with app.test_request_context(), force_locale("en"):
         html = render_template("outbox/_preview.html", preview=preview)
     assert html.count("Kund 1") >= 1 and "Kund 100 AB" in html and "Kund 101 AB" not in html
     assert "… and 30 more changes" in html

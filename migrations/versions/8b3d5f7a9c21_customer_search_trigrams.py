@@ -1,5 +1,5 @@
 """A trigram index for the customers search (FTS5 on SQLite, pg_trgm GIN on PostgreSQL);
-indexes for the dashboard and the job's date ranges
+indexes for the dashboard, the Outbox and the job's date ranges
 
 Revision ID: 8b3d5f7a9c21
 Revises: 7a2c4e6f8b10
@@ -43,7 +43,20 @@ END""",
 
 
 def upgrade():
-    op.create_index("ix_orders_status_date", "orders", ["status", "order_date"], unique=False)
+    # (date, id) order for the dashboard's first rows: PostgreSQL's index holds no id.
+    op.drop_index("ix_pa_status_due", table_name="purchase_authorizations")
+    op.create_index(
+        "ix_pa_status_due",
+        "purchase_authorizations",
+        ["status", "order_due_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_orders_status_date", "orders", ["status", "order_date", "id"], unique=False
+    )
+    op.create_index(
+        "ix_notifications_created", "notifications", ["created_at", "id"], unique=False
+    )
     op.create_index(
         "ix_customers_reseller_status_anniversary",
         "customers",
@@ -83,8 +96,13 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_notifications_created", table_name="notifications")
     op.drop_index("ix_customers_reseller_status_anniversary", table_name="customers")
     op.drop_index("ix_orders_status_date", table_name="orders")
+    op.drop_index("ix_pa_status_due", table_name="purchase_authorizations")
+    op.create_index(
+        "ix_pa_status_due", "purchase_authorizations", ["status", "order_due_on"], unique=False
+    )
     connection = op.get_bind()
     if connection.dialect.name == "sqlite":
         for suffix in ("ai", "ad", "au"):

@@ -28,9 +28,7 @@ def test_r10_generate_fills_a_portfolio_that_the_job_has_nothing_to_add_to(app):
             if c.anniversary_date and relevant_reminder(c.anniversary_date, TODAY) is not None
         ]
         assert with_reminder, "the seed should give some anniversaries near today"
-        assert report.reminders == db.session.scalar(
-            select(func.count()).select_from(Notification)
-        )
+        assert report.reminders == db.session.scalar(select(func.count()).select_from(Notification))
         assert set(db.session.scalars(select(Notification.status).distinct())) == {
             NotificationStatus.SENT
         }

@@ -30,7 +30,6 @@ from vip.models import (
     PurchaseAuthorization,
     User,
 )
-from vip.services import customers as customer_service
 from vip.services import dashboard
 from vip.services.authorizations import LineInput, create_purchase_authorization
 from vip.services.customers import create_customer, list_customers
@@ -225,11 +224,21 @@ def test_overdue_rows_come_most_overdue_first_and_are_capped_at_five(quiet):
 def test_count_is_capped(quiet, monkeypatch):
     for offset in range(4):
         authorization_due(quiet.a, D - timedelta(days=offset + 1))
-    monkeypatch.setattr(customer_service, "COUNT_CAP", 2)
+    monkeypatch.setattr(dashboard, "COUNT_CAP", 2)
 
     section = read(K.ORDER_OVERDUE, quiet.a, D)
     assert section.count == 3  # COUNT_CAP + 1: "more than 2"
     assert len(section.rows) == min(4, dashboard.ROWS)
+
+
+def test_the_dashboards_cap_is_its_own_99(quiet, ctx):
+    """A card's badge says "99+"; the lists keep counting to 1 000."""
+    from vip.web.labels import count_label
+
+    assert dashboard.COUNT_CAP == 99
+    assert count_label(100, dashboard.COUNT_CAP) == "99+"
+    assert count_label(99, dashboard.COUNT_CAP) == "99"
+    assert count_label(100) == "100"
 
 
 # --- 3. return windows closing within 3 days (R7) ------------------------------------------

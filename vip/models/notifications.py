@@ -26,6 +26,8 @@ class Notification(db.Model):
     __table_args__ = (
         UniqueConstraint("customer_id", "kind", "cycle_key"),
         Index("ix_notifications_status_next", "status", "next_attempt_at"),
+        # The Outbox page: the newest first.
+        Index("ix_notifications_created", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

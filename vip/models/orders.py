@@ -38,7 +38,7 @@ class Order(db.Model):
         Index("ix_orders_customer_date", "customer_id", "order_date"),
         Index("ix_orders_customer_term", "customer_id", "term_ends_on"),
         # Return windows closing soon (the dashboard): placed orders by order date.
-        Index("ix_orders_status_date", "status", "order_date"),
+        Index("ix_orders_status_date", "status", "order_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -63,10 +63,12 @@ class CustomerPage:
         return self.has_more
 
 
-def capped_count(query: Select, *, id_column=Customer.id) -> int:
-    """The rows of `query`, counted up to COUNT_CAP + 1 (an index range, never the table).
-    `id_column` is the primary key of the rows counted, when they are not customers."""
-    limited = query.with_only_columns(id_column).order_by(None).limit(COUNT_CAP + 1)
+def capped_count(query: Select, *, id_column=Customer.id, cap: int | None = None) -> int:
+    """The rows of `query`, counted up to `cap` + 1 (COUNT_CAP unless given: an index
+    range, never the table). `id_column` is the primary key of the rows counted, when they
+    are not customers."""
+    cap = COUNT_CAP if cap is None else cap
+    limited = query.with_only_columns(id_column).order_by(None).limit(cap + 1)
     return db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0
 
 

@@ -35,6 +35,9 @@ from vip.services.orders import ordered_on_for_window_closing, return_window_clo
 from vip.services.renewals import STAGE_RANGES, RenewalDates, RenewalStage
 
 ROWS = 5  # rows shown per section; "show all" leads to the full list
+#: A section counts up to this and says "99+" beyond: a badge on a card, not a report, and
+#: counting a backlog of a thousand overdue rows on every refresh costs more than it tells.
+COUNT_CAP = 99
 DUE_SOON_DAYS = 3  # authorizations due from today to today + 3
 RETURN_CLOSING_DAYS = 3  # return windows closing from today to today + 3
 LOOKAHEAD_DAYS = 7  # renewal windows opening and anniversaries: today to today + 6
@@ -53,8 +56,9 @@ class SectionKey(StrEnum):
 @dataclass(frozen=True)
 class Section:
     key: SectionKey
-    count: int  # exact up to COUNT_CAP; COUNT_CAP + 1 means "more than COUNT_CAP"
+    count: int  # exact up to `cap`; cap + 1 means "more than cap"
     rows: list
+    cap: int = COUNT_CAP
 
     @property
     def has_more(self) -> bool:
@@ -238,11 +242,11 @@ def section(*, user: User, key: str, today: date, limit: int = ROWS) -> Section:
     require(user, PERMISSIONS[key])
     entity, _condition = CONDITIONS[key]
     query = _query(user, key, today)
-    count = capped_count(query, id_column=entity.id)
+    count = capped_count(query, id_column=entity.id, cap=COUNT_CAP)
     if entity is not Customer:
         query = query.options(contains_eager(entity.customer))
     items = db.session.scalars(query.order_by(*ORDERINGS[key]).limit(limit)).all()
-    return Section(key, count, [_row(key, item, today) for item in items])
+    return Section(key, count, [_row(key, item, today) for item in items], COUNT_CAP)
 
 
 def dashboard(*, user: User, today: date, limit: int = ROWS) -> list[Section]:

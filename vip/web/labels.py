@@ -198,14 +198,16 @@ def dashboard_section_labels() -> dict[str, str]:
     }
 
 
-def count_label(count: int) -> str:
-    """A list count as shown: exact up to the cap, "1 000+" beyond it."""
+def count_label(count: int, cap: int | None = None) -> str:
+    """A count as shown: exact up to the cap (the lists' COUNT_CAP unless given), "1 000+"
+    beyond it."""
     from flask_babel import format_decimal
 
     from vip.services.customers import COUNT_CAP
 
-    if count > COUNT_CAP:
-        return format_decimal(COUNT_CAP) + "+"
+    cap = COUNT_CAP if cap is None else cap
+    if count > cap:
+        return format_decimal(cap) + "+"
     return format_decimal(count)
 
 

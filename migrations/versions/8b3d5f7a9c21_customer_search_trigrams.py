@@ -58,6 +58,12 @@ def upgrade():
         "ix_notifications_created", "notifications", ["created_at", "id"], unique=False
     )
     op.create_index(
+        "ix_notifications_status_created",
+        "notifications",
+        ["status", "created_at", "id"],
+        unique=False,
+    )
+    op.create_index(
         "ix_customers_reseller_status_anniversary",
         "customers",
         ["reseller_id", "status", "anniversary_date"],
@@ -96,6 +102,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_notifications_status_created", table_name="notifications")
     op.drop_index("ix_notifications_created", table_name="notifications")
     op.drop_index("ix_customers_reseller_status_anniversary", table_name="customers")
     op.drop_index("ix_orders_status_date", table_name="orders")

@@ -26,8 +26,10 @@ class Notification(db.Model):
     __table_args__ = (
         UniqueConstraint("customer_id", "kind", "cycle_key"),
         Index("ix_notifications_status_next", "status", "next_attempt_at"),
-        # The Outbox page: the newest first.
+        # The Outbox page, newest first: all of it, or one status (the dashboard's failed
+        # mail, the Outbox's filter).
         Index("ix_notifications_created", "created_at", "id"),
+        Index("ix_notifications_status_created", "status", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

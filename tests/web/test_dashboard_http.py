@@ -480,3 +480,22 @@ def test_customers_list_ignores_an_unknown_filter(client, tenants, login_as, boa
     assert 'id="attention-filter"' not in page
     for name in boards["a"].names.values():
         assert name in page
+
+
+def test_a_card_beyond_its_cap_says_99_plus(app):
+    """The badge of a card counts to 99 and says "99+" beyond (the lists say "1 000+")."""
+    from datetime import date
+
+    from flask import render_template
+
+    from vip.services.dashboard import COUNT_CAP, Section
+    from vip.web.labels import dashboard_section_labels
+
+    with app.test_request_context():
+        html = render_template(
+            "dashboard/_section.html",
+            section=Section(SectionKey.ORDER_OVERDUE, COUNT_CAP + 1, [], COUNT_CAP),
+            titles=dashboard_section_labels(),
+            today=date(2026, 11, 29),
+        )
+    assert 'id="section-order_overdue-count">99+</span>' in html

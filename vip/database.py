@@ -50,3 +50,9 @@ def configure_engine_events(app: Flask) -> None:
 
     # First of all hooks: the user loader's query must already see the mark.
     app.before_request_funcs.setdefault(None, []).insert(0, _mark_read_only_request)
+
+
+def write_from_a_read_request() -> None:
+    """For the rare GET that writes (a calendar feed noting its fetch): the transactions it
+    begins from now on begin IMMEDIATE, like a form's. End the reading one first."""
+    g.read_only_request = False

@@ -8,7 +8,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     url_for,
@@ -17,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from vip import clock
+from vip.database import write_from_a_read_request
 from vip.services import calendar_feed
 from vip.services.errors import DomainError
 from vip.web.htmx import is_htmx
@@ -86,9 +86,9 @@ def feed(token: str):
             language=user.language,
         ),
     )
-    # A GET reads in a deferred transaction (vip/database.py); this one write begins its
-    # own transaction, IMMEDIATE, once the reading one has ended.
-    g.read_only_request = False
+    # A GET reads in a deferred transaction; this one write begins its own, IMMEDIATE,
+    # once the reading one has ended (record_fetch ends it).
+    write_from_a_read_request()
     calendar_feed.record_fetch(feed_id=found.id, now=clock.now())
     # Cache-Control: no-store comes with every response (vip/web/security.py).
     return current_app.response_class(

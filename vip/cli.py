@@ -178,7 +178,7 @@ def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
         if no_send:
             click.echo("Mail: not sent (--no-send).")
             return
-        delivery = outbox.deliver_queued(now=clock.now())
+        delivery = job.deliver_mail(days=days, now=clock.now())
     _print_delivery(delivery)
     if delivery.failed or delivery.retrying:
         sys.exit(1)

@@ -29,7 +29,7 @@ from vip.models import (
 )
 from vip.services import audit
 from vip.services.accounts import create_user
-from vip.services.authorizations import issue_authorization_number
+from vip.services.authorizations import issue_authorization_number, order_window_days
 from vip.services.catalog import load_catalog
 from vip.services.customers import create_customer
 from vip.services.invitations import accept_invitation, token_for
@@ -77,7 +77,7 @@ def _authorization(customer, user, *, created: date, lines, status, license_type
         created_at=_at(created),
         created_on=created,
         created_by=user,
-        order_due_on=created + timedelta(days=14),
+        order_due_on=created + timedelta(days=order_window_days()),
     )
     if status == AuthorizationStatus.CANCELLED:
         pa.cancelled_at = _at(created + timedelta(days=2))
@@ -182,11 +182,14 @@ def _renewal(customer, user, *, order_date: date, lines):
 
 
 def _first_order(customer, user, *, anniversary: date, license_type, lines):
+    """The first order (R5) whose term ends on about `anniversary`: the anniversary is then
+    derived from the order date, as recording the order does."""
     order_date = add_months(anniversary, -12)
+    anniversary = add_months(order_date, 12)
     pa = _authorization(
         customer,
         user,
-        created=order_date - timedelta(days=3),
+        created=order_date - timedelta(days=min(3, order_window_days())),
         lines=lines,
         status=AuthorizationStatus.PENDING,
         license_type=license_type,
@@ -314,7 +317,7 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
     # Active, pending authorization due in 11 days, and a cancelled one.
     bryggeri = _customer(
         erik,
-        today - timedelta(days=60),
+        today - timedelta(days=180),
         name="Bryggeriet i Norr AB",
         segment="commercial",
         admin="Sara Nord",
@@ -335,7 +338,7 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
     _authorization(
         bryggeri,
         erik,
-        created=today - timedelta(days=12),
+        created=today - timedelta(days=max(order_window_days() - 2, 0)),
         lines=[(_product("Lightroom", team_c, com), 4)],
         status=AuthorizationStatus.PENDING,
         license_type=team_c,
@@ -350,6 +353,13 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
     )
 
     # An add-on ordered 5 days ago, inside its return window, with a return requested.
+    _first_order(
+        bryggeri,
+        erik,
+        anniversary=today + timedelta(days=200),
+        license_type=team_c,
+        lines=[(_product("Photoshop", team_c, com), 6)],
+    )
     add_on = _authorization(
         bryggeri,
         erik,
@@ -358,7 +368,6 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         status=AuthorizationStatus.PENDING,
         license_type=team_c,
     )
-    bryggeri.anniversary_date = today + timedelta(days=200)
     order = _order(
         bryggeri,
         erik,
@@ -418,7 +427,7 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
     _authorization(
         skola,
         anna,
-        created=today - timedelta(days=20),
+        created=today - timedelta(days=order_window_days() + 6),
         lines=[(_product("Adobe Express", ent, edu), 300)],
         status=AuthorizationStatus.PENDING,
         license_type=ent,

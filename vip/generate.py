@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 
+from flask import current_app
 from sqlalchemy import String, cast, exists, func, insert, literal, select
 
 from vip.extensions import db
@@ -23,6 +24,7 @@ from vip.models import (
     AuthorizationStatus,
     Customer,
     CustomerStatus,
+    Invitation,
     LicenseAssignment,
     LicenseType,
     MarketSegment,
@@ -41,8 +43,10 @@ from vip.models import (
 )
 from vip.models.types import UTCDateTime
 from vip.services.accounts import create_user
+from vip.services.authorizations import order_window_days
 from vip.services.customers import search_key
-from vip.services.terms import add_months
+from vip.services.deadlines import GRACE_DAYS, REMINDER_DAYS
+from vip.services.terms import add_months, months_to_anniversary
 
 BATCH = 20_000
 PA_NUMBERS = 900_000  # "PA-" + 6 digits: the whole number space the design allows
@@ -105,12 +109,11 @@ def _products() -> dict[tuple[LicenseType, MarketSegment], list[Product]]:
 
 
 def record_sent_reminders(*, today: date) -> int:
-    """The reminder mails a year of daily ticks would have sent (R10), as sent rows in the
-    outbox: each stage the current anniversary has reached, once. Idempotent (only the
-    missing ones), in one INSERT ... SELECT per stage. Returns how many it added."""
-    from vip.services.deadlines import REMINDER_DAYS
-
-    sent_at = datetime.combine(today, day_time(6), tzinfo=UTC)
+    """The reminder mails the daily ticks before `today` would have sent (R10), as sent rows
+    in the outbox: each stage the current anniversary reached before today, once. A stage
+    that begins today is left to today's tick. Idempotent (only the missing ones), in one
+    INSERT ... SELECT per stage. Returns how many it added."""
+    sent_at = datetime.combine(today - timedelta(days=1), day_time(6), tzinfo=UTC)
     before = db.session.scalar(select(func.count()).select_from(Notification))
     for kind, from_day in REMINDER_DAYS:
         cycle = cast(Customer.anniversary_date, String)
@@ -129,7 +132,7 @@ def record_sent_reminders(*, today: date) -> int:
             literal(sent_at, UTCDateTime()),
         ).where(
             Customer.anniversary_date.is_not(None),
-            Customer.anniversary_date <= today - timedelta(days=from_day),
+            Customer.anniversary_date < today - timedelta(days=from_day),
             Customer.anniversary_date > today - timedelta(days=365),
             ~exists().where(
                 Notification.customer_id == Customer.id,
@@ -197,6 +200,7 @@ def generate_portfolio(
         model: _next_id(model)
         for model in (
             Customer,
+            Invitation,
             PurchaseAuthorization,
             PurchaseAuthorizationLine,
             Order,
@@ -205,7 +209,9 @@ def generate_portfolio(
         )
     }
     buffers: dict = {model: [] for model in ids}
-    window = timedelta(days=14)
+    window_days = order_window_days()  # VIP_PA_ORDER_WINDOW_DAYS, as the web path uses
+    window = timedelta(days=window_days)
+    invitation_validity = timedelta(days=current_app.config["VIP_INVITATION_VALID_DAYS"])
 
     def take(model) -> int:
         value = ids[model]
@@ -236,16 +242,23 @@ def generate_portfolio(
         segment = rng.choices(segments, weights=(80, 10, 10))[0]
         license_type = rng.choice(list(LicenseType))
         products = catalog[(license_type, segment)]
-        # Anniversaries spread over the coming year; a few customers still without an order.
+        # A few customers still without an order; the others have a first order (R5) from
+        # which the anniversary derives, spread so that anniversaries cover the coming year.
         has_orders = rng.random() < 0.95
-        anniversary = today + timedelta(days=rng.randrange(-30, 335)) if has_orders else None
-        status = CustomerStatus.ACTIVE if has_orders else CustomerStatus.INVITED
-        if anniversary is not None and (today - anniversary).days >= 30:
-            status = CustomerStatus.INACTIVE
+        first_order_on = today - timedelta(days=rng.randrange(30, 395)) if has_orders else None
+        anniversary = add_months(first_order_on, 12) if first_order_on else None
+        # R1: some VIP admins never accepted their invitation, orders or not.
+        accepted = has_orders and rng.random() < 0.96
+        status = CustomerStatus.ACTIVE if accepted else CustomerStatus.INVITED
+        if anniversary is not None and (today - anniversary).days >= GRACE_DAYS:
+            status = CustomerStatus.INACTIVE  # R11
         count = min(30, int(rng.expovariate(1 / mean_pas))) if mean_pas else 0
+        if has_orders:
+            count = max(count, 1)  # the first order's authorization
         overdue_here = False
         created_at = datetime.combine(today - timedelta(days=400), day_time(9), tzinfo=UTC)
         name = f"{rng.choice(NAMES_A)}{rng.choice(NAMES_B)} {index + 1} {rng.choice(FORMS)}"
+        admin_email = f"admin{customer_id}@kund{customer_id}.example"
         customer_row = {
             "id": customer_id,
             "reseller_id": reseller.id,
@@ -253,18 +266,30 @@ def generate_portfolio(
             "country": "SE",
             "market_segment": segment.value,
             "admin_name": f"Admin {index + 1}",
-            "admin_email": f"admin{customer_id}@kund{customer_id}.example",
+            "admin_email": admin_email,
             "admin_language": "sv" if rng.random() < 0.8 else "en",
             "vip_id": vip_id,
             "status": status.value,
             "status_before_delay": None,
             "anniversary_date": anniversary,
-            "search_key": search_key(name, vip_id, f"admin{customer_id}@kund{customer_id}.example"),
+            "search_key": search_key(name, vip_id, admin_email),
             "created_at": created_at,
             "updated_at": created_at,
         }
         buffers[Customer].append(customer_row)
-        term_start = add_months(anniversary, -12) if anniversary else None
+        if not accepted:
+            buffers[Invitation].append(
+                {
+                    "id": take(Invitation),
+                    "customer_id": customer_id,
+                    "email": admin_email,
+                    "nonce": f"{rng.getrandbits(192):048x}",
+                    "created_at": created_at,
+                    "expires_on": created_at.date() + invitation_validity,
+                    "accepted_at": None,
+                    "revoked_at": None,
+                }
+            )
         licensed: dict[int, int] = {}
         for pa_index in range(count):
             serial = next(number_pool, None)
@@ -272,8 +297,11 @@ def generate_portfolio(
                 break
             pa_id = take(PurchaseAuthorization)
             number = f"PA-{serial}"
+            first = has_orders and pa_index == 0
             roll = rng.random()
-            if not has_orders:
+            if first:
+                pa_status = AuthorizationStatus.ORDERED
+            elif not has_orders:
                 pa_status = AuthorizationStatus.PENDING
             elif roll < 0.65:
                 pa_status = AuthorizationStatus.ORDERED
@@ -281,15 +309,26 @@ def generate_portfolio(
                 pa_status = AuthorizationStatus.CANCELLED
             else:
                 pa_status = AuthorizationStatus.PENDING
-            if pa_status == AuthorizationStatus.PENDING:
-                # Mostly recent; now and then overdue (Försenad).
-                age = rng.randrange(0, 14) if rng.random() < 0.97 else rng.randrange(15, 40)
+            order_date = None
+            if first:
+                # Ordered within its window: the order that set the anniversary.
+                created_on = first_order_on - timedelta(days=rng.randrange(0, window_days))
+                order_date = first_order_on
+            elif pa_status == AuthorizationStatus.PENDING:
+                # Mostly within the window; now and then overdue (Försenad).
+                if rng.random() < 0.97:
+                    age = rng.randrange(0, window_days)
+                else:
+                    age = rng.randrange(window_days + 1, window_days + 26)
+                created_on = today - timedelta(days=age)
             else:
-                age = rng.randrange(15, 330)
-            created_on = today - timedelta(days=age)
-            if pa_status == AuthorizationStatus.ORDERED and term_start is not None:
-                created_on = max(created_on, term_start)
-                created_on = min(created_on, today)
+                created_on = today - timedelta(days=rng.randrange(15, 330))
+                if pa_status == AuthorizationStatus.ORDERED:
+                    # An add-on of the current term: ordered on the day it was created,
+                    # after the first order and before the anniversary.
+                    last_day = min(today, anniversary - timedelta(days=1))
+                    created_on = min(max(created_on, first_order_on), last_day)
+                    order_date = created_on
             overdue_here |= pa_status == AuthorizationStatus.PENDING and created_on + window < today
             created = datetime.combine(created_on, day_time(10), tzinfo=UTC)
             buffers[PurchaseAuthorization].append(
@@ -329,11 +368,9 @@ def generate_portfolio(
             report.by_status[pa_status.value] = report.by_status.get(pa_status.value, 0) + 1
             report.authorizations += 1
             report.authorization_lines += len(lines)
-            if pa_status != AuthorizationStatus.ORDERED or anniversary is None:
+            if order_date is None:
                 continue
             order_id = take(Order)
-            first = pa_index == 0
-            order_date = term_start if first else created_on
             buffers[Order].append(
                 {
                     "id": order_id,
@@ -342,10 +379,12 @@ def generate_portfolio(
                     "order_type": (OrderType.NEW if first else OrderType.ADD_ON).value,
                     "authorization_id": pa_id,
                     "order_date": order_date,
-                    "duration_months": 12,
+                    "duration_months": 12
+                    if first
+                    else months_to_anniversary(order_date, anniversary),
                     "term_ends_on": anniversary,
                     "status": OrderStatus.PLACED.value,
-                    "created_at": created,
+                    "created_at": datetime.combine(order_date, day_time(11), tzinfo=UTC),
                     "created_by_id": creator_id,
                 }
             )
@@ -377,7 +416,7 @@ def generate_portfolio(
                     }
                 )
                 report.assignments += 1
-        if overdue_here and status in (CustomerStatus.ACTIVE, CustomerStatus.INVITED):
+        if overdue_here and status in (CustomerStatus.ACTIVE, CustomerStatus.INVITED):  # R4
             customer_row["status_before_delay"] = status.value
             customer_row["status"] = CustomerStatus.DELAYED.value
             report.delayed += 1

@@ -326,7 +326,7 @@ def expected_mails(s: Scene) -> list[str]:
     return [
         f"send invitation to {e['invited']}: a Kund AB",
         f"send invitation to {e['other']}: b Kund AB",
-        f"cancel access_removal to {e['removed']}: Utgången AB",
+        f"cancel access_removal to {e['removed']}: Utgången AB [access_removed]",
         f"send renewal_due to {e['due']}: Trettio AB",
         f"send renewal_missed to {e['missed']}: Årsdag AB",
         f"send access_removal to {e['removal']}: Sjudagar AB",
@@ -384,11 +384,11 @@ def test_the_dry_run_prints_what_the_real_run_then_does(app, runner, scene):
     assert real.header == []
     assert dry.counts == real.counts
     assert dry.changes == real.changes  # the same lines in the same order
-    # A mail sent says how it went; a cancelled one has no outcome to tell.
+    # A mail sent says how it went; a cancelled one says why, in both runs.
     sends = [line for line in real.mails if line.startswith("send ")]
     assert len(sends) == 5 and all(line.endswith(" [sent]") for line in sends), real.mails
     assert [line for line in real.mails if not line.startswith("send ")] == [
-        f"cancel access_removal to {scene.emails['removed']}: Utgången AB"
+        f"cancel access_removal to {scene.emails['removed']}: Utgången AB [access_removed]"
     ]
     assert dry.mails == [OUTCOME.sub("", line) for line in real.mails]
     assert real.mail_summary == "Mail: 5 sent, 0 to retry, 0 failed, 1 no longer relevant."
@@ -506,9 +506,15 @@ def test_r11_dry_run_previews_access_removal_and_cancels_the_stale_reminder(app,
     dry = parse(tick(runner, "--today", D_TEXT, "--dry-run").output)
     assert f"access_removed: {who(app, scene.removed)}: active -> inactive" in dry.changes
     assert not any("Utgången AB" in line for line in dry.changes if line.startswith("reminder"))
-    assert f"cancel access_removal to {scene.emails['removed']}: Utgången AB" in dry.mails
+    assert (
+        f"cancel access_removal to {scene.emails['removed']}: Utgången AB [access_removed]"
+        in dry.mails
+    )
     real = parse(tick(runner, "--today", D_TEXT).output)
-    assert f"cancel access_removal to {scene.emails['removed']}: Utgången AB" in real.mails
+    assert (
+        f"cancel access_removal to {scene.emails['removed']}: Utgången AB [access_removed]"
+        in real.mails
+    )
     with in_app(app):
         assert db.session.get(Customer, scene.removed).status == CustomerStatus.INACTIVE
 
@@ -789,7 +795,7 @@ def test_r4_r10_r11_preview_describes_what_apply_then_does(app, plans, day_offse
             )
             tick = job.preview_tick(days={today: [reseller_id]}, now=now, send=True)
             applied = apply_deadlines(today=today, reseller_ids=[reseller_id])
-            delivered = outbox.deliver_queued(now=now)
+            delivered = job.deliver_mail(days={today: [reseller_id]}, now=now)
 
             assert [c.describe() for c in preview.changes] == [
                 c.describe() for c in applied.changes
@@ -812,10 +818,12 @@ def test_r4_r10_r11_preview_describes_what_apply_then_does(app, plans, day_offse
                 for c in applied.changes
                 if c.action != "reminder_queued"
             }
-            # The whole tick: the same changes, the same mails but for the outcome.
+            # The whole tick: the same changes, the same mails but for how a send went
+            # (a cancelled one says why in both).
             assert tick.deadlines.changes == applied.changes
             assert [step.describe() for step in tick.deliveries] == [
-                replace(step, outcome=None).describe() for step in delivered.steps
+                (replace(step, outcome=None) if step.action == outbox.SEND else step).describe()
+                for step in delivered.steps
             ]
             # The run is idempotent, and its preview says so.
             assert preview_deadlines(today=today, reseller_ids=[reseller_id]).changes == []

@@ -132,12 +132,12 @@ def expected_history(portfolio: list[Plan]):
             if (
                 model.anniversary is not None
                 and today >= model.anniversary + timedelta(days=30)
-                and model.status in (ACTIVE, DELAYED)
+                and model.status != INACTIVE  # invited too: R10 and R11 exempt no status
             ):
                 model.status, model.before_delay = INACTIVE, None
                 changes.append((index, "customer.access_removed", d))
             # R10
-            if model.anniversary is not None and model.status in (ACTIVE, DELAYED):
+            if model.anniversary is not None and model.status != INACTIVE:
                 kind = relevant_kind((today - model.anniversary).days)
                 cycle = model.anniversary.isoformat()
                 if kind is not None and (index, kind, cycle) not in seen:

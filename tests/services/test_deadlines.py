@@ -578,14 +578,28 @@ def test_r10_gaps_between_runs_send_only_what_is_still_relevant(app, subject, st
     assert status_of(app, subject.id)[0] == CustomerStatus.INACTIVE
 
 
-@pytest.mark.parametrize("status", [CustomerStatus.INVITED, CustomerStatus.INACTIVE])
-def test_r10_invited_and_inactive_customers_get_no_reminders(app, subject, status):
-    set_customer(app, subject.id, status=status)
+def test_r10_inactive_customers_get_no_reminders(app, subject):
+    set_customer(app, subject.id, status=CustomerStatus.INACTIVE)
     for offset in (-30, -1, 0, 22, 23, 29, 30):
         run(app, AD + timedelta(days=offset), subject.reseller_id)
     assert reminders(app, subject.id) == []
-    assert status_of(app, subject.id) == (status, None)
+    assert status_of(app, subject.id) == (CustomerStatus.INACTIVE, None)
     assert audits(app, subject.id) == []
+
+
+def test_r10_r11_an_invited_customer_with_a_term_gets_every_reminder_and_loses_access(app, subject):
+    """R1 allows orders before the VIP admin accepts the invitation; R10 and R11 exempt no
+    status: the reminders go to the invited admin, and access goes on day 30."""
+    set_customer(app, subject.id, status=CustomerStatus.INVITED)
+    for offset in (-30, -1, 0, 22, 23, 29):
+        run(app, AD + timedelta(days=offset), subject.reseller_id)
+    assert reminders(app, subject.id) == [(DUE, cycle()), (MISSED, cycle()), (REMOVAL, cycle())]
+    assert status_of(app, subject.id) == (CustomerStatus.INVITED, None)
+    report = run(app, AD + timedelta(days=30), subject.reseller_id)
+    assert report.access_removed == 1
+    assert status_of(app, subject.id) == (CustomerStatus.INACTIVE, None)
+    removed = [details for action, details in audits(app, subject.id)][-1]
+    assert removed["previous"] == "invited"
 
 
 def test_r10_a_delayed_customer_still_gets_its_reminders(app, tenants, subject):
@@ -798,12 +812,18 @@ def test_r11_a_renewal_before_day_30_keeps_access(app, subject):
     assert status_of(app, subject.id)[0] == CustomerStatus.ACTIVE
 
 
-@pytest.mark.parametrize("status", [CustomerStatus.INVITED, CustomerStatus.INACTIVE])
-def test_r11_leaves_invited_and_inactive_customers_alone(app, subject, status):
-    set_customer(app, subject.id, status=status)
+def test_r11_leaves_inactive_customers_alone(app, subject):
+    set_customer(app, subject.id, status=CustomerStatus.INACTIVE)
     report = run(app, AD + timedelta(days=30), subject.reseller_id)
     assert report.access_removed == 0
     assert audits(app, subject.id) == []
+
+
+def test_r11_an_invited_customer_without_a_term_is_left_alone(app, subject):
+    set_customer(app, subject.id, status=CustomerStatus.INVITED, anniversary_date=None)
+    report = run(app, AD + timedelta(days=30), subject.reseller_id)
+    assert report.access_removed == 0
+    assert status_of(app, subject.id) == (CustomerStatus.INVITED, None)
 
 
 def test_r4_r11_r10_run_in_that_order(app, tenants, subject):

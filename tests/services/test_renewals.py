@@ -1223,6 +1223,7 @@ def test_r9_r10_queued_and_failed_reminders_of_the_renewed_cycle_are_cancelled(r
     assert status(sent) == NotificationStatus.SENT
     assert status(failed) == NotificationStatus.CANCELLED
     assert status(queued) == NotificationStatus.CANCELLED
+    assert {db.session.get(Notification, i).cancel_reason for i in (failed, queued)} == {"renewed"}
     assert status(stale) == NotificationStatus.QUEUED
     assert status(other_kind) == NotificationStatus.QUEUED
     assert status(other_customer) == NotificationStatus.QUEUED

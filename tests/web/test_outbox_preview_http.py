@@ -41,7 +41,7 @@ ENGLISH_ONLY = (
     "Mail it would deliver",
     "Becomes Delayed",
     "Access removed: no renewal",
-    "no longer relevant: it would be cancelled",
+    "it would be cancelled: access is removed",
 )
 
 
@@ -218,7 +218,7 @@ def test_the_outbox_shows_tomorrows_run_in_english(app, client, tenants, scene, 
     assert mail_items(section) == [
         f"VIP invitation → {tenants.a.customer.admin_email} · a Kund AB",
         "Access removal (7 days before) → it@utgangen.example"
-        " (no longer relevant: it would be cancelled) · Utgången AB",
+        " (it would be cancelled: access is removed) · Utgången AB",
         "Renewal due (30 days before) → it@trettio.example · Trettio AB new",
         "Renewal missed (anniversary) → it@arsdag.example · Årsdag AB new",
     ]

@@ -51,6 +51,30 @@ def relevant_reminder(anniversary: date, today: date) -> str | None:
     return None
 
 
+#: Why a queued reminder is cancelled at delivery instead of sent (R10).
+RENEWED = "renewed"  # the anniversary it is about is no longer the customer's
+SUPERSEDED = "superseded"  # a later reminder of the same anniversary is due
+NO_ACCESS = "access_removed"  # the grace period is over: access is removed
+CANCEL_REASONS = (RENEWED, SUPERSEDED, NO_ACCESS)
+_STAGE = {kind: from_day for kind, from_day in REMINDER_DAYS}
+
+
+def stale_reminder_reason(
+    *, kind: str, cycle: str, anniversary: date | None, status, today: date
+) -> str | None:
+    """R10 at delivery: why a queued reminder of `kind` about the anniversary `cycle` must
+    not be sent on `today`, or None when it is the customer's current stage. A reminder
+    whose stage has not begun yet (a run for a later date queued it) is still sent."""
+    if anniversary is None or anniversary.isoformat() != cycle:
+        return RENEWED
+    if status == CustomerStatus.INACTIVE or (today - anniversary).days >= GRACE_DAYS:
+        return NO_ACCESS
+    current = relevant_reminder(anniversary, today)
+    if current is not None and _STAGE[current] > _STAGE[kind]:
+        return SUPERSEDED
+    return None
+
+
 #: The kinds of change a tick makes, in the order it makes them.
 DELAY = "delay"
 DELAY_CLEARED = "delay_cleared"
@@ -126,10 +150,12 @@ def _change(customer: Customer, action: str, before, after, **extra) -> Deadline
 
 # -- Which customers each rule is due for --------------------------------------------------------
 
-#: Statuses each rule starts from. The preview reads with INVITED added to every set and
-#: filters by the status the earlier steps would have left, as the real run sees it.
+#: Statuses each rule starts from. The preview filters by the status the earlier steps
+#: would have left, as the real run sees it.
 DELAYABLE = (CustomerStatus.ACTIVE, CustomerStatus.INVITED)
-HAS_ACCESS = (CustomerStatus.ACTIVE, CustomerStatus.DELAYED)
+#: R10 and R11 apply to every customer with a term that still has access, whether or not
+#: its VIP admin has accepted the invitation: an invited customer can have orders (R1).
+HAS_ACCESS = (CustomerStatus.ACTIVE, CustomerStatus.DELAYED, CustomerStatus.INVITED)
 
 
 def _overdue(today: date):
@@ -438,15 +464,14 @@ def preview_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
         previous = customer.status_before_delay or CustomerStatus.ACTIVE
         report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
         status[customer.id] = previous
-    every_status = (*HAS_ACCESS, CustomerStatus.INVITED)
-    for customer in _customers(reseller_ids, every_status, *_access_removal_due(today)):
+    for customer in _customers(reseller_ids, HAS_ACCESS, *_access_removal_due(today)):
         previous = now_status(customer)
         if previous in HAS_ACCESS:
             report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
             status[customer.id] = CustomerStatus.INACTIVE
     in_range = [
         customer
-        for customer in _customers(reseller_ids, every_status, *_reminder_not_queued(today))
+        for customer in _customers(reseller_ids, HAS_ACCESS, *_reminder_not_queued(today))
         if now_status(customer) in HAS_ACCESS
     ]
     for reminder in _reminders_due(in_range, today):

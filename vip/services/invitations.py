@@ -25,6 +25,7 @@ from vip.models import (
 from vip.services import audit
 from vip.services.access import get_customer_for
 from vip.services.accounts import new_user
+from vip.services.customer_status import awaits_acceptance
 from vip.services.errors import DomainError
 
 
@@ -96,7 +97,7 @@ def current_invitation(customer: Customer) -> Invitation | None:
 
 def resend_invitation(*, user: User, customer_id: int, today: date) -> Invitation:
     customer = get_customer_for(user=user, customer_id=customer_id, action="customers.invite")
-    if customer.status != CustomerStatus.INVITED:
+    if not awaits_acceptance(customer):
         raise DomainError(_l("The VIP admin has already accepted the invitation."))
     invitation = issue_invitation(customer=customer, actor=user, today=today)
     db.session.commit()
@@ -157,8 +158,12 @@ def accept_invitation(*, token: str, password: str, today: date, now) -> User:
     except DomainError:
         db.session.rollback()
         raise
+    # Accepting gives the customer the status with access it would have had; it never
+    # restores access removed after a missed anniversary (R11): a renewal does that.
     if customer.status == CustomerStatus.INVITED:
         customer.status = CustomerStatus.ACTIVE
+    elif customer.status_before_delay == CustomerStatus.INVITED:
+        customer.status_before_delay = CustomerStatus.ACTIVE
     audit.record(
         actor=admin,
         action="invitation.accepted",

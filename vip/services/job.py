@@ -24,6 +24,16 @@ def resellers_by_local_date(fixed_today: date | None) -> dict[date, list[int]]:
     return groups
 
 
+def local_date_of_reseller(days: dict[date, list[int]]) -> dict[int, date]:
+    """{reseller id: date}: the same grouping, read the other way round."""
+    return {reseller_id: day for day, ids in days.items() for reseller_id in ids}
+
+
+def deliver_mail(*, days: dict[date, list[int]], now: datetime) -> outbox.DeliveryReport:
+    """Delivery as part of a run: reminders judged by the run's date of their reseller."""
+    return outbox.deliver_queued(now=now, today_by_reseller=local_date_of_reseller(days))
+
+
 def run_deadlines(days: dict[date, list[int]]) -> deadlines.TickReport:
     totals = deadlines.TickReport()
     for day, reseller_ids in days.items():
@@ -63,7 +73,10 @@ def preview_tick(*, days: dict[date, list[int]], now: datetime, send: bool = Tru
         if send:
             reseller_ids = [i for ids in days.values() for i in ids]
             preview.deliveries = outbox.preview_delivery(
-                now=now, reseller_ids=reseller_ids, statuses_after=report.statuses_after
+                now=now,
+                reseller_ids=reseller_ids,
+                today_by_reseller=local_date_of_reseller(days),
+                statuses_after=report.statuses_after,
             ) + [
                 outbox.DeliveryStep(
                     action=outbox.SEND,

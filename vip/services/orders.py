@@ -29,7 +29,7 @@ from vip.models import (
 from vip.services import audit
 from vip.services.access import require, visible_customers
 from vip.services.authorizations import AuthorizationInvalid, get_for
-from vip.services.customer_status import clear_delay_if_resolved
+from vip.services.customer_status import clear_delay_if_resolved, status_with_access
 from vip.services.deadlines import access_removed_on
 from vip.services.errors import DomainError, LocalizedDate, NotVisible
 from vip.services.licenses import license_inventory, lock_customer
@@ -183,14 +183,17 @@ def record_order(
     if proposal.order_type == OrderType.NEW:
         customer.anniversary_date = proposal.anniversary
         if customer.status == CustomerStatus.INACTIVE:  # a lapsed customer starts over
-            customer.status = CustomerStatus.ACTIVE
+            customer.status = status_with_access(customer)
             audit.record(
                 actor=user,
                 action="customer.reactivated",
                 customer=customer,
                 object_type="customer",
                 object_id=customer.id,
-                details={"status": "active", "anniversary_date": proposal.anniversary.isoformat()},
+                details={
+                    "status": customer.status.value,
+                    "anniversary_date": proposal.anniversary.isoformat(),
+                },
             )
     flush_new_order()
     db.session.refresh(authorization)

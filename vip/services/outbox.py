@@ -9,7 +9,7 @@ import os
 import smtplib
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
@@ -19,9 +19,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import contains_eager
 
+from vip import clock
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, Notification, NotificationStatus, User
-from vip.services import audit
+from vip.services import audit, deadlines
 from vip.services.access import require
 from vip.services.errors import DomainError, NotVisible
 
@@ -109,21 +110,35 @@ def deliver(notification: Notification) -> None:
         _write_eml(message, notification)
 
 
-REMINDER_KINDS = frozenset({"renewal_due", "renewal_missed", "access_removal"})
+REMINDER_KINDS = frozenset(kind for kind, _ in deadlines.REMINDER_DAYS)
 
 
-def still_relevant(notification: Notification, status: CustomerStatus | None = None) -> bool:
-    """A reminder is sent only while its cycle is the customer's current one and the
-    customer still has access; invitations always are. `status`: the customer's status
-    to judge by, if not its present one (a preview of a run that changes it first)."""
+def stale_reason(
+    notification: Notification, *, today: date, status: CustomerStatus | None = None
+) -> str | None:
+    """Why a queued mail must be cancelled rather than sent on `today` (R10), or None to
+    send it: a reminder is sent only while it is its customer's current stage (no later
+    stage due, no renewal recorded, access not removed); invitations always are. `status`:
+    the customer's status to judge by, if not its present one (a preview of a run that
+    changes it first)."""
     if notification.kind not in REMINDER_KINDS:
-        return True
+        return None
     customer = notification.customer
-    return (
-        customer.anniversary_date is not None
-        and customer.anniversary_date.isoformat() == notification.cycle_key
-        and (status or customer.status) in (CustomerStatus.ACTIVE, CustomerStatus.DELAYED)
+    return deadlines.stale_reminder_reason(
+        kind=notification.kind,
+        cycle=notification.cycle_key,
+        anniversary=customer.anniversary_date,
+        status=status or customer.status,
+        today=today,
     )
+
+
+def _delivery_day(customer: Customer, today_by_reseller: dict[int, date] | None) -> date:
+    """The date a delivery judges a reminder by: the run's date for the customer's reseller,
+    or the reseller's local date today."""
+    if today_by_reseller and customer.reseller_id in today_by_reseller:
+        return today_by_reseller[customer.reseller_id]
+    return clock.today_in(customer.reseller.time_zone)
 
 
 def _due(now: datetime):
@@ -161,8 +176,12 @@ def _claim(notification_id: int, now: datetime) -> bool:
     return claimed == 1
 
 
-def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
-    """Sends what is due; one recipient's failure never stops the others."""
+def deliver_queued(
+    *, now: datetime, today_by_reseller: dict[int, date] | None = None, limit: int = 500
+) -> DeliveryReport:
+    """Sends what is due; one recipient's failure never stops the others. A reminder is
+    judged by its customer's stage on the run's date for the reseller (`today_by_reseller`,
+    by default each reseller's local date) and cancelled when it is stale (R10)."""
     report = DeliveryReport()
     max_attempts = int(current_app.config.get("VIP_MAIL_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT))
     due = db.session.scalars(
@@ -174,14 +193,17 @@ def deliver_queued(*, now: datetime, limit: int = 500) -> DeliveryReport:
             continue  # another run has it
         notification = db.session.get(Notification, notification_id)
         customer_name = notification.customer.company_name  # for the report, once detached
-        if not still_relevant(notification):
-            # A renewal moved the anniversary on, or access is already gone: never send a
-            # stale reminder (R10).
+        reason = stale_reason(
+            notification, today=_delivery_day(notification.customer, today_by_reseller)
+        )
+        if reason is not None:
+            # A later stage is due, a renewal moved the anniversary on, or access is gone:
+            # never send a stale reminder (R10).
             notification.status = NotificationStatus.CANCELLED
+            notification.cancel_reason = reason
             notification.next_attempt_at = None
-            notification.last_error = "no longer relevant"
             report.cancelled += 1
-            report.steps.append(_step(CANCEL, notification))
+            report.steps.append(_step(CANCEL, notification, reason))
             db.session.commit()
             continue
         # No transaction stays open while the mail travels: on SQLite that would hold the
@@ -220,6 +242,7 @@ def preview_delivery(
     *,
     now: datetime,
     reseller_ids: list[int] | None = None,
+    today_by_reseller: dict[int, date] | None = None,
     statuses_after: dict[int, CustomerStatus] | None = None,
     limit: int = 500,
 ) -> list[DeliveryStep]:
@@ -227,21 +250,22 @@ def preview_delivery(
     the same selection and order, the relevance judged by the statuses the deadlines
     would leave (`statuses_after`). Reminders a run queues first come on top of these."""
     statuses_after = statuses_after or {}
+
+    def preview_step(notification: Notification) -> DeliveryStep:
+        reason = stale_reason(
+            notification,
+            today=_delivery_day(notification.customer, today_by_reseller),
+            status=statuses_after.get(notification.customer_id),
+        )
+        return _step(SEND, notification) if reason is None else _step(CANCEL, notification, reason)
+
     query = select(Notification).join(Customer).where(*_due(now))
     if reseller_ids is not None:
         query = query.where(Customer.reseller_id.in_(reseller_ids))
     notifications = db.session.scalars(
         query.options(contains_eager(Notification.customer)).order_by(Notification.id).limit(limit)
     ).all()
-    return [
-        _step(
-            SEND
-            if still_relevant(notification, statuses_after.get(notification.customer_id))
-            else CANCEL,
-            notification,
-        )
-        for notification in notifications
-    ]
+    return [preview_step(notification) for notification in notifications]
 
 
 # -- The Outbox page ------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from vip.models import (
 from vip.services import audit
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
-from vip.services.customer_status import overdue_authorization_exists
+from vip.services.customer_status import overdue_authorization_exists, status_with_access
 from vip.services.customers import CustomerPage, paginate, search_clause
 from vip.services.deadlines import (
     ACCESS_REMOVAL,
@@ -37,6 +37,7 @@ from vip.services.deadlines import (
     RENEWAL_DUE,
     RENEWAL_MISSED,
     RENEWAL_WINDOW_DAYS,
+    RENEWED,
 )
 from vip.services.errors import DomainError, LocalizedDate
 from vip.services.licenses import (
@@ -436,10 +437,11 @@ def record_renewal(
         overdue = db.session.scalar(
             select(overdue_authorization_exists(customer=customer, today=today))
         )
+        with_access = status_with_access(customer)
         values.update(
-            {"status": CustomerStatus.DELAYED, "status_before_delay": CustomerStatus.ACTIVE}
+            {"status": CustomerStatus.DELAYED, "status_before_delay": with_access}
             if overdue
-            else {"status": CustomerStatus.ACTIVE}
+            else {"status": with_access}
         )
     moved = db.session.execute(
         update(Customer)
@@ -487,7 +489,7 @@ def record_renewal(
             Notification.kind.in_([RENEWAL_DUE, RENEWAL_MISSED, ACCESS_REMOVAL]),
             Notification.status.in_([NotificationStatus.QUEUED, NotificationStatus.FAILED]),
         )
-        .values(status=NotificationStatus.CANCELLED, last_error="renewed")
+        .values(status=NotificationStatus.CANCELLED, cancel_reason=RENEWED, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.flush()

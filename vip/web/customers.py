@@ -10,7 +10,6 @@ from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length
 
 from vip import clock
-from vip.models import CustomerStatus
 from vip.services import (
     access,
     audit,
@@ -162,7 +161,7 @@ def tab(customer_id: int, tab: str):
         context["invitation"] = invitation
         context["invitation_link"] = (
             invitations.link_for(invitation)
-            if invitation is not None and customer.status == CustomerStatus.INVITED
+            if invitation is not None and invitations.awaits_acceptance(customer)
             else None
         )
         context["today"] = clock.today_for(current_user)

@@ -101,6 +101,14 @@ MAIL_KIND_LABELS = {
 }
 
 
+#: Why a queued reminder was cancelled instead of sent (vip.services.deadlines, R10).
+MAIL_CANCEL_REASON_LABELS = {
+    "renewed": _l("a renewal was recorded for this anniversary"),
+    "superseded": _l("a later reminder of this anniversary is due"),
+    "access_removed": _l("access is removed"),
+}
+
+
 RENEWAL_STAGE_LABELS = {
     "upcoming": _l("Upcoming"),
     "window_open": _l("Renewal window open"),
@@ -222,6 +230,7 @@ def labels_context() -> dict:
         "return_status_label": lambda status: RETURN_STATUS_LABELS.get(str(status), str(status)),
         "mail_status_label": lambda status: MAIL_STATUS_LABELS.get(str(status), str(status)),
         "mail_kind_label": lambda kind: MAIL_KIND_LABELS.get(kind, kind),
+        "mail_cancel_reason_label": lambda reason: MAIL_CANCEL_REASON_LABELS.get(reason, reason),
         "deadline_change_label": lambda action: DEADLINE_CHANGE_LABELS.get(action, action),
         "license_type_label": lambda kind: LICENSE_TYPE_LABELS.get(str(kind), str(kind)),
         "authorization_status_label": lambda status: AUTHORIZATION_STATUS_LABELS.get(

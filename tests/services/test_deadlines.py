@@ -598,7 +598,7 @@ def test_r10_r11_an_invited_customer_with_a_term_gets_every_reminder_and_loses_a
     report = run(app, AD + timedelta(days=30), subject.reseller_id)
     assert report.access_removed == 1
     assert status_of(app, subject.id) == (CustomerStatus.INACTIVE, None)
-    removed = [details for action, details in audits(app, subject.id)][-1]
+    removed = audits(app, subject.id)[-1][1]
     assert removed["previous"] == "invited"
 
 

@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
         outbox,
         renewals,
         security,
+        settings,
         team,
     )
 
@@ -97,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
         outbox,
         invitations,
         team,
+        settings,
         admin_console,
     ):
         app.register_blueprint(module.bp)

@@ -7,12 +7,13 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from vip import clock
 from vip.extensions import db
-from vip.models import Customer, Reseller, Role
-from vip.services import accounts, catalog
+from vip.models import Customer, Role
+from vip.services import accounts, catalog, resellers
 from vip.services.errors import DomainError
 
 
@@ -73,6 +74,90 @@ def generate_command(customers: int, seed: int, reseller_name: str) -> None:
     )
 
 
+def _read_password() -> str:
+    """From a prompt on a terminal (asked twice), else the first line of stdin."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+#: The command-line name of each field `create-reseller` may report a problem with.
+OPTION_OF_FIELD = {
+    "name": "NAME",
+    "country": "--country",
+    "time_zone": "--time-zone",
+    "contact_email": "--contact-email",
+    "contact_phone": "--contact-phone",
+    "email": "--admin",
+    "language": "--language",
+    "password": "password",
+}
+
+
+@vip_cli.command("create-reseller")
+@click.argument("name")
+@click.option("--country", default="SE", show_default=True, help="Two-letter country code.")
+@click.option("--time-zone", default="Europe/Stockholm", show_default=True)
+@click.option("--contact-email", default=None, help="Shown to VIP admins.")
+@click.option("--contact-phone", default=None, help="Shown to VIP admins.")
+@click.option("--admin", "admin_email", required=True, help="The first partner admin's email.")
+@click.option("--admin-name", default=None, help="Display name (default: from the email).")
+@click.option("--language", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
+@click.option(
+    "--invite",
+    is_flag=True,
+    help="Mail the admin a single-use link to choose a password instead of asking for one.",
+)
+def create_reseller_command(
+    name,
+    country,
+    time_zone,
+    contact_email,
+    contact_phone,
+    admin_email,
+    admin_name,
+    language,
+    invite,
+) -> None:
+    """Create a reseller and its first partner admin. The password is read from a prompt,
+    or from stdin when piped; with --invite the admin gets a set-password link by mail."""
+    from vip.services import resellers
+
+    password = None if invite else _read_password()
+    with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
+        try:
+            created = resellers.create_reseller(
+                profile=resellers.ResellerProfile(
+                    name=name,
+                    country=country,
+                    time_zone=time_zone,
+                    contact_email=contact_email,
+                    contact_phone=contact_phone,
+                ),
+                admin_email=admin_email,
+                admin_name=admin_name,
+                language=language,
+                password=password,
+            )
+        except DomainError as error:
+            problems = getattr(error, "errors", None) or {error.field: error.message}
+            with force_locale("en"):  # the command line speaks English
+                line = " ".join(
+                    f"{OPTION_OF_FIELD.get(field, field or 'reseller')}: {message}"
+                    for field, message in problems.items()
+                )
+            raise click.ClickException(line) from error
+    click.echo(
+        f"Created reseller {created.reseller.name!r} and its partner admin "
+        f"{created.admin.email} ({created.admin.language})."
+    )
+    if created.set_password_link:
+        click.echo(
+            "A set-password link is queued for the admin; `vip send-mail` or the next "
+            "`vip tick` delivers it."
+        )
+
+
 @vip_cli.command("create-user")
 @click.argument("email")
 @click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
@@ -86,17 +171,14 @@ def create_user_command(email, role, reseller_name, vip_id, name, language) -> N
         raise click.UsageError("Give exactly one of --reseller NAME or --customer VIPID.")
     reseller = customer = None
     if reseller_name is not None:
-        reseller = db.session.scalar(select(Reseller).where(Reseller.name == reseller_name))
+        reseller = resellers.find_by_name(reseller_name)
         if reseller is None:
             raise click.ClickException(f"No reseller named {reseller_name!r}.")
     else:
         customer = db.session.scalar(select(Customer).where(Customer.vip_id == vip_id))
         if customer is None:
             raise click.ClickException(f"No customer with VIP ID {vip_id!r}.")
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = _read_password()
     with current_app.test_request_context():
         try:
             user = accounts.create_user(

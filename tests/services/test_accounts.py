@@ -252,6 +252,8 @@ EXPECTED = {
     "returns.request": RESELLER,
     "returns.approve": {Role.RESELLER_ADMIN},
     "team.manage": {Role.RESELLER_ADMIN},
+    "reseller.manage": {Role.RESELLER_ADMIN},
+    "customers.import": {Role.RESELLER_ADMIN},
     "outbox.view": {Role.RESELLER_ADMIN},
     "admin_console.use": {Role.VIP_ADMIN},
     "calendar.subscribe": RESELLER,

@@ -16,6 +16,7 @@ PUBLIC_ENDPOINTS = {
     "static",
     "auth.login",
     "invitations.accept",
+    "auth.set_password",  # the link is the key (tests/web/test_reseller_setup_http.py)
     "i18n.switch_language",
     "home.health",
     "calendar_feed.feed",  # the token is the key (tests/web/test_calendar_feed_http.py)

@@ -33,7 +33,8 @@ class Notification(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    #: None for a mail to a reseller's own user (the set-password link of a new account).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     kind: Mapped[str] = mapped_column(String(30))
     cycle_key: Mapped[str] = mapped_column(String(64))
     recipient: Mapped[str] = mapped_column(String(254))
@@ -51,4 +52,4 @@ class Notification(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    customer: Mapped[Customer] = relationship()
+    customer: Mapped[Customer | None] = relationship()

@@ -24,6 +24,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "returns.request": RESELLER_ROLES,
     "returns.approve": frozenset({Role.RESELLER_ADMIN}),
     "team.manage": frozenset({Role.RESELLER_ADMIN}),
+    "reseller.manage": frozenset({Role.RESELLER_ADMIN}),
+    "customers.import": frozenset({Role.RESELLER_ADMIN}),
     "outbox.view": frozenset({Role.RESELLER_ADMIN}),
     "admin_console.use": frozenset({Role.VIP_ADMIN}),
     "calendar.subscribe": RESELLER_ROLES,

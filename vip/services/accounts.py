@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select, update
 
 from vip.extensions import db
-from vip.models import Customer, Reseller, Role, User
+from vip.mail import render_mail
+from vip.models import Customer, Notification, NotificationStatus, Reseller, Role, User
 from vip.services import audit
 from vip.services.access import get_team_member_for, require
 from vip.services.errors import DomainError
@@ -237,3 +241,113 @@ def change_password(*, user: User, current_password: str, new_password: str) -> 
         details={"sessions_ended": True},
     )
     db.session.commit()
+
+
+# -- A new account's single-use set-password link ------------------------------------------------
+
+
+class SetPasswordLinkUnusable(DomainError):
+    pass
+
+
+def _set_password_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="vip-set-password")
+
+
+def _password_fingerprint(user: User) -> str:
+    """Changes with the password: a link stops working once it has been used."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def set_password_token(user: User) -> str:
+    return _set_password_serializer().dumps({"user": user.id, "pw": _password_fingerprint(user)})
+
+
+def set_password_link(user: User) -> str:
+    path = url_for("auth.set_password", token=set_password_token(user))
+    return current_app.config["VIP_BASE_URL"].rstrip("/") + path
+
+
+def user_for_set_password(token: str) -> User:
+    """The user a set-password link is for, while it is unused, unexpired and the account
+    active; otherwise SetPasswordLinkUnusable."""
+    days = int(current_app.config["VIP_INVITATION_VALID_DAYS"])
+    try:
+        data = _set_password_serializer().loads(token, max_age=days * 86400)
+    except SignatureExpired as error:
+        raise SetPasswordLinkUnusable(
+            _l("This link has expired. Ask a partner admin for a new one.")
+        ) from error
+    except BadSignature as error:
+        raise SetPasswordLinkUnusable(_l("This link is not valid.")) from error
+    user = db.session.get(User, data.get("user")) if isinstance(data, dict) else None
+    if user is None or not user.active or data.get("pw") != _password_fingerprint(user):
+        raise SetPasswordLinkUnusable(
+            _l("This link has been used already. Sign in with your email and password.")
+        )
+    return user
+
+
+def send_set_password_link(*, user: User, actor: User | None) -> str:
+    """Queues the mail with the link for the user to choose a password (valid as long as
+    a VIP invitation). The caller commits. Returns the link."""
+    link = set_password_link(user)
+    mail = render_mail(
+        "account_invitation",
+        language=user.language,
+        user=user,
+        reseller=user.reseller,
+        link=link,
+        valid_days=int(current_app.config["VIP_INVITATION_VALID_DAYS"]),
+    )
+    db.session.add(
+        Notification(
+            customer=None,
+            kind="account_invitation",
+            cycle_key=f"account:{user.id}:{secrets.token_hex(8)}",
+            recipient=user.email,
+            language=user.language,
+            subject=mail.subject,
+            body_text=mail.text,
+            body_html=mail.html,
+            status=NotificationStatus.QUEUED,
+        )
+    )
+    audit.record(
+        actor=actor,
+        action="user.set_password_link_sent",
+        reseller_id=user.reseller_id,
+        object_type="user",
+        object_id=user.id,
+        details={"email": user.email},
+    )
+    return link
+
+
+def set_password_with_link(*, token: str, password: str) -> User:
+    """Sets the password through the link, once: the link dies with the old password."""
+    user = user_for_set_password(token)
+    check_password_policy(password, user_inputs=(user.email, user.name))
+    old_hash = user.password_hash
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == old_hash)
+        .values(password_hash=hash_password(password), session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise SetPasswordLinkUnusable(
+            _l("This link has been used already. Sign in with your email and password.")
+        )
+    audit.record(
+        actor=user,
+        action="user.password_set",
+        reseller_id=user.reseller_id,
+        object_type="user",
+        object_id=user.id,
+        details={"through": "link"},
+    )
+    db.session.commit()
+    db.session.refresh(user)
+    return user

@@ -114,16 +114,24 @@ REMINDER_KINDS = frozenset(kind for kind, _ in deadlines.REMINDER_DAYS)
 
 
 def stale_reason(
-    notification: Notification, *, today: date, status: CustomerStatus | None = None
+    notification: Notification,
+    *,
+    today_by_reseller: dict[int, date] | None = None,
+    status: CustomerStatus | None = None,
 ) -> str | None:
-    """Why a queued mail must be cancelled rather than sent on `today` (R10), or None to
-    send it: a reminder is sent only while it is its customer's current stage (no later
-    stage due, no renewal recorded, access not removed); invitations always are. `status`:
-    the customer's status to judge by, if not its present one (a preview of a run that
-    changes it first)."""
-    if notification.kind not in REMINDER_KINDS:
+    """Why a queued mail must be cancelled rather than sent (R10), or None to send it: a
+    reminder is sent only while it is its customer's current stage (no later stage due, no
+    renewal recorded, access not removed) on the run's date for its reseller
+    (`today_by_reseller`, by default the reseller's local date); other mail always is.
+    `status`: the customer's status to judge by, if not its present one (a preview of a
+    run that changes it first)."""
+    if notification.kind not in REMINDER_KINDS or notification.customer is None:
         return None
     customer = notification.customer
+    if today_by_reseller and customer.reseller_id in today_by_reseller:
+        today = today_by_reseller[customer.reseller_id]
+    else:
+        today = clock.today_in(customer.reseller.time_zone)
     return deadlines.stale_reminder_reason(
         kind=notification.kind,
         cycle=notification.cycle_key,
@@ -133,12 +141,10 @@ def stale_reason(
     )
 
 
-def _delivery_day(customer: Customer, today_by_reseller: dict[int, date] | None) -> date:
-    """The date a delivery judges a reminder by: the run's date for the customer's reseller,
-    or the reseller's local date today."""
-    if today_by_reseller and customer.reseller_id in today_by_reseller:
-        return today_by_reseller[customer.reseller_id]
-    return clock.today_in(customer.reseller.time_zone)
+def addressee(notification: Notification) -> str:
+    """Whom a mail concerns, as the job's report names it: the customer, or for a mail to
+    a reseller's own user, the recipient."""
+    return notification.customer.company_name if notification.customer else notification.recipient
 
 
 def _due(now: datetime):
@@ -155,7 +161,7 @@ def _step(
         action=action,
         kind=notification.kind,
         recipient=notification.recipient,
-        customer_name=customer_name or notification.customer.company_name,
+        customer_name=customer_name or addressee(notification),
         notification_id=notification.id,
         outcome=outcome,
     )
@@ -192,10 +198,8 @@ def deliver_queued(
         if not _claim(notification_id, now):
             continue  # another run has it
         notification = db.session.get(Notification, notification_id)
-        customer_name = notification.customer.company_name  # for the report, once detached
-        reason = stale_reason(
-            notification, today=_delivery_day(notification.customer, today_by_reseller)
-        )
+        customer_name = addressee(notification)  # for the report, once detached
+        reason = stale_reason(notification, today_by_reseller=today_by_reseller)
         if reason is not None:
             # A later stage is due, a renewal moved the anniversary on, or access is gone:
             # never send a stale reminder (R10).
@@ -254,7 +258,7 @@ def preview_delivery(
     def preview_step(notification: Notification) -> DeliveryStep:
         reason = stale_reason(
             notification,
-            today=_delivery_day(notification.customer, today_by_reseller),
+            today_by_reseller=today_by_reseller,
             status=statuses_after.get(notification.customer_id),
         )
         return _step(SEND, notification) if reason is None else _step(CANCEL, notification, reason)

@@ -133,3 +133,39 @@ def change_password():
             flash(_("Your password was changed. Other sessions were signed out."), "success")
             return redirect(url_for("home.index"), 303)
     return render_template("auth/password.html", form=form), (422 if form.errors else 200)
+
+
+class SetPasswordForm(Form):
+    password = PasswordField(
+        _l("Choose a password"), validators=[InputRequired(), Length(max=1024)]
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[InputRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+@bp.route("/account/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """A new account's single-use link (`vip create-reseller --invite`): no session
+    needed, the link is the credential, and it dies with the password it replaces."""
+    try:
+        account = accounts.user_for_set_password(token)
+    except accounts.SetPasswordLinkUnusable as error:
+        return render_template("auth/set_password.html", message=str(error)), 410
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            account = accounts.set_password_with_link(token=token, password=form.password.data)
+        except accounts.SetPasswordLinkUnusable as error:
+            return render_template("auth/set_password.html", message=str(error)), 410
+        except DomainError as error:
+            form.password.errors.append(str(error))
+        else:
+            flash(
+                _("Your password is set. Sign in with %(email)s.", email=account.email),
+                "success",
+            )
+            return redirect(url_for("auth.login"), 303)
+    status = 422 if form.errors else 200
+    return render_template("auth/set_password.html", form=form, account=account), status

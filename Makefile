@@ -12,10 +12,11 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(BIN)/activate
 
+# The app refuses to start without the compiled catalogs, so installing compiles them.
 install: $(BIN)/activate
+	$(BIN)/pybabel compile -d vip/translations --statistics
 
 translations: install
-	$(BIN)/pybabel compile -d vip/translations --statistics 2>&1 | tail -n 1
 
 migrate: translations
 	$(BIN)/flask db upgrade

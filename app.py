@@ -1,5 +1,13 @@
 """Entry point for `flask --app app` and gunicorn (`app:app`)."""
 
-from vip import create_app
+import sys
 
-app = create_app()
+from vip import create_app
+from vip.config import StartupError
+
+try:
+    app = create_app()
+except StartupError as error:
+    print(f"Error: {error}", file=sys.stderr)
+    # 4 is gunicorn's "App failed to load": its master stops instead of restarting workers.
+    sys.exit(4)

@@ -8,24 +8,46 @@ from pathlib import Path
 
 from flask import Flask
 
-from vip.config import Config
+from vip.config import Config, StartupError, load_settings
 from vip.extensions import babel, csrf, db, login_manager, migrate
 
+#: The project folder (of app.py): found from the package, so any working directory works.
 ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = ROOT / ".env"
+INSTANCE = ROOT / "instance"
+#: Without it the pages would be English under lang="sv"; `make install` compiles it.
+SWEDISH_CATALOG = ROOT / "vip" / "translations" / "sv" / "LC_MESSAGES" / "messages.mo"
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(
+    test_config: dict | None = None,
+    *,
+    env_file: Path | None = None,
+    instance_path: Path | None = None,
+) -> Flask:
+    """The app, configured from the environment, `.env` and `instance/config.py` (see
+    vip.config), or from `test_config` alone. `env_file` and `instance_path` default to
+    the project folder's `.env` and `instance/`."""
+    instance = Path(instance_path or INSTANCE)
+    if test_config is None:
+        require_compiled_translations()
     app = Flask(
         __name__,
-        instance_path=str(ROOT / "instance"),
+        instance_path=str(instance),
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
     app.config.from_object(Config)
     if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_mapping(Config.from_env())
+        app.config.update(
+            load_settings(
+                environ=os.environ,
+                env_file=Path(env_file or ENV_FILE),
+                instance_config=instance / "config.py",
+            )
+        )
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
     else:
         app.config.from_mapping(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -38,6 +60,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_cli(app)
     return app
+
+
+def require_compiled_translations() -> None:
+    """Refuse to start without the Swedish catalog rather than show English as Swedish."""
+    if not SWEDISH_CATALOG.is_file():
+        raise StartupError(
+            f"The Swedish translations are not compiled: {SWEDISH_CATALOG} is missing. "
+            f"Run `pybabel compile -d vip/translations` (or `make install`) in {ROOT}."
+        )
 
 
 def _instance_secret_key(instance: Path) -> str:

@@ -1,20 +1,105 @@
-"""Configuration read from the environment (and `instance/config.py`)."""
+"""Configuration: the defaults of `Config`, overridden by the settings' sources.
+
+A setting is read, highest precedence first, from
+1. the real environment (what a shell, systemd or cron sets),
+2. `.env` in the project folder (the folder of app.py, wherever the command runs from),
+3. `instance/config.py`,
+4. the defaults below.
+
+Only a setting present in a source is applied (an empty value counts as absent), so a
+value in a file is never overwritten by a default. Every source uses the same names
+(`DATABASE_URL`, not SQLAlchemy's key) and gets the same types: the environment and `.env`
+hold strings, which are parsed; `instance/config.py` may also hold Python values.
+"""
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
 
 
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class StartupError(RuntimeError):
+    """The app cannot start as configured; the message says why and what to do, on one
+    line."""
+
+
+def _text(value: object) -> str:
+    return str(value)
+
+
+def _whole_number(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("a whole number")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("a whole number") from None
+
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE | FALSE:
+        return word in TRUE
+    raise ValueError("one of 1/true/yes/on or 0/false/no/off")
+
+
+def _iso_date(value: object) -> str:
+    """A date, kept as its ISO text (the clock reads it so); a `date` is accepted too."""
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ValueError("a date as YYYY-MM-DD") from None
+
+
+def _base_url(value: object) -> str:
+    parts = urlsplit(str(value))
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("an http:// or https:// address with a host name")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # in the environment, `.env` and instance/config.py
+    key: str  # in app.config
+    parse: Callable[[object], object]
+
+
+#: Every setting the README's Configuration table lists, in its order.
+SETTINGS = (
+    Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", _text),
+    Setting("SECRET_KEY", "SECRET_KEY", _text),
+    Setting("SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", _boolean),
+    Setting("VIP_BASE_URL", "VIP_BASE_URL", _base_url),
+    Setting("VIP_TODAY", "VIP_TODAY", _iso_date),
+    Setting("VIP_PA_ORDER_WINDOW_DAYS", "VIP_PA_ORDER_WINDOW_DAYS", _whole_number),
+    Setting("MAIL_SERVER", "MAIL_SERVER", _text),
+    Setting("MAIL_PORT", "MAIL_PORT", _whole_number),
+    Setting("MAIL_USE_TLS", "MAIL_USE_TLS", _boolean),
+    Setting("MAIL_USERNAME", "MAIL_USERNAME", _text),
+    Setting("MAIL_PASSWORD", "MAIL_PASSWORD", _text),
+    Setting("MAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER", _text),
+    Setting("VIP_OUTBOX_DIR", "VIP_OUTBOX_DIR", _text),
+)
+_SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 
 
 class Config:
-    """Defaults for every environment; `from_env` reads overrides."""
+    """Defaults for every environment; `load_settings` reads the overrides."""
 
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None
@@ -60,29 +145,50 @@ class Config:
     VIP_OUTBOX_DIR: str | None = None  # .eml files when no MAIL_SERVER; default instance/outbox
     VIP_MAIL_MAX_ATTEMPTS = 6
 
-    @classmethod
-    def from_env(cls) -> dict:
-        env = os.environ
-        values: dict = {}
-        for key in (
-            "SECRET_KEY",
-            "MAIL_SERVER",
-            "MAIL_USERNAME",
-            "MAIL_PASSWORD",
-            "MAIL_DEFAULT_SENDER",
-            "VIP_TODAY",
-            "VIP_BASE_URL",
-            "VIP_OUTBOX_DIR",
-        ):
-            if env.get(key):
-                values[key] = env[key]
-        if env.get("DATABASE_URL"):
-            values["SQLALCHEMY_DATABASE_URI"] = env["DATABASE_URL"]
-        if env.get("MAIL_PORT"):
-            values["MAIL_PORT"] = int(env["MAIL_PORT"])
-        if env.get("VIP_PA_ORDER_WINDOW_DAYS"):
-            values["VIP_PA_ORDER_WINDOW_DAYS"] = int(env["VIP_PA_ORDER_WINDOW_DAYS"])
-        values["MAIL_USE_TLS"] = _flag("MAIL_USE_TLS", cls.MAIL_USE_TLS)
-        values["SESSION_COOKIE_SECURE"] = _flag("SESSION_COOKIE_SECURE", cls.SESSION_COOKIE_SECURE)
-        values["REMEMBER_COOKIE_SECURE"] = values["SESSION_COOKIE_SECURE"]
-        return values
+
+def settings_in(values: Mapping[str, object], *, source: str) -> dict:
+    """The app.config entries of the settings present in `values`, typed. An invalid value
+    is a StartupError naming the setting and `source`."""
+    found: dict = {}
+    for setting in SETTINGS:
+        value = values.get(setting.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            found[setting.key] = setting.parse(value.strip() if isinstance(value, str) else value)
+        except ValueError as error:
+            raise StartupError(
+                f"{setting.name} in {source} must be {error}, not {value!r}."
+            ) from None
+    return found
+
+
+def read_instance_config(path: Path) -> dict:
+    """Every upper-case name of `instance/config.py` (as Flask's `from_pyfile`), with the
+    settings typed and DATABASE_URL mapped to SQLALCHEMY_DATABASE_URI; {} without one."""
+    if not path.is_file():
+        return {}
+    module = types.ModuleType("config")
+    module.__file__ = str(path)
+    exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)  # noqa: S102 - the operator's own file
+    names = {name: getattr(module, name) for name in dir(module) if name.isupper()}
+    other = {name: value for name, value in names.items() if name not in _SETTING_NAMES}
+    return other | settings_in(names, source=str(path))
+
+
+def read_env_file(path: Path) -> dict:
+    """The settings of a `.env` file, typed; {} without one. os.environ is left alone."""
+    if not path.is_file():
+        return {}
+    return settings_in(dotenv_values(path), source=str(path))
+
+
+def load_settings(*, environ: Mapping[str, str], env_file: Path, instance_config: Path) -> dict:
+    """The app.config entries the sources give, each from the source of highest precedence
+    that has it: the environment, then `env_file`, then `instance_config`. Defaults are
+    not included: they stay where no source has a setting."""
+    return (
+        read_instance_config(instance_config)
+        | read_env_file(env_file)
+        | settings_in(environ, source="the environment")
+    )

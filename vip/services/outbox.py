@@ -11,8 +11,9 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -63,14 +64,29 @@ class DeliveryReport:
     steps: list[DeliveryStep] = field(default_factory=list)
 
 
+def message_id_domain() -> str:
+    """The host of VIP_BASE_URL, the console's public name, as the domain of each
+    Message-ID; the machine's own name (often `localhost`) counts against a mail."""
+    host = urlsplit(current_app.config["VIP_BASE_URL"]).hostname or "localhost"
+    return f"[{host}]" if ":" in host else host  # an IPv6 address as a domain literal
+
+
 def build_message(notification: Notification, *, sender: str) -> EmailMessage:
-    """Headers only through EmailMessage, which refuses CR/LF in them (S20)."""
+    """The mail as it is sent now: `Date` (RFC 5322) and a Message-ID of the console's own
+    domain on every mail, `Auto-Submitted: auto-generated` (RFC 3834) on the reminders, so
+    vacation responders stay quiet. Headers only through EmailMessage, which refuses CR/LF
+    in them (S20)."""
     message = EmailMessage()
     name, address = parseaddr(sender)
     message["From"] = formataddr((name, address))
     message["To"] = notification.recipient
     message["Subject"] = " ".join(notification.subject.split())
-    message["Message-ID"] = make_msgid(idstring=f"vip-{notification.id}")
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(
+        idstring=f"vip-{notification.id}", domain=message_id_domain()
+    )
+    if notification.kind in REMINDER_KINDS:
+        message["Auto-Submitted"] = "auto-generated"
     message["X-VIP-Notification"] = f"{notification.kind}:{notification.id}"
     message.set_content(notification.body_text)
     message.add_alternative(notification.body_html, subtype="html")

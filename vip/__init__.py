@@ -103,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
         admin_console,
         auth,
         authorizations,
+        customer_import,
         customers,
         home,
         htmx,
@@ -122,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (
         auth,
         home,
+        customer_import,
         customers,
         authorizations,
         orders,

@@ -276,3 +276,82 @@ def send_mail_command() -> None:
     _print_delivery(delivery)
     if delivery.failed or delivery.retrying:
         sys.exit(1)
+
+
+@vip_cli.command("import-customers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--reseller", "reseller_name", required=True, help="Reseller name.")
+@click.option("--dry-run", is_flag=True, help="Check the file and print what it would import.")
+@click.option("--no-invite", is_flag=True, help="Do not mail the VIP admins an invitation.")
+@click.option(
+    "--language",
+    type=click.Choice(["sv", "en"]),
+    default="sv",
+    show_default=True,
+    help="The VIP admins' language where the file's admin_language is empty.",
+)
+def import_customers_command(path, reseller_name, dry_run, no_invite, language) -> None:
+    """Import existing VIP customers from a CSV file (all or nothing)."""
+    from pathlib import Path
+
+    from vip.services import customer_import
+
+    reseller = resellers.find_by_name(reseller_name)
+    if reseller is None:
+        raise click.ClickException(f"No reseller named {reseller_name!r}.")
+    actor = resellers.first_partner_admin(reseller)
+    if actor is None:
+        raise click.ClickException(f"{reseller.name!r} has no active partner admin.")
+    data = Path(path).read_bytes()
+    today = clock.today_in(reseller.time_zone)
+    with (
+        current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]),
+        force_locale("en"),
+    ):
+        check = customer_import.check_file(
+            data=data, file_name=Path(path).name, default_language=language, today=today
+        )
+        if check.problems:
+            shown = check.problems[:200]
+            for problem in shown:
+                row, column, message = problem.as_row()
+                where = f"row {row}" if row else "file"
+                click.echo(f"{where}{', ' + column if column else ''}: {message}", err=True)
+            if len(check.problems) > len(shown):
+                click.echo(f"... and {len(check.problems) - len(shown)} more problems.", err=True)
+            raise click.ClickException(
+                f"{len(check.problems)} problems in {check.rows} rows; nothing was imported."
+            )
+        invite = not no_invite
+        click.echo(
+            f"{check.file_name}: {len(check.customers)} customers, {check.lines} product lines, "
+            f"{check.licenses} licenses, {check.invitations(invite)} invitations to mail."
+        )
+        if dry_run:
+            click.echo("Dry run: nothing was imported.")
+            return
+        bar = None
+        if sys.stdout.isatty() and check.rows > customer_import.PROGRESS_FROM_ROWS:
+            bar = click.progressbar(length=len(check.customers), label="Importing")
+            bar.__enter__()
+        done_before = 0
+
+        def advance(done: int, total: int) -> None:
+            nonlocal done_before
+            if bar is not None:
+                bar.update(done - done_before)
+            done_before = done
+
+        try:
+            result = customer_import.import_customers(
+                user=actor, check=check, invite=invite, today=today, progress=advance
+            )
+        except DomainError as error:
+            raise click.ClickException(str(error)) from error
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    click.echo(
+        f"Imported {result.customers} customers for {reseller.name!r} "
+        f"({result.licenses} licenses; {result.invitations} invitations queued)."
+    )

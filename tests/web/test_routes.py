@@ -57,6 +57,7 @@ def _samples(objects) -> dict:
         "tab": "info",
         "section": "order_due",  # a dashboard section
         "token": "x",
+        "language": "sv",  # a sample import file's language
         "filename": "app.css",
         "assignment_id": objects.assignment_id,
         # A product the tenant's customer does not hold (products are the shared catalog).

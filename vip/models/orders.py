@@ -19,6 +19,7 @@ class OrderType(StrEnum):
     NEW = "new"
     ADD_ON = "add_on"
     RENEWAL = "renewal"
+    IMPORTED = "imported"  # the licenses a customer held when its reseller imported it
 
 
 class OrderStatus(StrEnum):
@@ -54,6 +55,8 @@ class Order(db.Model):
     # lines of the orders whose term ends on the customer's anniversary date (R5, R9).
     term_ends_on: Mapped[date]
     status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus))
+    # The customer's PO number of an imported order (others carry it on the authorization).
+    customer_po_number: Mapped[str | None] = mapped_column(String(35))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -61,6 +64,12 @@ class Order(db.Model):
     authorization: Mapped[PurchaseAuthorization | None] = relationship()
     created_by: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")
+
+    @property
+    def has_return_window(self) -> bool:
+        """R7 applies to orders placed in this console; an imported opening order has no
+        return window (its licenses were bought before the customer came here)."""
+        return self.order_type != OrderType.IMPORTED
 
     @property
     def last_day_of_term(self) -> date:

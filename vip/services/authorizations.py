@@ -105,7 +105,7 @@ def equivalent_products(
     return {pid: by_name[name] for pid, name in names.items() if name in by_name}
 
 
-def _product_refusal(product: Product | None, *, customer: Customer, license_type: LicenseType):
+def product_refusal(product: Product | None, *, customer: Customer, license_type: LicenseType):
     if product is None:
         return _l("Choose a product from the list.")
     if product.education_device:
@@ -192,7 +192,7 @@ def create_purchase_authorization(
         if line.product_id is None:
             refuse(f"lines-{index}-product", _l("Choose a product."))
         else:
-            refusal = _product_refusal(
+            refusal = product_refusal(
                 products.get(line.product_id), customer=customer, license_type=kind
             )
             if refusal is not None:

@@ -45,6 +45,7 @@ from vip.models import (
     Customer,
     Order,
     OrderStatus,
+    OrderType,
     PurchaseAuthorization,
     Reseller,
     User,
@@ -284,6 +285,7 @@ def _order_events(reseller_id: int, first: date, last: date) -> list[CalendarEve
         .where(
             Customer.reseller_id == reseller_id,
             Order.status == OrderStatus.PLACED,
+            Order.order_type != OrderType.IMPORTED,  # no return window
             Order.order_date.between(first - timedelta(days=RETURN_WINDOW_DAYS), last),
         )
     ).all()

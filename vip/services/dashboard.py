@@ -26,6 +26,7 @@ from vip.models import (
     NotificationStatus,
     Order,
     OrderStatus,
+    OrderType,
     PurchaseAuthorization,
     User,
 )
@@ -125,6 +126,7 @@ def _return_closing(today: date) -> ColumnElement[bool]:
     last = today + timedelta(days=RETURN_CLOSING_DAYS)
     return and_(
         Order.status == OrderStatus.PLACED,
+        Order.order_type != OrderType.IMPORTED,  # no return window
         Order.order_date.between(
             ordered_on_for_window_closing(today), ordered_on_for_window_closing(last)
         ),

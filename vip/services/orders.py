@@ -226,7 +226,11 @@ def return_window_closes_on(order: Order) -> date:
 
 
 def return_window_open(order: Order, today: date) -> bool:
-    return order.status == OrderStatus.PLACED and today <= return_window_closes_on(order)
+    return (
+        order.has_return_window
+        and order.status == OrderStatus.PLACED
+        and today <= return_window_closes_on(order)
+    )
 
 
 def ordered_on_for_window_closing(day: date) -> date:
@@ -370,6 +374,13 @@ def request_return(
     _lock_order(order.id)
     if order.status != OrderStatus.PLACED:
         raise DomainError(_l("This order is already fully returned."))
+    if not order.has_return_window:
+        raise DomainError(
+            _l(
+                "An imported order has no return window: its licenses were bought before the "
+                "customer came to this console."
+            )
+        )
     if not return_window_open(order, today):
         raise DomainError(
             _l(

@@ -177,3 +177,17 @@ def update_profile(*, user: User, profile: ResellerProfile) -> Reseller:
         )
     db.session.commit()
     return reseller
+
+
+def first_partner_admin(reseller: Reseller) -> User | None:
+    """Who a command-line action on the reseller's behalf is recorded as."""
+    return db.session.scalar(
+        select(User)
+        .where(
+            User.reseller_id == reseller.id,
+            User.role == Role.RESELLER_ADMIN,
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+        .limit(1)
+    )

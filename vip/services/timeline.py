@@ -108,6 +108,8 @@ def _order_events(order: Order):
         reference=order.vendor_order_number,
         status=order.order_type.value,
     )
+    if not order.has_return_window:
+        return
     yield TimelineEvent(
         EventKind.RETURN_WINDOW,
         order.order_date,

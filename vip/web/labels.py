@@ -72,6 +72,7 @@ ORDER_TYPE_LABELS = {
     OrderType.NEW.value: _l("New"),
     OrderType.ADD_ON.value: _l("Add-on"),
     OrderType.RENEWAL.value: _l("Renewal"),
+    OrderType.IMPORTED.value: _l("Imported"),
 }
 
 ORDER_STATUS_LABELS = {

@@ -42,10 +42,11 @@ from vip.services.access import require
 from vip.services.authorizations import LICENSE_LIMITS, PO_NUMBER_MAX, product_refusal
 from vip.services.customers import COMPANY_NAME_LENGTH, search_key
 from vip.services.errors import DomainError, LocalizedDate
-from vip.services.invitations import issue_invitation
+from vip.services.invitations import new_invitation, queue_invitation_mail
 from vip.services.terms import add_months
 
 MAX_ROWS = 50_000
+WRITE_BATCH = 500  # customers flushed together
 #: Files above this many rows import with progress shown (the page polls, the CLI a bar).
 PROGRESS_FROM_ROWS = 1_000
 
@@ -479,13 +480,23 @@ def import_customers(
     reserved = {c.vip_id for c in customers if c.vip_id}
     issued = iter(_new_vip_ids(sum(1 for c in customers if not c.vip_id), reserved))
     total = len(customers)
+    reseller = user.reseller
     try:
-        for done, item in enumerate(customers, start=1):
-            customer = _write_customer(user=user, item=item, vip_id=item.vip_id or next(issued))
-            if invite:  # R1: the VIP admin's invitation, queued in the same transaction
-                issue_invitation(customer=customer, actor=user, today=today)
-            if progress is not None and (done % 100 == 0 or done == total):
-                progress(done, total)
+        for start in range(0, total, WRITE_BATCH):
+            batch = [
+                (item, _new_customer(user, reseller, item, item.vip_id or next(issued)))
+                for item in customers[start : start + WRITE_BATCH]
+            ]
+            db.session.flush()  # one round for the batch's customers, orders and lines
+            for item, customer in batch:
+                _audit_customer(user, item, customer)
+            if invite:  # R1: the VIP admins' invitations, queued in the same transaction
+                links = [new_invitation(customer=c, today=today) for _, c in batch]
+                db.session.flush()
+                for invitation in links:
+                    queue_invitation_mail(invitation=invitation, actor=user)
+            if progress is not None:
+                progress(min(start + WRITE_BATCH, total), total)
         audit.record(
             actor=user,
             action="customers.imported",
@@ -508,11 +519,11 @@ def import_customers(
     return ImportResult(total, check.lines, check.licenses, check.invitations(invite))
 
 
-def _write_customer(*, user: User, item: ImportedCustomer, vip_id: str) -> Customer:
+def _new_customer(user: User, reseller, item: ImportedCustomer, vip_id: str) -> Customer:
     customer = Customer(
         reseller_id=user.reseller_id,
         company_name=item.company_name,
-        country=user.reseller.country,
+        country=reseller.country,
         market_segment=item.market_segment,
         admin_name=item.admin_name,
         admin_email=item.admin_email,
@@ -522,6 +533,9 @@ def _write_customer(*, user: User, item: ImportedCustomer, vip_id: str) -> Custo
         anniversary_date=item.anniversary,
         search_key=search_key(item.company_name, vip_id, item.admin_email),
     )
+    # Known already: no lazy load per customer when its invitation is issued.
+    customer.reseller = reseller
+    customer.invitations = []
     db.session.add(customer)
     if item.lines:
         order = Order(
@@ -535,7 +549,7 @@ def _write_customer(*, user: User, item: ImportedCustomer, vip_id: str) -> Custo
             term_ends_on=item.anniversary,
             status=OrderStatus.PLACED,
             customer_po_number=next((x.po_number for x in item.lines if x.po_number), None),
-            created_by=user,
+            created_by_id=user.id,
         )
         db.session.add(order)
         for line in item.lines:
@@ -548,7 +562,10 @@ def _write_customer(*, user: User, item: ImportedCustomer, vip_id: str) -> Custo
                     status=OrderStatus.PLACED,
                 )
             )
-    db.session.flush()
+    return customer
+
+
+def _audit_customer(user: User, item: ImportedCustomer, customer: Customer) -> None:
     audit.record(
         actor=user,
         action="customer.imported",
@@ -556,9 +573,8 @@ def _write_customer(*, user: User, item: ImportedCustomer, vip_id: str) -> Custo
         object_type="customer",
         object_id=customer.id,
         details={
-            "vip_id": vip_id,
+            "vip_id": customer.vip_id,
             "anniversary_date": item.anniversary.isoformat() if item.anniversary else None,
             "lines": [[line.sku, line.quantity] for line in item.lines],
         },
     )
-    return customer

@@ -48,6 +48,15 @@ def link_for(invitation: Invitation) -> str:
 
 def issue_invitation(*, customer: Customer, actor: User | None, today: date) -> Invitation:
     """Revokes any open link, makes a new one and queues its mail. The caller commits."""
+    invitation = new_invitation(customer=customer, today=today)
+    db.session.flush()
+    queue_invitation_mail(invitation=invitation, actor=actor)
+    return invitation
+
+
+def new_invitation(*, customer: Customer, today: date) -> Invitation:
+    """The first half of `issue_invitation`, for many customers at once (an import): the
+    new link, any open one revoked. Its mail is queued once it is flushed."""
     for previous in customer.invitations:
         if previous.accepted_at is None and previous.revoked_at is None:
             previous.revoked_at = clock.now()
@@ -58,7 +67,12 @@ def issue_invitation(*, customer: Customer, actor: User | None, today: date) -> 
         expires_on=today + timedelta(days=current_app.config["VIP_INVITATION_VALID_DAYS"]),
     )
     db.session.add(invitation)
-    db.session.flush()
+    return invitation
+
+
+def queue_invitation_mail(*, invitation: Invitation, actor: User | None) -> None:
+    """The invitation mail in the outbox, and its audit event (R1)."""
+    customer = invitation.customer
     mail = render_mail(
         "invitation",
         language=customer.admin_language,
@@ -88,7 +102,6 @@ def issue_invitation(*, customer: Customer, actor: User | None, today: date) -> 
         object_id=invitation.id,
         details={"email": customer.admin_email, "expires_on": invitation.expires_on.isoformat()},
     )
-    return invitation
 
 
 def current_invitation(customer: Customer) -> Invitation | None:

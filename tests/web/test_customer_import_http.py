@@ -207,3 +207,21 @@ def test_the_upload_needs_its_csrf_token(app, client, tenants, csrf):
     response = client.post("/customers/import", data=form, content_type="multipart/form-data")
     assert response.status_code == 200
     assert customers_of(app, tenants.a.reseller.id) == 1  # checked, not imported
+
+
+def test_a_customer_imported_without_invitation_can_be_invited_later(app, client, admin, tenants):
+    page = upload(client, fixture("utf8-bom-comma.csv"), invite=False).text
+    client.post(f"/customers/import/{token_of(page)}/run")
+    with app.app_context():
+        customer_id = db.session.scalar(select(Customer.id).where(Customer.vip_id == "6600000001"))
+    info = client.get(f"/customers/{customer_id}/info").text
+    assert "No VIP invitation has been sent to dana@delta.example yet." in info
+    response = client.post(f"/customers/{customer_id}/invitation/resend")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(
+            select(Notification.id).where(
+                Notification.recipient == "dana@delta.example", Notification.kind == "invitation"
+            )
+        )
+    assert "Copy link" in client.get(f"/customers/{customer_id}/info").text

@@ -34,6 +34,16 @@ def awaits_acceptance(customer: Customer) -> bool:
     return sent > 0 and accepted == 0
 
 
+def invitation_accepted(customer: Customer) -> bool:
+    return db.session.scalar(
+        select(
+            exists().where(
+                Invitation.customer_id == customer.id, Invitation.accepted_at.is_not(None)
+            )
+        )
+    )
+
+
 def status_with_access(customer: Customer) -> CustomerStatus:
     """The status a customer returns to when it gets access back (a renewal, or a new first
     order after access was removed): invited while its invitation is not accepted."""

@@ -25,7 +25,7 @@ from vip.models import (
 from vip.services import audit
 from vip.services.access import get_customer_for
 from vip.services.accounts import new_user
-from vip.services.customer_status import awaits_acceptance
+from vip.services.customer_status import invitation_accepted
 from vip.services.errors import DomainError
 
 
@@ -110,7 +110,7 @@ def current_invitation(customer: Customer) -> Invitation | None:
 
 def resend_invitation(*, user: User, customer_id: int, today: date) -> Invitation:
     customer = get_customer_for(user=user, customer_id=customer_id, action="customers.invite")
-    if not awaits_acceptance(customer):
+    if invitation_accepted(customer):
         raise DomainError(_l("The VIP admin has already accepted the invitation."))
     invitation = issue_invitation(customer=customer, actor=user, today=today)
     db.session.commit()

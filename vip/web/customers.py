@@ -14,6 +14,7 @@ from vip.services import (
     access,
     audit,
     authorizations,
+    customer_status,
     customers,
     dashboard,
     invitations,
@@ -159,9 +160,13 @@ def tab(customer_id: int, tab: str):
     if tab == "info":
         invitation = invitations.current_invitation(customer)
         context["invitation"] = invitation
+        # An imported customer may have none yet (imported without invitations).
+        context["may_invite"] = invitation is None and not customer_status.invitation_accepted(
+            customer
+        )
         context["invitation_link"] = (
             invitations.link_for(invitation)
-            if invitation is not None and invitations.awaits_acceptance(customer)
+            if invitation is not None and customer_status.awaits_acceptance(customer)
             else None
         )
         context["today"] = clock.today_for(current_user)

@@ -316,11 +316,14 @@ def import_customers_command(path, reseller_name, dry_run, no_invite, language) 
             for problem in shown:
                 row, column, message = problem.as_row()
                 where = f"row {row}" if row else "file"
+                column = check.column_label(column)
                 click.echo(f"{where}{', ' + column if column else ''}: {message}", err=True)
             if len(check.problems) > len(shown):
                 click.echo(f"... and {len(check.problems) - len(shown)} more problems.", err=True)
+            count = len(check.problems)
             raise click.ClickException(
-                f"{len(check.problems)} problems in {check.rows} rows; nothing was imported."
+                f"{count} problem{'' if count == 1 else 's'} in {check.rows} rows; "
+                "nothing was imported."
             )
         invite = not no_invite
         click.echo(

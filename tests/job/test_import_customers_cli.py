@@ -42,7 +42,7 @@ def test_import_then_the_same_file_again_imports_nothing(app, runner, tenants):
     assert count(app, Notification) == before_mail
     again = run(runner, path, "--reseller", "Reseller A AB")
     assert again.exit_code == 1
-    assert "row 2, vip_id: This VIP ID already exists in the console." in again.output
+    assert "row 2, VIP_ID: This VIP ID already exists in the console." in again.output
     assert "nothing was imported" in again.output
     assert count(app, Customer) == before_customers + 2
 

@@ -41,7 +41,7 @@ from vip.services import audit
 from vip.services.access import require
 from vip.services.authorizations import LICENSE_LIMITS, PO_NUMBER_MAX, product_refusal
 from vip.services.customers import COMPANY_NAME_LENGTH, search_key
-from vip.services.errors import DomainError, LocalizedDate
+from vip.services.errors import DomainError, LocalizedDate, LocalizedNumber
 from vip.services.invitations import new_invitation, queue_invitation_mail
 from vip.services.terms import add_months
 
@@ -132,6 +132,12 @@ class ImportCheck:
     rows: int = 0
     customers: list[ImportedCustomer] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Each column's canonical name -> its header as the file writes it.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def column_label(self, column: str) -> str:
+        """How the file names a column, for the reader of the problems."""
+        return self.headers.get(column, column)
 
     @property
     def valid(self) -> bool:
@@ -207,7 +213,10 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
         rows.append((reader.line_num, cells))
         if len(rows) > MAX_ROWS:
             raise ImportRefused(
-                _l("The file has more than %(count)s rows; split it.", count=f"{MAX_ROWS:,}")
+                _l(
+                    "The file has more than %(count)s rows; split it.",
+                    count=LocalizedNumber(MAX_ROWS),
+                )
             )
     if header is None:
         raise ImportRefused(_l("The file is empty."))
@@ -252,6 +261,8 @@ def check_file(*, data: bytes, file_name: str, default_language: str, today: dat
             _check_same_customer(check, number, known, parsed)
             _merge_lines(known, parsed.lines)
     _check_vip_ids_are_new(check, customers.values())
+    order = {name: position for position, name in enumerate(COLUMNS)}
+    check.problems.sort(key=lambda p: (p.row, order.get(p.column, len(order))))
     check.customers = list(customers.values()) if not check.problems else []
     return check
 
@@ -268,6 +279,7 @@ def _check_header(check: ImportCheck, header: list[str]) -> dict[str, int]:
             check.problem(1, canonical, _l("The column %(name)s appears twice.", name=name.strip()))
             continue
         index[canonical] = position
+        check.headers[canonical] = name.strip()
     for canonical in REQUIRED:
         if canonical not in index:
             check.problem(1, canonical, _l("The column %(name)s is missing.", name=canonical))
@@ -386,7 +398,7 @@ def _check_line(check, number, values, segment, anniversary, products, refuse):
     if quantity is not None and product is not None:
         limit = LICENSE_LIMITS[product.license_type]
         if not 1 <= quantity <= limit:
-            refuse("quantity", _l("Use 1 to %(count)s licenses.", count=f"{limit:,}"))
+            refuse("quantity", _l("Use 1 to %(count)s licenses.", count=LocalizedNumber(limit)))
     if po_number is not None and (len(po_number) > PO_NUMBER_MAX or not po_number.isprintable()):
         refuse(
             "po_number",

@@ -27,6 +27,21 @@ class PermissionDenied(Exception):
         self.action = action
 
 
+class LocalizedNumber:
+    """A number inside a lazy message: grouped in the reader's locale when shown."""
+
+    def __init__(self, number: int):
+        self.number = number
+
+    def __str__(self) -> str:
+        from flask_babel import format_decimal
+
+        return format_decimal(self.number)
+
+    def __repr__(self) -> str:
+        return str(self.number)
+
+
 class LocalizedDate:
     """A date inside a lazy message: formatted in the reader's locale when shown."""
 

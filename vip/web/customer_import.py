@@ -282,7 +282,7 @@ def problems_csv(token: str):
     writer.writerow([_("Row"), _("Column"), _("Problem")])
     for problem in check.problems:
         row, column, message = problem.as_row()
-        writer.writerow([row or "", column, message])
+        writer.writerow([row or "", check.column_label(column), message])
     body = "\ufeff" + buffer.getvalue()
     return Response(
         body,

@@ -19,29 +19,38 @@ from vip.models import (
     CustomerStatus,
     Invitation,
     PurchaseAuthorization,
+    Role,
     User,
 )
 from vip.services import audit
 
 
+def _vip_admin_exists(customer: Customer):
+    return exists().where(
+        User.customer_id == customer.id, User.role == Role.VIP_ADMIN, User.active.is_(True)
+    )
+
+
 def awaits_acceptance(customer: Customer) -> bool:
-    """True while the customer was sent an invitation and none has been accepted."""
+    """True while the customer was sent an invitation, none was accepted, and it has no
+    active VIP admin in any other way (one made with `vip create-user --customer`)."""
     sent, accepted = db.session.execute(
         select(func.count(Invitation.id), func.count(Invitation.accepted_at)).where(
             Invitation.customer_id == customer.id
         )
     ).one()
-    return sent > 0 and accepted == 0
+    if sent == 0 or accepted > 0:
+        return False
+    return not db.session.scalar(select(_vip_admin_exists(customer)))
 
 
 def invitation_accepted(customer: Customer) -> bool:
-    return db.session.scalar(
-        select(
-            exists().where(
-                Invitation.customer_id == customer.id, Invitation.accepted_at.is_not(None)
-            )
-        )
+    """The customer has its VIP admin: an invitation was accepted, or an active VIP admin
+    account exists."""
+    accepted = exists().where(
+        Invitation.customer_id == customer.id, Invitation.accepted_at.is_not(None)
     )
+    return db.session.scalar(select(accepted | _vip_admin_exists(customer)))
 
 
 def status_with_access(customer: Customer) -> CustomerStatus:

@@ -8,8 +8,29 @@ from pathlib import Path
 
 from flask import Flask
 
+from vip import database
+from vip.cli import vip_cli
 from vip.config import Config, StartupError, load_settings
 from vip.extensions import babel, csrf, db, login_manager, migrate
+from vip.web import (
+    admin_console,
+    auth,
+    authorizations,
+    calendar_feed,
+    customer_import,
+    customers,
+    home,
+    htmx,
+    i18n,
+    invitations,
+    orders,
+    outbox,
+    renewals,
+    security,
+    settings,
+    team,
+)
+from vip.web.auth import load_user, unauthorized
 
 #: The project folder (of app.py): found from the package, so any working directory works.
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,10 +102,6 @@ def _instance_secret_key(instance: Path) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from vip import database
-    from vip.web import i18n
-    from vip.web.auth import load_user, unauthorized
-
     db.init_app(app)
     database.configure_engine_events(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -99,24 +116,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from vip.web import (
-        admin_console,
-        auth,
-        authorizations,
-        customer_import,
-        customers,
-        home,
-        htmx,
-        i18n,
-        invitations,
-        orders,
-        outbox,
-        renewals,
-        security,
-        settings,
-        team,
-    )
-
     security.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
@@ -135,12 +134,8 @@ def register_blueprints(app: Flask) -> None:
         admin_console,
     ):
         app.register_blueprint(module.bp)
-    from vip.web import calendar_feed
-
     app.register_blueprint(calendar_feed.bp)
 
 
 def register_cli(app: Flask) -> None:
-    from vip.cli import vip_cli
-
     app.cli.add_command(vip_cli)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -11,9 +13,11 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from vip import clock
+from vip.demo import DEFAULT_PASSWORD, load_demo
 from vip.extensions import db
+from vip.generate import generate_portfolio
 from vip.models import Customer, Role
-from vip.services import accounts, catalog, resellers
+from vip.services import accounts, catalog, customer_import, deadlines, job, outbox, resellers
 from vip.services.errors import DomainError
 
 
@@ -26,8 +30,6 @@ def vip_cli() -> None:
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), default=None)
 def load_catalog_command(path: str | None) -> None:
     """Upsert the product catalog from CSV (idempotent)."""
-    from pathlib import Path
-
     result = catalog.load_catalog(Path(path) if path else catalog.CATALOG_CSV)
     click.echo(
         f"Catalog: {result.created} created, {result.updated} updated, "
@@ -39,8 +41,6 @@ def load_catalog_command(path: str | None) -> None:
 @click.option("--password", default=None, help="Password for every demo user.")
 def demo_command(password: str | None) -> None:
     """Load the demo resellers, users and customers (idempotent)."""
-    from vip.demo import DEFAULT_PASSWORD, load_demo
-
     password = password or DEFAULT_PASSWORD
     base_url = current_app.config["VIP_BASE_URL"]
     with current_app.test_request_context(base_url=base_url):
@@ -57,8 +57,6 @@ def demo_command(password: str | None) -> None:
 @click.option("--reseller", "reseller_name", default="Bench Reseller AB", show_default=True)
 def generate_command(customers: int, seed: int, reseller_name: str) -> None:
     """Fill the database with a distributor-size portfolio for benchmarks (bulk inserts)."""
-    from vip.generate import generate_portfolio
-
     with current_app.test_request_context():
         report = generate_portfolio(
             customers=customers, today=clock.today_in(None), seed=seed, reseller_name=reseller_name
@@ -121,8 +119,6 @@ def create_reseller_command(
 ) -> None:
     """Create a reseller and its first partner admin. The password is read from a prompt,
     or from stdin when piped; with --invite the admin gets a set-password link by mail."""
-    from vip.services import resellers
-
     password = None if invite else _read_password()
     with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
         try:
@@ -205,8 +201,6 @@ def _print_delivery(report) -> None:
 
 
 def _print_deadlines(report) -> None:
-    from vip.services import deadlines
-
     click.echo(f"Försenad: {report.delayed} set, {report.delay_cleared} cleared.")
     click.echo(f"Access removed: {report.access_removed}.")
     for kind in (deadlines.RENEWAL_DUE, deadlines.RENEWAL_MISSED, deadlines.ACCESS_REMOVAL):
@@ -230,10 +224,6 @@ def _print_deadlines(report) -> None:
 )
 def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
     """Apply the deadlines (Försenad, reminders, access removal), then deliver mail."""
-    from datetime import date
-
-    from vip.services import job, outbox
-
     try:
         fixed = date.fromisoformat(today_text) if today_text else None
     except ValueError as error:
@@ -269,8 +259,6 @@ def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
 @vip_cli.command("send-mail")
 def send_mail_command() -> None:
     """Deliver queued mail, retrying failures with backoff."""
-    from vip.services import outbox
-
     with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
         delivery = outbox.deliver_queued(now=clock.now())
     _print_delivery(delivery)
@@ -292,10 +280,6 @@ def send_mail_command() -> None:
 )
 def import_customers_command(path, reseller_name, dry_run, no_invite, language) -> None:
     """Import existing VIP customers from a CSV file (all or nothing)."""
-    from pathlib import Path
-
-    from vip.services import customer_import
-
     reseller = resellers.find_by_name(reseller_name)
     if reseller is None:
         raise click.ClickException(f"No reseller named {reseller_name!r}.")

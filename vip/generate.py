@@ -41,10 +41,11 @@ from vip.models import (
     Role,
     User,
 )
+from vip.models.customers import search_key
 from vip.models.types import UTCDateTime
 from vip.services.accounts import create_user
 from vip.services.authorizations import order_window_days
-from vip.services.customers import search_key
+from vip.services.catalog import load_catalog
 from vip.services.deadlines import GRACE_DAYS, REMINDER_DAYS
 from vip.services.terms import add_months, months_to_anniversary
 
@@ -171,8 +172,6 @@ def generate_portfolio(
     started = time.perf_counter()
     rng = random.Random(seed)
     report = GenerationReport()
-    from vip.services.catalog import load_catalog
-
     if db.session.scalar(select(func.count()).select_from(Product)) == 0:
         load_catalog()
     reseller = db.session.scalar(select(Reseller).where(Reseller.name == reseller_name))

@@ -13,7 +13,9 @@ from sqlalchemy import select, update
 from tests.services.test_customers import new_customer, user
 from vip.extensions import db
 from vip.models import Customer
-from vip.services.customers import list_customers, search_clause, search_key
+from vip.models.customers import search_key
+from vip.services.customers import list_customers
+from vip.services.listing import search_clause
 
 NAMES = [
     "Nordljus Design AB",

@@ -84,9 +84,13 @@ class Invitation(db.Model):
         return self.accepted_at is None and self.revoked_at is None and today <= self.expires_on
 
 
+def search_key(*parts: str | None) -> str:
+    """What a search matches: the parts case-folded, so that Å, Ä, Ö (and ß) fold like
+    PostgreSQL's lower() and a plain LIKE finds them on both databases."""
+    return " ".join(part for part in parts if part).casefold()
+
+
 @event.listens_for(Customer, "before_insert")
 @event.listens_for(Customer, "before_update")
 def _refresh_search_key(_mapper, _connection, customer: Customer) -> None:
-    from vip.services.customers import search_key
-
     customer.search_key = search_key(customer.company_name, customer.vip_id, customer.admin_email)

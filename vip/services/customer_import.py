@@ -37,10 +37,11 @@ from vip.models import (
     Product,
     User,
 )
+from vip.models.customers import search_key
 from vip.services import audit
 from vip.services.access import require
 from vip.services.authorizations import LICENSE_LIMITS, PO_NUMBER_MAX, product_refusal
-from vip.services.customers import COMPANY_NAME_LENGTH, search_key
+from vip.services.customers import COMPANY_NAME_LENGTH
 from vip.services.errors import DomainError, LocalizedDate, LocalizedNumber
 from vip.services.invitations import new_invitation, queue_invitation_mail
 from vip.services.terms import add_months

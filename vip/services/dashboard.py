@@ -31,7 +31,7 @@ from vip.models import (
     User,
 )
 from vip.services.access import can, require, visible_customers
-from vip.services.customers import capped_count
+from vip.services.listing import capped_count
 from vip.services.orders import ordered_on_for_window_closing, return_window_closes_on
 from vip.services.renewals import STAGE_RANGES, RenewalDates, RenewalStage
 

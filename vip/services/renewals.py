@@ -30,7 +30,6 @@ from vip.services import audit
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists, status_with_access
-from vip.services.customers import CustomerPage, paginate, search_clause
 from vip.services.deadlines import (
     ACCESS_REMOVAL,
     GRACE_DAYS,
@@ -46,6 +45,7 @@ from vip.services.licenses import (
     pending_by_product,
     returned_licenses,
 )
+from vip.services.listing import CustomerPage, paginate, search_clause
 from vip.services.orders import flush_new_order, vendor_order_number_problem
 from vip.services.terms import add_months
 

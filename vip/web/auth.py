@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -19,6 +18,7 @@ from vip.services import accounts
 from vip.services.errors import DomainError
 from vip.web.forms import Form
 from vip.web.htmx import redirect_to_login
+from vip.web.navigation import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -37,18 +37,6 @@ def load_user(session_id: str) -> User | None:
 def unauthorized():
     """No session: the login page, or for htmx a redirect instruction (S14)."""
     return redirect_to_login()
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths (S8): "/customers?x=1" yes; "//evil", "/\\evil" no."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    if any(ord(char) < 32 for char in target) or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 class LoginForm(Form):

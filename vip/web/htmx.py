@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from flask import current_app, g, has_request_context, render_template, request, url_for
+from flask import (
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from vip.models import AuditEvent
+from vip.web.navigation import safe_next
 
 
 def is_htmx() -> bool:
@@ -19,6 +28,19 @@ def is_htmx() -> bool:
 def render_page_or_partial(page: str, partial: str, **context) -> str:
     """The partial for an htmx request, the full page otherwise (Vary is set globally)."""
     return render_template(partial if is_htmx() else page, **context)
+
+
+def render_with_flash(
+    partial: str, *, message: str | None, category: str = "success", **context
+) -> str:
+    """An htmx partial with the flash message (if any) appended out of band, exactly once
+    (templates/partials/_flash_oob.html); partials never carry the flash themselves."""
+    html = render_template(partial, **context)
+    if not message:
+        return html
+    return html + render_template(
+        "partials/_flash_oob.html", flash_message=message, flash_category=category
+    )
 
 
 def current_page_path() -> str:
@@ -31,10 +53,6 @@ def current_page_path() -> str:
 
 def redirect_to_login():
     """302 to the login page, or for htmx a 401 that tells htmx to go there (S14)."""
-    from flask import redirect
-
-    from vip.web.auth import safe_next
-
     target = url_for("auth.login", next=safe_next(current_page_path()))
     if not is_htmx():
         return redirect(target)

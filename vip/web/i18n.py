@@ -8,8 +8,8 @@ from flask_login import current_user
 
 from vip.clock import DEFAULT_TIME_ZONE
 from vip.services import accounts
-from vip.web.auth import safe_next
 from vip.web.labels import labels_context
+from vip.web.navigation import safe_next
 
 
 def select_locale() -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
@@ -17,6 +17,8 @@ from vip.models import (
     ReturnStatus,
     Role,
 )
+from vip.services import dashboard
+from vip.services.listing import COUNT_CAP
 
 LANGUAGE_CHOICES = [SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
 
@@ -171,10 +173,6 @@ AUDIT_ACTION_LABELS = {
 
 def dashboard_section_labels() -> dict[str, str]:
     """Översikt: each section's heading, which also names the customers list it filters."""
-    from flask_babel import ngettext
-
-    from vip.services import dashboard
-
     soon, closing, ahead = (
         dashboard.DUE_SOON_DAYS,
         dashboard.RETURN_CLOSING_DAYS,
@@ -210,10 +208,6 @@ def dashboard_section_labels() -> dict[str, str]:
 def count_label(count: int, cap: int | None = None) -> str:
     """A count as shown: exact up to the cap (the lists' COUNT_CAP unless given), "1 000+"
     beyond it."""
-    from flask_babel import format_decimal
-
-    from vip.services.customers import COUNT_CAP
-
     cap = COUNT_CAP if cap is None else cap
     if count > cap:
         return format_decimal(cap) + "+"

@@ -1,0 +1,98 @@
+"""Lists of customers, shared by the pages that show them (the customers list, the renewals
+overview, the dashboard's sections): capped counts, pages, and the search."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, column, func, literal_column, select, table
+
+from vip.extensions import db
+from vip.models import Customer
+from vip.models.customer_search import MIN_INDEXED_LENGTH
+
+#: Lists count their rows up to this many: beyond it they say "more than 1,000" instead of
+#: counting a distributor's whole table on every page (DESIGN.md section 7).
+COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    items: list[Customer]
+    total: int  # exact up to COUNT_CAP; COUNT_CAP + 1 means "more than COUNT_CAP"
+    page: int
+    page_size: int
+    has_more: bool = False  # a row exists after this page
+
+    @property
+    def total_is_capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+    @property
+    def pages(self) -> int | None:
+        """The number of pages, or None when there are too many rows to count."""
+        if self.total_is_capped:
+            return None
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.has_more
+
+
+def capped_count(query: Select, *, id_column=Customer.id, cap: int | None = None) -> int:
+    """The rows of `query`, counted up to `cap` + 1 (COUNT_CAP unless given: an index
+    range, never the table). `id_column` is the primary key of the rows counted, when they
+    are not customers."""
+    cap = COUNT_CAP if cap is None else cap
+    limited = query.with_only_columns(id_column).order_by(None).limit(cap + 1)
+    return db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0
+
+
+def paginate(query: Select, ordering: list, *, page: int, page_size: int) -> CustomerPage:
+    """A capped count and one page query (one row more, to know if another page follows)."""
+    total = capped_count(query)
+    page = max(1, page)
+    if total <= COUNT_CAP:
+        page = min(page, max(1, math.ceil(total / page_size)))
+    rows = list(
+        db.session.scalars(
+            query.order_by(*ordering).limit(page_size + 1).offset((page - 1) * page_size)
+        )
+    )
+    return CustomerPage(
+        items=rows[:page_size],
+        total=total,
+        page=page,
+        page_size=page_size,
+        has_more=len(rows) > page_size,
+    )
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.casefold()}%"
+
+
+_FULL_TEXT = table("customer_search", column("rowid"))
+
+
+def search_clause(search: str):
+    """Company name, VIP ID or VIP admin email containing the text, case-insensitively
+    (on the stored search key: no function call per row). From three characters a trigram
+    index finds the candidates (vip.models.customer_search): on PostgreSQL pg_trgm's GIN
+    index serves the LIKE itself; on SQLite the FTS5 table is asked first."""
+    contains = Customer.search_key.like(_like_pattern(search), escape="\\")
+    text = search.casefold()
+    if len(text) < MIN_INDEXED_LENGTH or db.session.get_bind().dialect.name != "sqlite":
+        return contains
+    phrase = '"' + text.replace('"', '""') + '"'
+    candidates = select(_FULL_TEXT.c.rowid).where(
+        literal_column("customer_search").op("MATCH")(phrase)
+    )
+    return and_(Customer.id.in_(candidates), contains)

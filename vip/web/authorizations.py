@@ -18,7 +18,7 @@ from vip.models import LicenseType
 from vip.services import access, authorizations
 from vip.services.errors import DomainError
 from vip.web.forms import Form
-from vip.web.htmx import is_htmx
+from vip.web.htmx import is_htmx, render_with_flash
 from vip.web.labels import license_type_choices
 
 bp = Blueprint("authorizations", __name__)
@@ -238,13 +238,13 @@ def create(customer_id: int):
         if not is_htmx():
             flash(message, "success")
             return redirect(url_for("customers.tab", customer_id=customer.id, tab="plans"), 303)
-        return render_template(
+        return render_with_flash(
             "authorizations/_created.html",
             customer=customer,
             pa=authorization,
             today=today,
-            flash_message=message,
-            flash_category="success",
+            message=message,
+            category="success",
             cancellable=authorizations.cancellable_ids([authorization]),
             counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
                 customer.id, authorizations.AuthorizationCounts()
@@ -279,13 +279,13 @@ def cancel(pa_id: int):
         )
     authorization = authorizations.get_for(user=current_user, pa_id=pa_id)
     customer = authorization.customer
-    return render_template(
+    return render_with_flash(
         "authorizations/_cancelled.html",
         customer=customer,
         pa=authorization,
         today=today,
-        flash_message=message,
-        flash_category=category,
+        message=message,
+        category=category,
         cancellable=authorizations.cancellable_ids([authorization]),
         counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
             customer.id, authorizations.AuthorizationCounts()

@@ -19,7 +19,7 @@ from vip import clock
 from vip.database import write_from_a_read_request
 from vip.services import calendar_feed
 from vip.services.errors import DomainError
-from vip.web.htmx import is_htmx
+from vip.web.htmx import is_htmx, render_with_flash
 
 bp = Blueprint("calendar_feed", __name__)
 
@@ -35,8 +35,8 @@ def _render(*, feed_url: str | None = None, message: str | None = None, category
         "focus_create": message is not None and feed_url is None,
     }
     if is_htmx():
-        return render_template(
-            "calendar_feed/_link.html", flash_message=message, flash_category=category, **context
+        return render_with_flash(
+            "calendar_feed/_link.html", message=message, category=category, **context
         )
     if message:
         flash(message, category)

@@ -19,7 +19,7 @@ from vip.services import access, authorizations, orders
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
 from vip.web.forms import Form, posted_quantities
-from vip.web.htmx import is_htmx, render_page_or_partial
+from vip.web.htmx import is_htmx, render_page_or_partial, render_with_flash
 
 bp = Blueprint("orders", __name__)
 
@@ -154,13 +154,13 @@ def record_order(pa_id: int):
                 )
             pa = authorizations.get_for(user=current_user, pa_id=pa_id)
             customer = pa.customer
-            return render_template(
+            return render_with_flash(
                 "orders/_recorded.html",
                 pa=pa,
                 customer=customer,
                 today=today,
-                flash_message=message,
-                flash_category="success",
+                message=message,
+                category="success",
                 cancellable=set(),
                 order_ids={pa.id: order.id},
                 # From the dashboard there is no Plans tab to update: the dialog closes,
@@ -267,13 +267,13 @@ def request_return(order_id: int):
                 return redirect(
                     url_for("customers.tab", customer_id=order.customer_id, tab="orders"), 303
                 )
-            return render_template(
+            return render_with_flash(
                 "orders/_return_requested.html",
                 order=item.order,
                 customer=item.order.customer,
                 today=clock.today_for(current_user),
-                flash_message=message,
-                flash_category="success",
+                message=message,
+                category="success",
                 returns=orders.returns_by_order(orders=[item.order]).get(item.order_id, []),
             )
     values = {line_id: request.form.get(f"line-{line_id}", "") for line_id in quantities}
@@ -322,10 +322,10 @@ def decide_return(return_id: int, decision: str):
     if not is_htmx():
         flash(message, category)
         return redirect(url_for("orders.returns_queue"), 303)
-    return render_template(
+    return render_with_flash(
         "orders/_return_queue_row.html",
         item=item,
-        flash_message=message,
-        flash_category=category,
+        message=message,
+        category=category,
         can_decide=access.can(current_user, "returns.approve"),
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from vip.models import NotificationStatus
 from vip.services import job, outbox
 from vip.services.errors import DomainError
-from vip.web.htmx import is_htmx, render_page_or_partial
+from vip.web.htmx import is_htmx, render_page_or_partial, render_with_flash
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -54,6 +54,4 @@ def retry(notification_id: int):
         flash(message, category)
         return redirect(url_for("outbox.index"), 303)
     item = outbox.get_for(user=current_user, notification_id=notification_id)
-    return render_template(
-        "outbox/_row.html", item=item, flash_message=message, flash_category=category
-    )
+    return render_with_flash("outbox/_row.html", item=item, message=message, category=category)

@@ -15,7 +15,6 @@ from flask import (
     current_app,
     flash,
     redirect,
-    render_template,
     request,
     stream_with_context,
     url_for,
@@ -33,7 +32,7 @@ from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
 from vip.web import charts
 from vip.web.forms import CONTROL_CHARACTERS, Form, posted_quantities
-from vip.web.htmx import is_htmx, render_page_or_partial
+from vip.web.htmx import is_htmx, render_page_or_partial, render_with_flash
 from vip.web.labels import CUSTOMER_STATUS_LABELS, RENEWAL_STAGE_LABELS
 
 bp = Blueprint("renewals", __name__)
@@ -333,14 +332,14 @@ def record(customer_id: int):
             if not is_htmx():
                 flash(message, "success")
                 return redirect(url_for("customers.tab", customer_id=customer.id, tab="info"), 303)
-            return render_template(
+            return render_with_flash(
                 "renewals/_recorded.html",
                 customer=customer,
                 order=order,
                 today=today,
                 lines=renewals.lines_by_customer([customer.id]).get(customer.id, []),
-                flash_message=message,
-                flash_category="success",
+                message=message,
+                category="success",
             )
     values = {
         int(key.removeprefix("quantity-")): value

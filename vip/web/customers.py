@@ -79,6 +79,8 @@ def index():
         attention=attention,
         attention_label=dashboard_section_labels().get(attention) if attention else None,
         sort=sort,
+        # The filters every sort and page link keeps (templates/partials/_lists.html).
+        list_params={"q": search or None, "status": status or None, "attention": attention or None},
         statuses=CUSTOMER_STATUS_LABELS,
         counts=customers.status_counts(user=current_user),
     )

@@ -109,6 +109,12 @@ def index():
         result=page,
         lines=renewals.lines_by_customer([customer.id for customer in page.items]),
         chosen=chosen,
+        # The filters every sort, page and export link keeps (templates/partials/_lists.html).
+        list_params={
+            "q": chosen.search or None,
+            "window": chosen.window or None,
+            "stage": chosen.stage or None,
+        },
         today=today,
         windows=WINDOW_LABELS,
         stages=RENEWAL_STAGE_LABELS,

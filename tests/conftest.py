@@ -3,18 +3,32 @@ clients per role, two tenants, and the injected clock."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import sqlite3
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import jinja2
 import pytest
 import sqlalchemy as sa
+from werkzeug.routing.rules import Rule
 
 from vip import create_app
 from vip.extensions import db
-from vip.models import Customer, PurchaseAuthorization, Reseller, Role, User
+from vip.models import (
+    Customer,
+    Order,
+    PurchaseAuthorization,
+    Reseller,
+    ReturnAuthorization,
+    Role,
+    User,
+)
 
 TODAY = date(2026, 11, 29)
 PASSWORD = "correct horse battery staple"
@@ -55,21 +69,141 @@ def compiled_translations():
         partial.replace(mo)
 
 
+_compile_builder = Rule._compile_builder
+_BUILDERS: dict = {}
+
+
+def _shared_builder(rule, append_unknown=True):
+    """Werkzeug compiles two URL builders per rule and app; every test makes an app, so
+    the same functions are compiled again and again. A builder depends only on the rule's
+    text, its parsed parts and the names of its defaults (when no default fills a part of
+    the path), so one compiled function serves every app's copy of the rule."""
+    defaults = rule.defaults or {}
+    if any(is_dynamic and data in defaults for is_dynamic, data in rule._trace):
+        return _compile_builder(rule, append_unknown)
+    key = (rule.rule, tuple(rule._trace), tuple(defaults), append_unknown)
+    if key not in _BUILDERS:
+        _BUILDERS[key] = _compile_builder(rule, append_unknown)
+    return _BUILDERS[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_url_builders():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", _shared_builder)
+        yield
+
+
 def pytest_report_header(config):
     return f"database: {config.getoption('--db')}"
 
 
+class Databases:
+    """Gives each test a fresh database and a scratch folder.
+
+    SQLite: the empty schema is built once per session into a template file, which each
+    test gets a copy of; the two tenants of `tenants` are built once per configuration
+    and copied in the same way (see `restore`). PostgreSQL: one schema per run,
+    emptied after each test (TRUNCATE)."""
+
+    def __init__(self, backend: str, folder: Path, url: str | None = None, options=None):
+        self.backend = backend
+        self.folder = folder
+        self.url = url
+        self.options = options or {}
+        self.state = {"created": False}
+        self._empty: Path | None = None
+        self._snapshots: dict[tuple[str, str], tuple[Path, object, str]] = {}
+
+    def __call__(self, tag: str):
+        """The database URL, engine options and creation state for one app."""
+        if self.backend == "sqlite":
+            target = self.folder / f"{tag}.db"
+            if target.exists():
+                target = self.folder / f"{tag}-{uuid.uuid4().hex[:8]}.db"
+            shutil.copyfile(self._empty_template(), target)
+            return f"sqlite:///{target}", {}, {"created": True}
+        return self.url, self.options, self.state
+
+    def scratch(self, tag: str) -> Path:
+        """A folder of the test's own (outbox, imports, instance), under pytest's basetemp."""
+        folder = self.folder / "apps" / tag
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _empty_template(self) -> Path:
+        if self._empty is None:
+            template = self.folder / "template-empty.db"
+            app = create_app(
+                {
+                    "TESTING": True,
+                    "SECRET_KEY": "test-secret-key",
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{template}",
+                },
+                instance_path=self.scratch("template") / "instance",
+            )
+            with app.app_context():
+                db.create_all()
+                db.session.remove()
+                db.engine.dispose()  # the last connection closed: no -wal file left
+            self._empty = template
+        return self._empty
+
+    # The objects of `tenants` and `full_tenants`, built once per configuration (SQLite).
+
+    def fingerprint(self) -> str | None:
+        """A hash of every row of the app's database (None on PostgreSQL)."""
+        if self.backend != "sqlite":
+            return None
+        digest = hashlib.sha256()
+        connection = db.session.connection()
+        for table in db.metadata.sorted_tables:
+            rows = connection.exec_driver_sql(f'SELECT * FROM "{table.name}" ORDER BY 1')
+            digest.update(repr((table.name, rows.all())).encode())
+        db.session.remove()
+        return digest.hexdigest()
+
+    def _key(self, app, name: str) -> tuple[str, str]:
+        per_test = {"SQLALCHEMY_DATABASE_URI", "VIP_OUTBOX_DIR", "VIP_IMPORT_DIR"}
+        config = repr(sorted((k, repr(v)) for k, v in app.config.items() if k not in per_test))
+        return name, config
+
+    def restore(self, app, name: str, base: str | None):
+        """When `name` was built before from the same database content (`base`) under the
+        same configuration: copies what it wrote into the app's database and returns the
+        ids it saved; otherwise None."""
+        saved = self._snapshots.get(self._key(app, name)) if base is not None else None
+        if saved is None or saved[2] != base:
+            return None
+        snapshot, ids, _ = saved
+        db.session.remove()
+        db.engine.dispose()
+        _sqlite_copy(snapshot, Path(db.engine.url.database))
+        return ids
+
+    def save(self, app, name: str, base: str | None, ids) -> None:
+        key = self._key(app, name)
+        if base is None or key in self._snapshots:
+            return
+        snapshot = self.folder / f"template-{name}-{len(self._snapshots)}.db"
+        db.session.remove()
+        _sqlite_copy(Path(db.engine.url.database), snapshot)
+        self._snapshots[key] = (snapshot, ids, base)
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """The committed content of one SQLite database into another (the backup API)."""
+    with closing(sqlite3.connect(source)) as reader, closing(sqlite3.connect(target)) as writer:
+        reader.backup(writer)
+
+
 @pytest.fixture(scope="session")
 def database(request, tmp_path_factory):
-    """Yields a function that gives each test a fresh, empty database URL."""
+    """A `Databases`: each call gives a test a fresh, empty database."""
     backend = request.config.getoption("--db")
+    folder = tmp_path_factory.mktemp("db")
     if backend == "sqlite":
-        folder = tmp_path_factory.mktemp("db")
-
-        def fresh(tag: str):
-            return f"sqlite:///{folder / (tag + '.db')}", {}, None
-
-        yield fresh
+        yield Databases("sqlite", folder)
         return
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
@@ -79,21 +213,41 @@ def database(request, tmp_path_factory):
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     options = {"connect_args": {"options": f"-csearch_path={schema}"}, "pool_pre_ping": True}
-    state = {"created": False}
-
-    def fresh(tag: str):
-        return url, options, state
-
-    yield fresh
+    yield Databases("postgres", folder, url, options)
     with admin.begin() as connection:
         connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
 
 
-def make_app(database, tag: str, **overrides):
-    import tempfile
+class _SharedBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the session, so that each test's app does not compile
+    every template again (Jinja checks each entry against the template's source)."""
 
+    def __init__(self):
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket):
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_BYTECODE = _SharedBytecodeCache()
+
+
+def _sqlite_without_fsync(dbapi_connection, _record):
+    # A test database need not survive a power cut: commits skip fsync.
+    dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+
+def make_app(database, tag: str, **overrides):
     url, options, state = database(tag)
+    scratch = database.scratch(tag)
+    for name in ("outbox", "imports"):
+        (scratch / name).mkdir(exist_ok=True)
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
@@ -104,14 +258,16 @@ def make_app(database, tag: str, **overrides):
         "VIP_TODAY": TODAY.isoformat(),
         "VIP_PASSWORD_HASH": "scrypt:4096:8:1",
         "VIP_BASE_URL": "http://localhost",
-        "VIP_OUTBOX_DIR": tempfile.mkdtemp(prefix="vip-outbox-"),
+        "VIP_OUTBOX_DIR": str(scratch / "outbox"),
+        "VIP_IMPORT_DIR": str(scratch / "imports"),
     }
     config.update(overrides)
-    app = create_app(config)
+    app = create_app(config, instance_path=scratch / "instance")
+    app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
     with app.app_context():
-        if state is None:
-            db.create_all()
-        elif not state["created"]:
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", _sqlite_without_fsync)
+        if not state["created"]:
             db.create_all()
             state["created"] = True
     return app
@@ -249,12 +405,33 @@ class Tenants:
     b: Tenant
 
 
+TENANT_MODELS = (Reseller, User, User, Customer, User, PurchaseAuthorization)
+
+
+def _tenant_ids(tenant: Tenant) -> tuple[int, ...]:
+    return tuple(obj.id for obj in vars(tenant).values())
+
+
+def _load_tenant(ids: tuple[int, ...]) -> Tenant:
+    return Tenant(*(db.session.get(model, id_) for model, id_ in zip(TENANT_MODELS, ids)))
+
+
 @pytest.fixture
-def tenants(app) -> Tenants:
-    """Two resellers with an admin, a sales user, a customer and its VIP admin each."""
+def tenants(app, database) -> Tenants:
+    """Two resellers with an admin, a sales user, a customer and its VIP admin each.
+
+    Built through the services; on SQLite once per configuration, then copied into each
+    test's database (`Databases.restore`)."""
     with app.test_request_context():
-        a = build_tenant("Reseller A AB", "a")
-        b = build_tenant("Reseller B AB", "b")
+        base = database.fingerprint()
+        saved = database.restore(app, "tenants", base)
+        if saved is None:
+            a = build_tenant("Reseller A AB", "a")
+            b = build_tenant("Reseller B AB", "b")
+            database.save(app, "tenants", base, (_tenant_ids(a), _tenant_ids(b)))
+            a, b = (_load_tenant(_tenant_ids(t)) for t in (a, b))
+        else:
+            a, b = (_load_tenant(ids) for ids in saved)
         result = Tenants(a, b)
         for tenant in (a, b):
             for obj in (
@@ -360,12 +537,42 @@ def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
 
 
 @pytest.fixture
-def full_tenants(app, tenants):
+def full_tenants(app, tenants, database):
     """`tenants`, plus an order (with a requested return) for each customer."""
     with app.test_request_context():
-        result = {
-            "a": add_order_and_return(tenants.a, "a"),
-            "b": add_order_and_return(tenants.b, "b"),
-        }
+        base = database.fingerprint()
+        saved = database.restore(app, "full_tenants", base)
+        if saved is None:
+            result = {
+                "a": add_order_and_return(tenants.a, "a"),
+                "b": add_order_and_return(tenants.b, "b"),
+            }
+            ids = {prefix: _objects_ids(objects) for prefix, objects in result.items()}
+            database.save(app, "full_tenants", base, ids)
+        else:
+            tenant_of = {"a": tenants.a, "b": tenants.b}
+            result = {
+                prefix: _load_objects(tenant_of[prefix], ids) for prefix, ids in saved.items()
+            }
         db.session.remove()
     return result
+
+
+def _objects_ids(objects: TenantObjects) -> tuple[int, ...]:
+    return (
+        objects.order.id,
+        objects.return_request.id,
+        objects.notification_id,
+        objects.assignment_id,
+        objects.unheld_product_id,
+    )
+
+
+def _load_objects(tenant: Tenant, ids: tuple[int, ...]) -> TenantObjects:
+    order_id, return_id, notification_id, assignment_id, unheld_product_id = ids
+    order = db.session.get(Order, order_id)
+    item = db.session.get(ReturnAuthorization, return_id)
+    for obj in (order, item):
+        db.session.refresh(obj)
+        db.session.expunge(obj)
+    return TenantObjects(tenant, order, item, notification_id, assignment_id, unheld_product_id)

@@ -203,7 +203,7 @@ def _print_delivery(report) -> None:
 def _print_deadlines(report) -> None:
     click.echo(f"Försenad: {report.delayed} set, {report.delay_cleared} cleared.")
     click.echo(f"Access removed: {report.access_removed}.")
-    for kind in (deadlines.RENEWAL_DUE, deadlines.RENEWAL_MISSED, deadlines.ACCESS_REMOVAL):
+    for kind in deadlines.ReminderKind:
         click.echo(f"Reminders queued, {kind}: {report.reminders.get(kind, 0)}.")
     for change in report.changes:
         click.echo(f"  {change.describe()}")

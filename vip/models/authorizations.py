@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, and_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vip.extensions import db
@@ -51,8 +52,15 @@ class PurchaseAuthorization(db.Model):
         back_populates="authorization", order_by="PurchaseAuthorizationLine.id"
     )
 
+    @hybrid_method
     def is_overdue(self, today: date) -> bool:
-        return self.status == AuthorizationStatus.PENDING and today > self.order_due_on
+        """R4, its one definition: still pending after its order-due date (from day 15),
+        in Python and, as `PurchaseAuthorization.is_overdue(today)`, in SQL."""
+        return self.status == AuthorizationStatus.PENDING and self.order_due_on < today
+
+    @is_overdue.expression
+    def is_overdue(cls, today: date):  # noqa: N805 - SQLAlchemy hands the class
+        return and_(cls.status == AuthorizationStatus.PENDING, cls.order_due_on < today)
 
 
 class PurchaseAuthorizationLine(db.Model):

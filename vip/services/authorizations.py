@@ -405,7 +405,7 @@ def counts_by_customer(*, customer_ids: list[int], today: date) -> dict[int, Aut
         select(
             PurchaseAuthorization.customer_id,
             func.count(),
-            func.sum(case((PurchaseAuthorization.order_due_on < today, 1), else_=0)),
+            func.sum(case((PurchaseAuthorization.is_overdue(today), 1), else_=0)),
         )
         .where(
             PurchaseAuthorization.customer_id.in_(customer_ids),

@@ -14,7 +14,6 @@ from sqlalchemy import exists, func, select
 
 from vip.extensions import db
 from vip.models import (
-    AuthorizationStatus,
     Customer,
     CustomerStatus,
     Invitation,
@@ -62,8 +61,7 @@ def status_with_access(customer: Customer) -> CustomerStatus:
 def overdue_authorization_exists(*, customer: Customer, today: date):
     return exists().where(
         PurchaseAuthorization.customer_id == customer.id,
-        PurchaseAuthorization.status == AuthorizationStatus.PENDING,
-        PurchaseAuthorization.order_due_on < today,
+        PurchaseAuthorization.is_overdue(today),
     )
 
 

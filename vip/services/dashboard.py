@@ -113,11 +113,8 @@ def _order_due_soon(today: date) -> ColumnElement[bool]:
 
 
 def _order_overdue(today: date) -> ColumnElement[bool]:
-    """R4: pending after its order-due date (PurchaseAuthorization.is_overdue)."""
-    return and_(
-        PurchaseAuthorization.status == AuthorizationStatus.PENDING,
-        PurchaseAuthorization.order_due_on < today,
-    )
+    """Försenad authorizations (R4)."""
+    return PurchaseAuthorization.is_overdue(today)
 
 
 def _return_closing(today: date) -> ColumnElement[bool]:

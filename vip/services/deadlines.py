@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,7 +16,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from vip.extensions import db
 from vip.mail import render_mail
 from vip.models import (
-    AuthorizationStatus,
     Customer,
     CustomerStatus,
     Notification,
@@ -26,12 +27,32 @@ from vip.models import (
 )
 from vip.services import audit
 
-#: R10: the reminders, and the day (relative to the anniversary) from which each is due.
-RENEWAL_DUE = "renewal_due"
-RENEWAL_MISSED = "renewal_missed"
-ACCESS_REMOVAL = "access_removal"
-REMINDER_DAYS = ((ACCESS_REMOVAL, 23), (RENEWAL_MISSED, 0), (RENEWAL_DUE, -30))
 GRACE_DAYS = 30  # R11: access is removed this many days after a missed anniversary
+
+
+class ReminderKind(StrEnum):
+    """R10, its one definition: each reminder, the day (relative to the anniversary) from
+    which it is due, and its name as the console shows it."""
+
+    RENEWAL_DUE = "renewal_due", -30, _l("Renewal due (30 days before)")
+    RENEWAL_MISSED = "renewal_missed", 0, _l("Renewal missed (anniversary)")
+    ACCESS_REMOVAL = "access_removal", GRACE_DAYS - 7, _l("Access removal (7 days before)")
+
+    def __new__(cls, value: str, from_day: int, label):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.from_day = from_day
+        member.label = label
+        return member
+
+
+RENEWAL_DUE = ReminderKind.RENEWAL_DUE
+RENEWAL_MISSED = ReminderKind.RENEWAL_MISSED
+ACCESS_REMOVAL = ReminderKind.ACCESS_REMOVAL
+#: (kind, from day), the latest stage first.
+REMINDER_DAYS = tuple(
+    (kind.value, kind.from_day) for kind in sorted(ReminderKind, key=lambda k: -k.from_day)
+)
 RENEWAL_WINDOW_DAYS = 30
 
 
@@ -160,18 +181,13 @@ HAS_ACCESS = (CustomerStatus.ACTIVE, CustomerStatus.DELAYED, CustomerStatus.INVI
 
 def _overdue(today: date):
     return exists().where(
-        PurchaseAuthorization.customer_id == Customer.id,
-        PurchaseAuthorization.status == AuthorizationStatus.PENDING,
-        PurchaseAuthorization.order_due_on < today,
+        PurchaseAuthorization.customer_id == Customer.id, PurchaseAuthorization.is_overdue(today)
     )
 
 
 def _with_overdue_authorization(today: date):
     return Customer.id.in_(
-        select(PurchaseAuthorization.customer_id).where(
-            PurchaseAuthorization.status == AuthorizationStatus.PENDING,
-            PurchaseAuthorization.order_due_on < today,
-        )
+        select(PurchaseAuthorization.customer_id).where(PurchaseAuthorization.is_overdue(today))
     )
 
 

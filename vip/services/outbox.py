@@ -126,7 +126,7 @@ def deliver(notification: Notification) -> None:
         _write_eml(message, notification)
 
 
-REMINDER_KINDS = frozenset(kind for kind, _ in deadlines.REMINDER_DAYS)
+REMINDER_KINDS = frozenset(kind.value for kind in deadlines.ReminderKind)
 
 
 def stale_reason(

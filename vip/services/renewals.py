@@ -30,14 +30,7 @@ from vip.services import audit
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists, status_with_access
-from vip.services.deadlines import (
-    ACCESS_REMOVAL,
-    GRACE_DAYS,
-    RENEWAL_DUE,
-    RENEWAL_MISSED,
-    RENEWAL_WINDOW_DAYS,
-    RENEWED,
-)
+from vip.services.deadlines import GRACE_DAYS, RENEWAL_WINDOW_DAYS, RENEWED, ReminderKind
 from vip.services.errors import DomainError, LocalizedDate
 from vip.services.licenses import (
     license_inventory,
@@ -486,7 +479,7 @@ def record_renewal(
         .where(
             Notification.customer_id == customer.id,
             Notification.cycle_key == old_anniversary.isoformat(),
-            Notification.kind.in_([RENEWAL_DUE, RENEWAL_MISSED, ACCESS_REMOVAL]),
+            Notification.kind.in_([kind.value for kind in ReminderKind]),
             Notification.status.in_([NotificationStatus.QUEUED, NotificationStatus.FAILED]),
         )
         .values(status=NotificationStatus.CANCELLED, cancel_reason=RENEWED, next_attempt_at=None)

@@ -18,6 +18,7 @@ from vip.models import (
     Role,
 )
 from vip.services import dashboard
+from vip.services.deadlines import ReminderKind
 from vip.services.listing import COUNT_CAP
 
 LANGUAGE_CHOICES = [SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
@@ -98,9 +99,8 @@ MAIL_STATUS_LABELS = {
 
 MAIL_KIND_LABELS = {
     "invitation": _l("VIP invitation"),
-    "renewal_due": _l("Renewal due (30 days before)"),
-    "renewal_missed": _l("Renewal missed (anniversary)"),
-    "access_removal": _l("Access removal (7 days before)"),
+    "account_invitation": _l("New account: choose a password"),
+    **{kind.value: kind.label for kind in ReminderKind},
 }
 
 

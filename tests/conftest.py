@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
@@ -92,6 +93,79 @@ def shared_url_builders():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Rule, "_compile_builder", _shared_builder)
         yield
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_TEMP = Path(tempfile.gettempdir())
+#: What the suite may leave in the repository: the screenshots browser tests save.
+REPOSITORY_OUTPUT = ("instance", "test-artifacts")
+KEPT_ARTIFACTS = ".png"
+
+
+def pytest_configure(config):
+    """The run's temporary files go to a folder of its own in the system temp dir (TMPDIR
+    too, for the subprocesses and the browser), removed when the run ends; pytest's
+    tmp_path folders are made inside it."""
+    run_temp = Path(tempfile.mkdtemp(prefix="vip-tests-", dir=SYSTEM_TEMP))
+    config.stash[RUN_TEMP] = (run_temp, tempfile.tempdir, os.environ.get("TMPDIR"))
+    tempfile.tempdir = str(run_temp)
+    os.environ["TMPDIR"] = str(run_temp)
+
+
+def pytest_unconfigure(config):
+    if RUN_TEMP not in config.stash:
+        return
+    run_temp, tempdir, tmpdir_env = config.stash[RUN_TEMP]
+    tempfile.tempdir = tempdir
+    if tmpdir_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = tmpdir_env
+    shutil.rmtree(run_temp, ignore_errors=True)
+
+
+RUN_TEMP = pytest.StashKey[tuple]()
+
+
+def files_below(folder: Path, *, folders: bool = True) -> set[str]:
+    if not folder.exists():
+        return set()
+    return {
+        str(path.relative_to(folder)) for path in folder.rglob("*") if folders or not path.is_dir()
+    }
+
+
+def leftovers(before: dict[str, set[str]], after: dict[str, set[str]]) -> list[str]:
+    """What appeared in a watched folder between two `files_below` snapshots, but for
+    pytest's own tmp_path folders and the screenshots under test-artifacts/."""
+    found = []
+    for where, names in after.items():
+        for name in sorted(names - before.get(where, set())):
+            if where == "temp" and name.split("/")[0].startswith("pytest-of-"):
+                continue
+            if where == "test-artifacts" and name.endswith(KEPT_ARTIFACTS):
+                continue
+            found.append(f"{where}/{name}")
+    return found
+
+
+def watched_folders() -> dict[str, set[str]]:
+    folders = {"temp": files_below(Path(tempfile.gettempdir()))}
+    for name in REPOSITORY_OUTPUT:
+        folders[name] = files_below(ROOT / name, folders=False)
+    return folders
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leaves_no_files_behind(tmp_path_factory):
+    """Fails the run when a test left a file in the temp dir (outside tmp_path) or in
+    instance/ or test-artifacts/ (but for screenshots). The temp dir is the run's own
+    (see `pytest_configure`), so other processes on the machine cannot disturb the count."""
+    tmp_path_factory.getbasetemp()
+    before = watched_folders()
+    yield
+    found = leftovers(before, watched_folders())
+    assert not found, f"the tests left {len(found)} files behind: {found[:20]}"
 
 
 def pytest_report_header(config):

@@ -28,12 +28,13 @@ run: demo
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C stops)"
 	SESSION_COOKIE_SECURE=0 $(BIN)/flask run --host 127.0.0.1 --port 5000
 
-# SQLite first; then the same suite on PostgreSQL when TEST_DATABASE_URL is set.
+# SQLite first; then the same suite on PostgreSQL when TEST_DATABASE_URL is set. Each run
+# prints its 15 slowest tests and fixtures (CI shows them).
 test: translations
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== The same suite on PostgreSQL =="; \
-	  $(BIN)/python -m pytest --db=postgres; \
+	  $(BIN)/python -m pytest --durations=15 --db=postgres; \
 	else echo "TEST_DATABASE_URL is not set: PostgreSQL pass skipped."; fi
 
 lint: install

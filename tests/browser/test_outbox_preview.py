@@ -3,7 +3,6 @@ and retrying a failed mail refreshes it through the `vip:changed` event, without
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import select, update
 
 from tests.browser.test_foundation_flows import collect_errors, sign_in
 from tests.conftest import TODAY
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, Notification, NotificationStatus, User
 from vip.services.customers import create_customer
@@ -19,15 +19,6 @@ from vip.services.customers import create_customer
 pytestmark = pytest.mark.browser
 
 TOMORROW = TODAY + timedelta(days=1)
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ independently of the job's code."""
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import TODAY
+from tests.support import in_app
 from vip.extensions import db
 from vip.generate import generate_portfolio
 from vip.models import (
@@ -148,15 +148,6 @@ class Reckoning:
 
 
 # --- the portfolio and its calendar of events ------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def starting_state(reseller_id: int) -> Reckoning:

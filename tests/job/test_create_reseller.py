@@ -3,24 +3,14 @@ first partner admin (a password from stdin, or a set-password link by mail)."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from sqlalchemy import func, select
 
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import AuditEvent, Notification, Reseller, Role, User
 
 PASSWORD = "a strong enough harbour password"
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def create(runner, *args, password: str | None = PASSWORD):

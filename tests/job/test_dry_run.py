@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY, product_id
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -50,15 +50,6 @@ OUTCOME = re.compile(r" \[(sent|retrying|failed)\]$")
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def tick(runner, *args):

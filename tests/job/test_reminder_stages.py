@@ -7,7 +7,6 @@ licenses, so it gets its reminders and loses its access like any other customer.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from sqlalchemy import select, update
 
 from tests.conftest import TODAY
 from tests.job.test_tick import SMTPServer, free_port
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuthorizationStatus,
@@ -32,15 +32,6 @@ from vip.services.renewals import record_renewal, renewal_lines_of
 # full_tenants records tenant a's first order on TODAY (2026-11-29): this anniversary.
 AD = date(2027, 11, 29)
 REMINDERS = ("renewal_due", "renewal_missed", "access_removal")
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def tick(runner, day: date, *flags: str):

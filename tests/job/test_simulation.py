@@ -6,13 +6,13 @@ below, say should happen on that day. (Only `apply_deadlines`: no delivery.)"""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import select, update
 
 from tests.conftest import TODAY, product_id
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -147,15 +147,6 @@ def expected_history(portfolio: list[Plan]):
 
 
 # --- the simulation --------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def build_portfolio(app, tenants) -> list[int]:

@@ -17,7 +17,6 @@ import re
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -47,15 +47,6 @@ NOW = datetime(2026, 12, 15, 6, 0, tzinfo=UTC)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def tick(runner, *args):

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
+from tests.support import count, user
 from vip.extensions import db
 from vip.models import AuditEvent, Reseller, Role, User
 from vip.services import access
@@ -23,14 +24,6 @@ from vip.services.errors import DomainError, NotVisible, PermissionDenied
 from vip.services.passwords import MAX_LENGTH, MIN_LENGTH, check_password_policy
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
-
-
-def user(obj) -> User:
-    return db.session.get(User, obj.id)
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select, update
 
-from tests.conftest import TODAY, product_id
+from tests.conftest import TODAY
+from tests.support import english, pid, user
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -51,16 +51,6 @@ YESTERDAY = TODAY - timedelta(days=1)
 # --- helpers -------------------------------------------------------------------------
 
 
-def user(obj) -> User:
-    """The tenants fixture's objects are detached; load them into the current session."""
-    return db.session.get(User, obj.id)
-
-
-def english(error_or_message) -> str:
-    with force_locale("en"):
-        return str(error_or_message)
-
-
 def counts() -> tuple[int, int, int]:
     return tuple(
         db.session.scalar(select(func.count()).select_from(model))
@@ -73,12 +63,6 @@ def events(action: str, *, object_id: str | None = None) -> list[AuditEvent]:
     if object_id is not None:
         query = query.where(AuditEvent.object_id == object_id)
     return list(db.session.scalars(query.order_by(AuditEvent.id)))
-
-
-def pid(name: str, license_type: str = "team", segment: str = "commercial", **kw) -> int:
-    found = product_id(name, license_type, segment, **kw)
-    assert found is not None, (name, license_type, segment, kw)
-    return found
 
 
 def create(

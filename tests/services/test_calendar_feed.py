@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask_babel import force_locale
 from icalendar import Calendar
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import TODAY, product_id
+from tests.support import count, in_app, user
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -45,19 +45,6 @@ _numbers = itertools.count(1)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
-
-
-def user(user_id: int) -> User:
-    return db.session.get(User, user_id)
 
 
 def day(offset: int) -> date:
@@ -168,10 +155,6 @@ def events_by_uid(calendar: Calendar) -> dict[str, dict]:
             "ical": event.to_ical(),
         }
     return found
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 # --- the events ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY
+from tests.support import user
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -25,11 +26,6 @@ from vip.services.errors import DomainError, PermissionDenied
 from vip.services.invitations import link_for
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def user(obj) -> User:
-    """The tenants fixture's users are detached; load them into the current session."""
-    return db.session.get(User, obj.id)
 
 
 def row_counts() -> dict[str, int]:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.conftest import TODAY, product_id
+from tests.support import user
 from vip.extensions import db
 from vip.models import (
     AuthorizationStatus,
@@ -28,7 +29,6 @@ from vip.models import (
     OrderStatus,
     OrderType,
     PurchaseAuthorization,
-    User,
 )
 from vip.services import dashboard
 from vip.services.authorizations import LineInput, create_purchase_authorization
@@ -44,10 +44,6 @@ _numbers = itertools.count(1)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def user(user_id: int) -> User:
-    return db.session.get(User, user_id)
 
 
 def numbers(section: dashboard.Section) -> list[str]:

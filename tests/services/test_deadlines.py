@@ -6,7 +6,6 @@ anniversary), and S24 (a second run, or an interleaved concurrent one, changes n
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY, product_id
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -42,15 +42,6 @@ NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def run(app, day: date, reseller_id: int):

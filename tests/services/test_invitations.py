@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import PASSWORD, TODAY
+from tests.support import count, english, user
 from vip.extensions import db
 from vip.models import AuditEvent, Customer, CustomerStatus, Invitation, Notification, Role, User
 from vip.services.accounts import LoginRefused, authenticate
@@ -29,14 +29,6 @@ NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 EXPIRES_ON = TODAY + timedelta(days=30)
 
 
-def user(obj) -> User:
-    return db.session.get(User, obj.id)
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
 @pytest.fixture
 def invited(tenants, ctx):
     """A fresh customer of tenant A, invited today; returns (customer, token)."""
@@ -55,11 +47,6 @@ def invited(tenants, ctx):
 
 def accept(token: str, password: str = NEW_PASSWORD, today=TODAY, now=NOW) -> User:
     return accept_invitation(token=token, password=password, today=today, now=now)
-
-
-def english(error: Exception) -> str:
-    with force_locale("en"):
-        return str(error)
 
 
 def reload(customer: Customer) -> Customer:

@@ -10,14 +10,13 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask_babel import force_locale
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from tests.conftest import TODAY, product_id
+from tests.conftest import TODAY
+from tests.support import count, english, in_app, pid, user
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -26,7 +25,6 @@ from vip.models import (
     CustomerStatus,
     LicenseAssignment,
     PurchaseAuthorization,
-    User,
 )
 from vip.services import authorizations, licenses, orders
 from vip.services.authorizations import (
@@ -52,34 +50,6 @@ LONGEST = "a" * 64 + "@" + ".".join(["k" * 63, "k" * 63, "k" * 58]) + ".se"  # 2
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
-
-
-def english(error_or_message) -> str:
-    with force_locale("en"):
-        return str(error_or_message)
-
-
-def pid(name: str) -> int:
-    found = product_id(name, "team", "commercial")
-    assert found is not None, name
-    return found
-
-
-def user(obj) -> User:
-    return db.session.get(User, getattr(obj, "id", obj))
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def assign(tenant, email: str, name: str = "Photoshop", *, actor=None) -> LicenseAssignment:

@@ -10,10 +10,10 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select, update
 
-from tests.conftest import PASSWORD, TODAY, product_id
+from tests.conftest import PASSWORD, TODAY
+from tests.support import count, english, pid, user
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -63,28 +63,8 @@ _numbers = itertools.count(1)
 # --- helpers -----------------------------------------------------------------------------
 
 
-def user(obj) -> User:
-    """The tenants fixture's objects are detached; load them into the current session."""
-    return db.session.get(User, obj.id)
-
-
-def english(error_or_message) -> str:
-    with force_locale("en"):
-        return str(error_or_message)
-
-
-def pid(name: str) -> int:
-    found = product_id(name, "team", "commercial")
-    assert found is not None, name
-    return found
-
-
 def vendor_number() -> str:
     return f"VN{next(_numbers):08d}"
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def snapshot() -> dict:

@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
-from tests.conftest import TODAY, product_id
+from tests.conftest import TODAY
+from tests.support import pid
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, Order, OrderLine, OrderStatus, OrderType, User
 from vip.services.customers import create_customer
@@ -27,10 +28,6 @@ RENEWED, OVERDUE, WINDOW_OPEN, UPCOMING = (
     PipelineStatus.UPCOMING,
 )
 _serial = itertools.count(1)
-
-
-def pid(name: str) -> int:
-    return product_id(name, "team", "commercial")
 
 
 def add_customer(

@@ -9,15 +9,14 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select, update
 
-from tests.conftest import TODAY, product_id
+from tests.conftest import TODAY
+from tests.support import count, english, in_app, pid, user
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -75,37 +74,9 @@ _numbers = itertools.count(1)
 # --- helpers -------------------------------------------------------------------------------
 
 
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
-
-
-def english(error_or_message) -> str:
-    with force_locale("en"):
-        return str(error_or_message)
-
-
-def pid(name: str) -> int:
-    found = product_id(name, "team", "commercial")
-    assert found is not None, name
-    return found
-
-
-def user(user_id: int) -> User:
-    return db.session.get(User, user_id)
-
-
 def reload_customer(customer_id: int) -> Customer:
     db.session.expire_all()
     return db.session.get(Customer, customer_id)
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def day(offset: int, anniversary: date = AD) -> date:

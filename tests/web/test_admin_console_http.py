@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import HX, PASSWORD, login, product_id
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -35,15 +35,6 @@ ANNIVERSARY = date(2027, 1, 15)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def text_of(page: str) -> str:

@@ -11,7 +11,6 @@ import re
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -19,21 +18,13 @@ from icalendar import Calendar
 from sqlalchemy import event, func, select, update
 
 from tests.conftest import HX, PASSWORD, TODAY, login
+from tests.support import in_app
 from vip.extensions import db
 from vip.generate import generate_portfolio
 from vip.models import AuditEvent, CalendarFeed, Customer, Order, OrderStatus, OrderType, User
 from vip.services import calendar_feed
 
 FEED_URL = re.compile(r'<input id="calendar-feed-url"[^>]*\bvalue="([^"]+)"')
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def feed_url_in(page: str) -> str:

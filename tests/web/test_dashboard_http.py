@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +24,7 @@ from tests.services.test_dashboard import (
     order_on,
     with_anniversary,
 )
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import Order, PurchaseAuthorization, User
 from vip.services import audit
@@ -56,15 +56,6 @@ ENGLISH_EMPTY = {
 def app_config(request):
     """The app's configuration, per test through `indirect` parametrization."""
     return dict(getattr(request, "param", {}))
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 @dataclass

@@ -5,23 +5,14 @@ while a sent one is refused."""
 from __future__ import annotations
 
 import html as htmllib
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import HX
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import AuditEvent, Notification, NotificationStatus, User
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def text_of(page: str) -> str:

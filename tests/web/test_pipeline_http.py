@@ -9,7 +9,6 @@ from __future__ import annotations
 import html as htmllib
 import re
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
@@ -18,6 +17,7 @@ from babel.dates import format_date as babel_format_date
 from sqlalchemy import update
 
 from tests.conftest import HX, TODAY, product_id
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, Order, OrderLine, OrderStatus, OrderType, User
 from vip.services.authorizations import (
@@ -38,15 +38,6 @@ EN_MONTHS = ["Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def set_language(app, user, language: str) -> None:

@@ -1,0 +1,45 @@
+"""Helpers the test modules share (fixtures live in tests/conftest.py)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+
+from tests.conftest import product_id
+from vip.extensions import db
+from vip.models import User
+
+
+@contextmanager
+def in_app(app):
+    """A request context for calling services directly; the session is removed after."""
+    with app.test_request_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+
+
+def user(obj_or_id) -> User:
+    """A user (or its id) of the detached fixture objects, loaded into the current session."""
+    return db.session.get(User, getattr(obj_or_id, "id", obj_or_id))
+
+
+def english(error_or_message) -> str:
+    """A DomainError's (or a lazy string's) English text."""
+    with force_locale("en"):
+        return str(error_or_message)
+
+
+def pid(name: str, license_type: str = "team", segment: str = "commercial", **kw) -> int:
+    """A catalog product's id (team, commercial unless said otherwise); it must exist."""
+    found = product_id(name, license_type, segment, **kw)
+    assert found is not None, (name, license_type, segment, kw)
+    return found
+
+
+def count(model, *where) -> int:
+    """How many rows of `model` (matching `where`)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))

@@ -8,17 +8,18 @@ here, and the same number holds at 1 and at 50 customers: an N+1 query (one more
 per row shown) cannot come back unseen. `bench/queries_per_page.py` measures the same pages
 at 1,000 and 100,000 customers, outside the suite.
 
-The seeds are chosen so that no page is empty. The single customer of the small portfolio
-is on every page: its name contains "Nord", it is Försenad, its anniversary is in the
-overview, and it has pending, ordered and cancelled purchase authorizations, orders and
-assigned licenses. In the large one several customers match each filter, more than two
-pages of customers are in the renewals overview, and the customer with the most orders
-(whose details tabs and Admin Console are measured) is in the same status and renewal
-stage as the small one's, with many more authorizations, orders and assignments. The
-fixture asserts all of this, so a change to the generator cannot make the tests pass on
-empty pages. Generated data has no audit events; the fixture records some for the measured
-customer so that its History tab has rows. The page size is 10, so that `?page=2` of the
-renewals overview is a real second page.
+The seeds are chosen so that no page is empty, and the measured customer is topped up
+through the services, so that its pages show many rows whatever the generator drew. The
+single customer of the small portfolio is on every page: its name contains "Nord", its
+anniversary is in the overview (in its grace period), and it gets pending (overdue, so it is
+Försenad), ordered and cancelled purchase authorizations, add-on orders and assigned
+licenses (`TOP_UP`). In the large one several customers match each filter, more than two
+pages of customers are in the renewals overview, and the measured customer (of those in
+their grace period, the one with most orders: its details tabs and Admin Console are
+measured) gets many more. The fixture asserts all of this, so a change to the generator
+cannot make the tests pass on empty pages. Generated data has no audit events; the fixture
+records some for the measured customer so that its History tab has rows. The page size is
+10, so that `?page=2` of the renewals overview is a real second page.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event, func, select
@@ -41,21 +42,31 @@ from vip.models import (
     Customer,
     CustomerStatus,
     LicenseAssignment,
+    LicenseType,
     Order,
+    Product,
     PurchaseAuthorization,
     Role,
     User,
 )
+from vip.models.types import utcnow
 from vip.services import audit, renewals
 from vip.services.accounts import create_user
-from vip.services.deadlines import GRACE_DAYS
+from vip.services.authorizations import (
+    LineInput,
+    cancel_purchase_authorization,
+    create_purchase_authorization,
+)
+from vip.services.deadlines import GRACE_DAYS, apply_deadlines
+from vip.services.licenses import assign_license
+from vip.services.orders import propose_duration, record_order
 
 RESELLER = "Query Count AB"
 ADMIN = "admin@querycountab.example"  # made by the generator for RESELLER
 PASSWORD = "bench-password-2026-lång"  # the generator's
 VIP_ADMIN = "console@querycount.example"
 PAGE_SIZE = 10
-SEEDS = {1: 1080, 50: 1019}  # see the module docstring; the fixture checks what they give
+SEEDS = {1: 23, 50: 5}  # see the module docstring; the fixture checks what they give
 
 CUSTOMER_LIST = (
     "/customers",
@@ -89,7 +100,8 @@ PINNED = {
         "/customers?q=nord": 10,
         "/customers?status=delayed": 10,
         "/customers?page=2": 10,
-        "/customers/<id>/info": 9,
+        # + 1: where the VIP admin stands (invitations sent, accepted, an admin account).
+        "/customers/<id>/info": 10,
         "/customers/<id>/plans": 11,
         "/customers/<id>/orders": 10,
         "/customers/<id>/renewals": 5,
@@ -109,7 +121,7 @@ PINNED = {
         "/customers?q=nord": 9,
         "/customers?status=delayed": 9,
         "/customers?page=2": 9,
-        "/customers/<id>/info": 8,
+        "/customers/<id>/info": 9,  # + 1: where the VIP admin stands
         "/customers/<id>/plans": 10,
         "/customers/<id>/orders": 9,
         "/customers/<id>/renewals": 4,
@@ -151,13 +163,91 @@ def _count(query) -> int:
     return db.session.scalar(select(func.count()).select_from(query.subquery()))
 
 
+#: What the measured customer has at least, topped up through the services where the
+#: generator drew less, so that every page shows many rows: (pending authorizations, add-on
+#: orders, cancelled authorizations, assigned licenses).
+TOP_UP = {1: (3, 5, 2, 10), 50: (3, 20, 2, 30)}
+
+
+def top_up(customer: Customer, admin: User, vip_admin: User, counts) -> None:
+    """Adds, as the team and the VIP admin would have: authorizations created 20 days ago
+    and still pending (so the customer is Försenad, R4), add-ons ordered before the
+    anniversary, cancelled authorizations, and licenses assigned to users."""
+
+    def held(query) -> int:
+        return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+    def authorizations_in(status):
+        return held(
+            select(PurchaseAuthorization).where(
+                PurchaseAuthorization.customer_id == customer.id,
+                PurchaseAuthorization.status == status,
+            )
+        )
+
+    pending, ordered, cancelled, assigned = counts
+    pending = max(1, pending - authorizations_in(AuthorizationStatus.PENDING))  # one overdue
+    ordered -= held(select(Order).where(Order.customer_id == customer.id))
+    cancelled -= authorizations_in(AuthorizationStatus.CANCELLED)
+    assigned -= held(select(LicenseAssignment).where(LicenseAssignment.customer_id == customer.id))
+    anniversary = customer.anniversary_date
+    product = db.session.scalar(
+        select(Product).where(
+            Product.license_type == LicenseType.TEAM,
+            Product.market_segment == customer.market_segment,
+            Product.education_device.is_(False),
+            Product.active.is_(True),
+        )
+    )
+    kind = LicenseType.TEAM.value
+
+    def authorization(on: date):
+        return create_purchase_authorization(
+            user=admin,
+            customer_id=customer.id,
+            today=on,
+            license_type=kind,
+            lines=[LineInput(product_id=product.id, quantity=max(assigned, 1))],
+            deployment_date=on,
+            customer_po_number=None,
+        )
+
+    for number in range(ordered):
+        on = anniversary - timedelta(days=60 - number)
+        pa = authorization(on)
+        record_order(
+            user=admin,
+            pa_id=pa.id,
+            today=on,
+            vendor_order_number=f"QC{customer.id:05d}{number:03d}",
+            order_date=on,
+            duration_months=propose_duration(customer=customer, order_date=on).months,
+        )
+    for _ in range(cancelled):
+        pa = authorization(TODAY - timedelta(days=25))
+        cancel_purchase_authorization(user=admin, pa_id=pa.id, today=TODAY, now=utcnow())
+    for _ in range(pending):
+        authorization(TODAY - timedelta(days=20))
+    for number in range(assigned):
+        assign_license(
+            user=vip_admin,
+            product_id=product.id,
+            email=f"designer{number}@querycount.example",
+            today=TODAY,
+        )
+    apply_deadlines(today=TODAY, reseller_ids=[customer.reseller_id])
+
+
 @pytest.fixture(params=[1, 50], ids=["1-customer", "50-customers"])
 def portfolio(request, app) -> Portfolio:
     size = request.param
     with app.test_request_context():
         generate_portfolio(customers=size, today=TODAY, seed=SEEDS[size], reseller_name=RESELLER)
+        # The measured customer: of those in their grace period, the one with most orders.
         busy_id = db.session.execute(
             select(Order.customer_id, func.count())
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Customer.anniversary_date.between(TODAY - timedelta(days=29), TODAY))
             .group_by(Order.customer_id)
             .order_by(func.count().desc(), Order.customer_id)
             .limit(1)
@@ -171,6 +261,8 @@ def portfolio(request, app) -> Portfolio:
             customer=busy,
         )
         admin = db.session.scalar(select(User).where(User.email == ADMIN))
+        top_up(busy, admin, vip_admin, TOP_UP[size])
+        busy = db.session.get(Customer, busy_id)
         authorizations = list(
             db.session.scalars(
                 select(PurchaseAuthorization).where(PurchaseAuthorization.customer_id == busy_id)

@@ -8,6 +8,7 @@ any other, and a renewal or a new first order gives it back the status with acce
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import exists, func, select
@@ -24,32 +25,47 @@ from vip.models import (
 from vip.services import audit
 
 
-def _vip_admin_exists(customer: Customer):
-    return exists().where(
+@dataclass(frozen=True)
+class InvitationState:
+    """Where a customer's VIP admin stands (R1), read in one statement."""
+
+    sent: int  # invitations sent
+    accepted: int  # of them accepted
+    has_admin: bool  # an active VIP admin account exists (accepted, or made by create-user)
+
+    @property
+    def awaiting(self) -> bool:
+        """An invitation is out and nobody has taken the VIP admin's place yet."""
+        return self.sent > 0 and self.accepted == 0 and not self.has_admin
+
+    @property
+    def admin_in_place(self) -> bool:
+        return self.accepted > 0 or self.has_admin
+
+
+def invitation_state(customer: Customer) -> InvitationState:
+    def of(column):
+        return select(column).where(Invitation.customer_id == customer.id).scalar_subquery()
+
+    admin = exists().where(
         User.customer_id == customer.id, User.role == Role.VIP_ADMIN, User.active.is_(True)
     )
+    sent, accepted, has_admin = db.session.execute(
+        select(of(func.count(Invitation.id)), of(func.count(Invitation.accepted_at)), admin)
+    ).one()
+    return InvitationState(sent, accepted, bool(has_admin))
 
 
 def awaits_acceptance(customer: Customer) -> bool:
     """True while the customer was sent an invitation, none was accepted, and it has no
     active VIP admin in any other way (one made with `vip create-user --customer`)."""
-    sent, accepted = db.session.execute(
-        select(func.count(Invitation.id), func.count(Invitation.accepted_at)).where(
-            Invitation.customer_id == customer.id
-        )
-    ).one()
-    if sent == 0 or accepted > 0:
-        return False
-    return not db.session.scalar(select(_vip_admin_exists(customer)))
+    return invitation_state(customer).awaiting
 
 
 def invitation_accepted(customer: Customer) -> bool:
     """The customer has its VIP admin: an invitation was accepted, or an active VIP admin
     account exists."""
-    accepted = exists().where(
-        Invitation.customer_id == customer.id, Invitation.accepted_at.is_not(None)
-    )
-    return db.session.scalar(select(accepted | _vip_admin_exists(customer)))
+    return invitation_state(customer).admin_in_place
 
 
 def status_with_access(customer: Customer) -> CustomerStatus:

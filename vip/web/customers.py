@@ -162,14 +162,11 @@ def tab(customer_id: int, tab: str):
     if tab == "info":
         invitation = invitations.current_invitation(customer)
         context["invitation"] = invitation
+        state = customer_status.invitation_state(customer)
         # An imported customer may have none yet (imported without invitations).
-        context["may_invite"] = invitation is None and not customer_status.invitation_accepted(
-            customer
-        )
+        context["may_invite"] = invitation is None and not state.admin_in_place
         context["invitation_link"] = (
-            invitations.link_for(invitation)
-            if invitation is not None and customer_status.awaits_acceptance(customer)
-            else None
+            invitations.link_for(invitation) if invitation is not None and state.awaiting else None
         )
         context["today"] = clock.today_for(current_user)
         context["inventory"] = orders.license_inventory(customer=customer)

@@ -17,9 +17,8 @@ from vip.models import (
     ReturnStatus,
     Role,
 )
-from vip.services import dashboard
+from vip.services import dashboard, listing
 from vip.services.deadlines import ReminderKind
-from vip.services.listing import COUNT_CAP
 
 LANGUAGE_CHOICES = [SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
 
@@ -208,7 +207,7 @@ def dashboard_section_labels() -> dict[str, str]:
 def count_label(count: int, cap: int | None = None) -> str:
     """A count as shown: exact up to the cap (the lists' COUNT_CAP unless given), "1 000+"
     beyond it."""
-    cap = COUNT_CAP if cap is None else cap
+    cap = listing.COUNT_CAP if cap is None else cap
     if count > cap:
         return format_decimal(cap) + "+"
     return format_decimal(count)

@@ -77,6 +77,7 @@
     dialog.addEventListener("close", function () {
       dialog.remove();
       returnFocus();
+      restoreSectionFocus();
     });
     dialog.showModal();
     var invalid = dialog.querySelector('[aria-invalid="true"]');
@@ -85,6 +86,14 @@
   document.addEventListener("click", function (event) {
     var closer = event.target.closest("[data-close-dialog]");
     if (closer) closer.closest("dialog").close();
+  });
+  // A route that finished a dialog's work answers HX-Reswap: none (its out-of-band updates
+  // still swap) and HX-Trigger-After-Settle: vip:dialog-close (vip/web/htmx.py close_dialog):
+  // the dialog that sent the request closes, as Esc would.
+  document.addEventListener("vip:dialog-close", function (event) {
+    var dialog = (event.target.closest && event.target.closest("dialog[data-modal]")) ||
+      document.querySelector("dialog[data-modal][open]");
+    if (dialog) dialog.close();
   });
   document.addEventListener("htmx:afterSettle", function () {
     if (dialogOpener && !document.querySelector("dialog[data-modal]")) returnFocus();
@@ -120,7 +129,8 @@
       sectionFocus = { id: active.id, section: target.id };
     }
   });
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:afterSettle", restoreSectionFocus);
+  function restoreSectionFocus() {
     if (!sectionFocus || document.querySelector("dialog[data-modal]")) return;
     var active = document.activeElement;
     if (!active || active === document.body || !document.body.contains(active)) {
@@ -129,7 +139,7 @@
       if (again) again.focus();
     }
     sectionFocus = null;
-  });
+  }
 
   // The language switcher returns to the URL htmx last pushed, not the one first loaded.
   document.addEventListener("submit", function (event) {

@@ -333,9 +333,11 @@ def test_r3_create_with_htmx_swaps_in_the_new_row_flash_and_counters(app, tenant
     ]
     assert pa.customer_po_number == "PO-77"
     assert pa.status == AuthorizationStatus.PENDING
-    # The dialog is replaced, the row prepended out of band, flash and counters updated.
+    # The dialog closes by event (nothing swapped into it); the row is prepended out of
+    # band, flash and counters updated.
     assert '<dialog id="pa-dialog"' not in html
-    assert 'id="pa-dialog-closed"' in html
+    assert response.headers["HX-Reswap"] == "none"
+    assert response.headers["HX-Trigger-After-Settle"] == "vip:dialog-close"
     assert 'hx-swap-oob="afterbegin:#authorization-rows"' in html
     row = pa_row(html, pa.id)
     assert pa.number in row and "PO-77" in row and "× 7" in row

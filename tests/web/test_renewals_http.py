@@ -979,6 +979,8 @@ def test_r9_htmx_renewal_moves_the_anniversary_and_answers_the_oob_updates(
     assert 'hx-swap-oob="true"' in panel
     assert "December 9, 2027" in text_of(page)
     assert re.search(rf'<span id="renewal-badge-{due}" hx-swap-oob="true"></span>', page)
+    assert response.headers["HX-Reswap"] == "none"  # the dialog closes, by event
+    assert response.headers["HX-Trigger-After-Settle"] == "vip:dialog-close"
 
     assert customer_row(app, due)["anniversary"] == date(2027, 12, 9)
     with in_app(app):

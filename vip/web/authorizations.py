@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
-from wtforms import DateField, FieldList, FormField, IntegerField, SelectField, StringField
+from wtforms import (
+    DateField,
+    FieldList,
+    FormField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms import Form as SubForm
 from wtforms.validators import Optional
 
@@ -18,7 +27,12 @@ from vip.models import LicenseType
 from vip.services import access, authorizations
 from vip.services.errors import DomainError
 from vip.web.forms import Form
-from vip.web.htmx import is_htmx, render_with_flash
+from vip.web.htmx import (
+    is_htmx,
+    partial_with_flash_or_redirect,
+    render_dialog,
+    render_form_errors,
+)
 from vip.web.labels import license_type_choices
 
 bp = Blueprint("authorizations", __name__)
@@ -44,8 +58,6 @@ class PurchaseAuthorizationForm(Form):
     deployment_date = DateField(_l("Deployment date"), validators=[Optional()])
 
     def bind_products(self, products) -> None:
-        from wtforms import SelectChoice
-
         choices = [SelectChoice("", _("Choose a product"))] + [
             SelectChoice(str(p.id), f"{p.name} ({p.sku})") for p in products
         ]
@@ -142,19 +154,34 @@ def _without_row(formdata, index: int) -> MultiDict:
     return data
 
 
-def _render_form(customer, form, *, status=200, focus_row=None):
-    context = {
+def _render_form(customer, form, *, invalid=False, focus_row=None):
+    """The dialog (its own page without JavaScript), or with `invalid` the same with the
+    form's errors (422) and the focus on the first invalid field."""
+    render = render_form_errors if invalid else render_dialog
+    return render(
+        "authorizations/new.html",
+        "authorizations/_dialog.html",
+        customer=customer,
+        form=form,
+        focus_row=focus_row,
+        limits=authorizations.LICENSE_LIMITS,
+        today=clock.today_for(current_user),
+        first_invalid=_first_invalid_id(form) if invalid else None,
+    )
+
+
+def _row_updates(customer, pa, today) -> dict:
+    """The context of an authorization row's update: the row, out of band the Plans tab's
+    counters and the customer's status badge (authorizations/_oob_updates.html)."""
+    return {
         "customer": customer,
-        "form": form,
-        "focus_row": focus_row,
-        "limits": authorizations.LICENSE_LIMITS,
-        "today": clock.today_for(current_user),
-        "invalid": status == 422,
-        "first_invalid": _first_invalid_id(form) if status == 422 else None,
+        "pa": pa,
+        "today": today,
+        "cancellable": authorizations.cancellable_ids([pa]),
+        "counts": authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
+            customer.id, authorizations.AuthorizationCounts()
+        ),
     }
-    if is_htmx():
-        return render_template("authorizations/_dialog.html", **context), status
-    return render_template("authorizations/new.html", **context), status
 
 
 @bp.get("/customers/<int:customer_id>/authorizations/new")
@@ -235,27 +262,17 @@ def create(customer_id: int):
             number=authorization.number,
             date=_format_date(authorization.order_due_on),
         )
-        if not is_htmx():
-            flash(message, "success")
-            return redirect(url_for("customers.tab", customer_id=customer.id, tab="plans"), 303)
-        return render_with_flash(
+        return partial_with_flash_or_redirect(
             "authorizations/_created.html",
-            customer=customer,
-            pa=authorization,
-            today=today,
+            lambda: _row_updates(customer, authorization, today),
             message=message,
-            category="success",
-            cancellable=authorizations.cancellable_ids([authorization]),
-            counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
-                customer.id, authorizations.AuthorizationCounts()
-            ),
+            redirect_to=url_for("customers.tab", customer_id=customer.id, tab="plans"),
+            closes_dialog=True,
         )
-    return _render_form(customer, form, status=422)
+    return _render_form(customer, form, invalid=True)
 
 
 def _format_date(day):
-    from flask_babel import format_date
-
     return format_date(day, "long")
 
 
@@ -264,30 +281,24 @@ def _format_date(day):
 def cancel(pa_id: int):
     today = clock.today_for(current_user)
     authorization = authorizations.get_for(user=current_user, pa_id=pa_id)
+    number, customer_id = authorization.number, authorization.customer_id
     category = "success"
     try:
         authorizations.cancel_purchase_authorization(
             user=current_user, pa_id=pa_id, today=today, now=clock.now()
         )
-        message = _("Purchase authorization %(number)s was cancelled.", number=authorization.number)
+        message = _("Purchase authorization %(number)s was cancelled.", number=number)
     except DomainError as error:
         message, category = str(error), "error"
-    if not is_htmx():
-        flash(message, category)
-        return redirect(
-            url_for("customers.tab", customer_id=authorization.customer_id, tab="plans"), 303
-        )
-    authorization = authorizations.get_for(user=current_user, pa_id=pa_id)
-    customer = authorization.customer
-    return render_with_flash(
+
+    def cancelled_row() -> dict:
+        pa = authorizations.get_for(user=current_user, pa_id=pa_id)
+        return _row_updates(pa.customer, pa, today)
+
+    return partial_with_flash_or_redirect(
         "authorizations/_cancelled.html",
-        customer=customer,
-        pa=authorization,
-        today=today,
+        cancelled_row,
         message=message,
         category=category,
-        cancellable=authorizations.cancellable_ids([authorization]),
-        counts=authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
-            customer.id, authorizations.AuthorizationCounts()
-        ),
+        redirect_to=url_for("customers.tab", customer_id=customer_id, tab="plans"),
     )

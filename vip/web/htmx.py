@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import (
     current_app,
+    flash,
     g,
     has_request_context,
+    make_response,
     redirect,
     render_template,
     request,
@@ -41,6 +44,60 @@ def render_with_flash(
     return html + render_template(
         "partials/_flash_oob.html", flash_message=message, flash_category=category
     )
+
+
+def partial_with_flash_or_redirect(
+    partial: str,
+    context: dict | Callable[[], dict],
+    *,
+    message: str,
+    category: str = "success",
+    redirect_to: str,
+    closes_dialog: bool = False,
+):
+    """The answer to an action that changes something (a POST). With htmx: `partial` with
+    the flash out of band, and with `closes_dialog` the dialog it came from closed by event.
+    Without JavaScript: the message flashed and a 303 to `redirect_to`. `context` is the
+    partial's, or a function making it, called only for htmx when the partial needs
+    queries the redirect does not."""
+    if not is_htmx():
+        flash(message, category)
+        return redirect(redirect_to, 303)
+    if callable(context):
+        context = context()
+    response = make_response(
+        render_with_flash(partial, message=message, category=category, **context)
+    )
+    return close_dialog(response) if closes_dialog else response
+
+
+def render_dialog(page: str, dialog: str, **context):
+    """A dialog's form, opened by a `dialog_opener` link: for htmx the `<dialog data-modal>`
+    alone (static/app.js opens it modal), without JavaScript the dialog's own page."""
+    return render_page_or_partial(page, dialog, invalid=False, **context), 200
+
+
+def render_form_errors(page: str, partial: str, **context):
+    """A form sent back with its errors: 422 (which the htmx-config in base.html swaps; so
+    every form with errors answers 422), for htmx `partial` (a dialog swaps itself), else
+    the page. `invalid` tells the template: the first invalid field takes the focus."""
+    return render_page_or_partial(page, partial, invalid=True, **context), 422
+
+
+#: The event that closes the open dialog (static/app.js): a route that finished a dialog's
+#: work answers `HX-Trigger-After-Settle: vip:dialog-close`, after its out-of-band swaps.
+DIALOG_CLOSE_EVENT = "vip:dialog-close"
+
+
+def close_dialog(response):
+    """The dialog that sent this request is done: nothing is swapped into it (`HX-Reswap:
+    none`; the response's out-of-band fragments still are), and once they settled the
+    dialog closes on `vip:dialog-close` and focus returns to its opener."""
+    response.headers["HX-Reswap"] = "none"
+    response.headers["HX-Trigger-After-Settle"] = with_event(
+        response.headers.get("HX-Trigger-After-Settle"), DIALOG_CLOSE_EVENT
+    )
+    return response
 
 
 def current_page_path() -> str:

@@ -19,7 +19,7 @@ from vip.services import access, authorizations, orders
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
 from vip.web.forms import Form, posted_quantities
-from vip.web.htmx import is_htmx, render_page_or_partial, render_with_flash
+from vip.web.htmx import partial_with_flash_or_redirect, render_dialog, render_form_errors
 
 bp = Blueprint("orders", __name__)
 
@@ -62,20 +62,19 @@ def _proposal(customer, order_date):
         return None, str(error)
 
 
-def _order_dialog(pa, form, *, status=200):
+def _order_dialog(pa, form, *, invalid=False):
     proposal, proposal_error = _proposal(pa.customer, form.order_date.data)
-    context = {
-        "pa": pa,
-        "customer": pa.customer,
-        "form": form,
-        "proposal": proposal,
-        "proposal_error": proposal_error,
-        "today": clock.today_for(current_user),
-        "invalid": status == 422,
-    }
-    return render_page_or_partial(
-        "orders/record.html", "orders/_order_dialog.html", **context
-    ), status
+    render = render_form_errors if invalid else render_dialog
+    return render(
+        "orders/record.html",
+        "orders/_order_dialog.html",
+        pa=pa,
+        customer=pa.customer,
+        form=form,
+        proposal=proposal,
+        proposal_error=proposal_error,
+        today=clock.today_for(current_user),
+    )
 
 
 def _pending_authorization(pa_id: int):
@@ -147,31 +146,35 @@ def record_order(pa_id: int):
                 pa=pa.number,
                 date=format_date(orders.return_window_closes_on(order), "long"),
             )
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(
-                    url_for("customers.tab", customer_id=pa.customer_id, tab="orders"), 303
-                )
-            pa = authorizations.get_for(user=current_user, pa_id=pa_id)
-            customer = pa.customer
-            return render_with_flash(
+            return partial_with_flash_or_redirect(
                 "orders/_recorded.html",
-                pa=pa,
-                customer=customer,
-                today=today,
+                lambda: _recorded(pa_id, order, today),
                 message=message,
-                category="success",
-                cancellable=set(),
-                order_ids={pa.id: order.id},
-                # From the dashboard there is no Plans tab to update: the dialog closes,
-                # the flash says it, and vip:changed refreshes the dashboard's sections.
-                on_customer_page=urlsplit(request.headers.get("HX-Current-URL", "")).path
-                != url_for("home.index"),
-                counts=authorizations.counts_by_customer(
-                    customer_ids=[customer.id], today=today
-                ).get(customer.id, authorizations.AuthorizationCounts()),
+                redirect_to=url_for("customers.tab", customer_id=pa.customer_id, tab="orders"),
+                closes_dialog=True,
             )
-    return _order_dialog(pa, form, status=422)
+    return _order_dialog(pa, form, invalid=True)
+
+
+def _recorded(pa_id: int, order, today) -> dict:
+    """The htmx answer to a recorded order: on the customer page the authorization's row,
+    counters and status out of band. From the dashboard there is no Plans tab to update:
+    the dialog closes, the flash says it, and vip:changed refreshes the dashboard's
+    sections."""
+    pa = authorizations.get_for(user=current_user, pa_id=pa_id)
+    customer = pa.customer
+    return {
+        "pa": pa,
+        "customer": customer,
+        "today": today,
+        "cancellable": set(),
+        "order_ids": {pa.id: order.id},
+        "on_customer_page": urlsplit(request.headers.get("HX-Current-URL", "")).path
+        != url_for("home.index"),
+        "counts": authorizations.counts_by_customer(customer_ids=[customer.id], today=today).get(
+            customer.id, authorizations.AuthorizationCounts()
+        ),
+    }
 
 
 # -- Begär returauktorisering ----------------------------------------------------------------
@@ -191,23 +194,22 @@ def _quantities() -> dict[int, int | None]:
     return posted_quantities(request.form, "line")
 
 
-def _return_dialog(order, form, *, status=200, values=None, line_errors=None):
+def _return_dialog(order, form, *, invalid=False, values=None, line_errors=None):
     today = clock.today_for(current_user)
-    context = {
-        "order": order,
-        "customer": order.customer,
-        "form": form,
-        "today": today,
-        "lines": orders.returnable_lines(order=order),
-        "window_open": orders.return_window_open(order, today),
-        "closes_on": orders.return_window_closes_on(order),
-        "values": values or {},
-        "line_errors": line_errors or {},
-        "invalid": status == 422,
-    }
-    return render_page_or_partial(
-        "orders/return.html", "orders/_return_dialog.html", **context
-    ), status
+    render = render_form_errors if invalid else render_dialog
+    return render(
+        "orders/return.html",
+        "orders/_return_dialog.html",
+        order=order,
+        customer=order.customer,
+        form=form,
+        today=today,
+        lines=orders.returnable_lines(order=order),
+        window_open=orders.return_window_open(order, today),
+        closes_on=orders.return_window_closes_on(order),
+        values=values or {},
+        line_errors=line_errors or {},
+    )
 
 
 @bp.get("/orders/<int:order_id>/return/new")
@@ -262,22 +264,20 @@ def request_return(order_id: int):
                 "approves or rejects it in Returns.",
                 number=order.vendor_order_number,
             )
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(
-                    url_for("customers.tab", customer_id=order.customer_id, tab="orders"), 303
-                )
-            return render_with_flash(
+            return partial_with_flash_or_redirect(
                 "orders/_return_requested.html",
-                order=item.order,
-                customer=item.order.customer,
-                today=clock.today_for(current_user),
+                lambda: {
+                    "order": item.order,
+                    "customer": item.order.customer,
+                    "today": clock.today_for(current_user),
+                    "returns": orders.returns_by_order(orders=[item.order]).get(item.order_id, []),
+                },
                 message=message,
-                category="success",
-                returns=orders.returns_by_order(orders=[item.order]).get(item.order_id, []),
+                redirect_to=url_for("customers.tab", customer_id=order.customer_id, tab="orders"),
+                closes_dialog=True,
             )
     values = {line_id: request.form.get(f"line-{line_id}", "") for line_id in quantities}
-    return _return_dialog(order, form, status=422, values=values, line_errors=line_errors)
+    return _return_dialog(order, form, invalid=True, values=values, line_errors=line_errors)
 
 
 # -- The Returns queue -------------------------------------------------------------------------
@@ -319,13 +319,10 @@ def decide_return(return_id: int, decision: str):
     except DomainError as error:
         message, category = str(error), "error"
     item = orders.get_return_for(user=current_user, return_id=return_id)
-    if not is_htmx():
-        flash(message, category)
-        return redirect(url_for("orders.returns_queue"), 303)
-    return render_with_flash(
+    return partial_with_flash_or_redirect(
         "orders/_return_queue_row.html",
-        item=item,
+        {"item": item, "can_decide": access.can(current_user, "returns.approve")},
         message=message,
         category=category,
-        can_decide=access.can(current_user, "returns.approve"),
+        redirect_to=url_for("orders.returns_queue"),
     )

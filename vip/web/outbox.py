@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from vip.models import NotificationStatus
 from vip.services import job, outbox
 from vip.services.errors import DomainError
-from vip.web.htmx import is_htmx, render_page_or_partial, render_with_flash
+from vip.web.htmx import is_htmx, partial_with_flash_or_redirect, render_page_or_partial
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -50,8 +50,10 @@ def retry(notification_id: int):
         message = _("The mail to %(recipient)s is queued again.", recipient=item.recipient)
     except DomainError as error:
         message, category = str(error), "error"
-    if not is_htmx():
-        flash(message, category)
-        return redirect(url_for("outbox.index"), 303)
-    item = outbox.get_for(user=current_user, notification_id=notification_id)
-    return render_with_flash("outbox/_row.html", item=item, message=message, category=category)
+    return partial_with_flash_or_redirect(
+        "outbox/_row.html",
+        lambda: {"item": outbox.get_for(user=current_user, notification_id=notification_id)},
+        message=message,
+        category=category,
+        redirect_to=url_for("outbox.index"),
+    )

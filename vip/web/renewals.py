@@ -32,7 +32,12 @@ from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
 from vip.web import charts
 from vip.web.forms import CONTROL_CHARACTERS, Form, posted_quantities
-from vip.web.htmx import is_htmx, render_page_or_partial, render_with_flash
+from vip.web.htmx import (
+    partial_with_flash_or_redirect,
+    render_dialog,
+    render_form_errors,
+    render_page_or_partial,
+)
 from vip.web.labels import CUSTOMER_STATUS_LABELS, RENEWAL_STAGE_LABELS
 
 bp = Blueprint("renewals", __name__)
@@ -255,25 +260,23 @@ class RenewalForm(Form):
     order_date = DateField(_l("Order date"), validators=[Optional()])
 
 
-def _renewal_dialog(customer, form, *, quantities=None, line_errors=None, status=200):
+def _renewal_dialog(customer, form, *, quantities=None, line_errors=None, invalid=False):
     today = clock.today_for(current_user)
     lines = renewals.renewal_lines_of(customer)
-    dates = renewals.dates_for(customer, today)
-    context = {
-        "customer": customer,
-        "form": form,
-        "lines": lines,
-        "dates": dates,
-        "today": today,
-        "quantities": quantities
+    render = render_form_errors if invalid else render_dialog
+    return render(
+        "renewals/record.html",
+        "renewals/_dialog.html",
+        customer=customer,
+        form=form,
+        lines=lines,
+        dates=renewals.dates_for(customer, today),
+        today=today,
+        quantities=quantities
         if quantities is not None
         else {line.product.id: line.suggested for line in lines},
-        "line_errors": line_errors or {},
-        "invalid": status == 422,
-    }
-    return render_page_or_partial(
-        "renewals/record.html", "renewals/_dialog.html", **context
-    ), status
+        line_errors=line_errors or {},
+    )
 
 
 def _renewable_customer(customer_id: int):
@@ -335,21 +338,21 @@ def record(customer_id: int):
                 old=format_date(previous, "long"),
                 new=format_date(customer.anniversary_date, "long"),
             )
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(url_for("customers.tab", customer_id=customer.id, tab="info"), 303)
-            return render_with_flash(
+            return partial_with_flash_or_redirect(
                 "renewals/_recorded.html",
-                customer=customer,
-                order=order,
-                today=today,
-                lines=renewals.lines_by_customer([customer.id]).get(customer.id, []),
+                lambda: {
+                    "customer": customer,
+                    "order": order,
+                    "today": today,
+                    "lines": renewals.lines_by_customer([customer.id]).get(customer.id, []),
+                },
                 message=message,
-                category="success",
+                redirect_to=url_for("customers.tab", customer_id=customer.id, tab="info"),
+                closes_dialog=True,
             )
     values = {
         int(key.removeprefix("quantity-")): value
         for key, value in request.form.items()
         if QUANTITY_FIELD.fullmatch(key)
     }
-    return _renewal_dialog(customer, form, quantities=values, line_errors=line_errors, status=422)
+    return _renewal_dialog(customer, form, quantities=values, line_errors=line_errors, invalid=True)

@@ -29,6 +29,7 @@ from vip.web import (
     security,
     settings,
     team,
+    template_helpers,
 )
 from vip.web.auth import load_user, unauthorized
 
@@ -119,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     security.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
+    template_helpers.init_app(app)
     for module in (
         auth,
         home,

@@ -11,7 +11,6 @@ from wtforms import EmailField
 from wtforms.validators import Optional
 
 from vip import clock
-from vip.models import Role
 from vip.services import licenses, renewals
 from vip.services.errors import DomainError
 from vip.web.forms import Form
@@ -23,17 +22,6 @@ bp = Blueprint("admin_console", __name__, url_prefix="/console")
 class AssignForm(Form):
     # Required and validated by the service, which says why at the field.
     email = EmailField(_l("User's email"), validators=[Optional()])
-
-
-@bp.app_context_processor
-def renewal_banner():
-    """The banner every page of a VIP admin shows while a renewal is due."""
-    if not current_user.is_authenticated or current_user.role != Role.VIP_ADMIN:
-        return {}
-    customer = current_user.customer
-    if customer is None:
-        return {}
-    return {"renewal_banner": renewals.banner_for(customer, clock.today_for(current_user))}
 
 
 def _stock(customer):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import get_locale
 from flask_login import current_user
 
 from vip.clock import DEFAULT_TIME_ZONE
 from vip.services import accounts
-from vip.web.labels import labels_context
 from vip.web.navigation import safe_next
 
 
@@ -53,10 +52,3 @@ def switch_language():
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.context_processor(labels_context)
-    app.jinja_env.globals.update(
-        format_date=format_date,
-        format_datetime=format_datetime,
-        format_decimal=format_decimal,
-        current_language=current_language,
-    )

@@ -24,11 +24,6 @@ from vip.web.htmx import partial_with_flash_or_redirect, render_dialog, render_f
 bp = Blueprint("orders", __name__)
 
 
-@bp.app_context_processor
-def order_helpers():
-    return {"return_window_closes_on": orders.return_window_closes_on}
-
-
 def attach_errors(form, errors: dict) -> None:
     """Puts a service's field errors on the form's fields; the rest on the form."""
     for name, messages in errors.items():

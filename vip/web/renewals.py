@@ -6,8 +6,6 @@ import csv
 import io
 import re
 
-from babel.dates import format_date as format_date_pattern
-from babel.dates import format_skeleton
 from babel.numbers import get_decimal_symbol
 from flask import (
     Blueprint,
@@ -30,7 +28,6 @@ from vip import clock
 from vip.services import access, pipeline, renewals
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
-from vip.web import charts
 from vip.web.forms import CONTROL_CHARACTERS, Form, posted_quantities
 from vip.web.htmx import (
     partial_with_flash_or_redirect,
@@ -39,51 +36,15 @@ from vip.web.htmx import (
     render_page_or_partial,
 )
 from vip.web.labels import CUSTOMER_STATUS_LABELS, RENEWAL_STAGE_LABELS
+from vip.web.template_helpers import renewal_stage_label
 
 bp = Blueprint("renewals", __name__)
-
-PIPELINE_STATUS_LABELS = {
-    pipeline.PipelineStatus.RENEWED.value: _l("Renewed"),
-    pipeline.PipelineStatus.OVERDUE.value: _l("Anniversary passed, not renewed"),
-    pipeline.PipelineStatus.WINDOW_OPEN.value: _l("Renewal window open"),
-    pipeline.PipelineStatus.UPCOMING.value: _l("Upcoming"),
-}
 
 WINDOW_LABELS = {
     "30": _l("Anniversary within 30 days"),
     "60": _l("Anniversary within 60 days"),
     "90": _l("Anniversary within 90 days"),
 }
-
-
-@bp.app_context_processor
-def renewal_helpers():
-    return {
-        "renewal_dates": renewals.dates_for,
-        "renewal_today": lambda: clock.today_for(current_user),
-        "renewal_stage_label": _stage_label,
-        # The pipeline chart (templates/renewals/_pipeline.html needs only `pipeline`).
-        "pipeline_chart": charts.bar_chart,
-        "pipeline_statuses": pipeline.STATUS_ORDER,
-        "pipeline_status_label": lambda status: str(PIPELINE_STATUS_LABELS[str(status)]),
-        "month_abbreviation": month_abbreviation,
-        "month_and_year": month_and_year,
-    }
-
-
-def month_abbreviation(day) -> str:
-    """The month's short name for an axis: "jan", "feb" in Swedish (no abbreviation dot),
-    "Jan", "Feb" in English."""
-    return format_date_pattern(day, "LLL", locale=get_locale()).rstrip(".")
-
-
-def month_and_year(day) -> str:
-    """The month and its year: "januari 2027", "January 2027"."""
-    return format_skeleton("yMMMM", day, locale=get_locale())
-
-
-def _stage_label(stage) -> str:
-    return str(RENEWAL_STAGE_LABELS.get(str(stage), stage))
 
 
 def _filter_from_request() -> renewals.OverviewFilter:
@@ -193,7 +154,7 @@ class CsvRecords:
             customer.vip_id,
             customer.admin_email,
             self._once(("status", status), lambda: str(CUSTOMER_STATUS_LABELS.get(status, status))),
-            self._once(("stage", dates.stage), lambda: _stage_label(dates.stage)),
+            self._once(("stage", dates.stage), lambda: renewal_stage_label(dates.stage)),
             *(
                 self._once(day, lambda day=day: format_date(day, "short"))
                 for day in (dates.anniversary, dates.window_opens_on, dates.access_removed_on)

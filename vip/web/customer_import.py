@@ -64,6 +64,18 @@ class RunState:
     invitations: int = 0
     error: str = ""
 
+    @property
+    def is_running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == "done"
+
+    @property
+    def has_failed(self) -> bool:
+        return self.status == "failed"
+
 
 def _folder(reseller_id: int) -> Path:
     base = current_app.config.get("VIP_IMPORT_DIR") or Path(current_app.instance_path) / "imports"

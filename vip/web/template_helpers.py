@@ -2,10 +2,15 @@
 `init_app` runs once from the app factory (vip.register_blueprints).
 
 Globals are plain functions of their arguments; context processors are what depends on the
-signed-in user.
+signed-in user. Statuses and day counts are answered here (or by the services) so that
+templates only choose words: `{% if pa is pending_authorization %}`,
+`order_due(pa, today).days_left`, never `pa.status == 'pending'` or `(day - today).days`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
 
 from babel.dates import format_date as format_date_pattern
 from babel.dates import format_skeleton
@@ -15,7 +20,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from vip import clock
-from vip.models import Role
+from vip.models import (
+    AuthorizationStatus,
+    NotificationStatus,
+    OrderStatus,
+    ReturnStatus,
+    Role,
+)
 from vip.services import orders, pipeline, renewals
 from vip.web import charts
 from vip.web.i18n import current_language
@@ -51,6 +62,73 @@ def pipeline_status_label(status) -> str:
     return str(PIPELINE_STATUS_LABELS[str(status)])
 
 
+# -- Day counts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """Whole days from `today` to a deadline `on`: for a row's "N days left" or "was due
+    N days ago"."""
+
+    on: date
+    today: date
+
+    @property
+    def days_left(self) -> int:
+        """0 on the day itself and after it."""
+        return max((self.on - self.today).days, 0)
+
+    @property
+    def days_past(self) -> int:
+        """0 until the day after the deadline."""
+        return max((self.today - self.on).days, 0)
+
+    @property
+    def is_today(self) -> bool:
+        return self.on == self.today
+
+    @property
+    def is_past(self) -> bool:
+        return self.today > self.on
+
+
+def order_due(pa, today: date) -> Countdown:
+    """A purchase authorization's order-due countdown (R4: `pa.is_overdue(today)` says
+    whether it is delayed)."""
+    return Countdown(pa.order_due_on, today)
+
+
+@dataclass(frozen=True)
+class ReturnWindow:
+    """An order's return window as a row shows it (R7, rules in services.orders)."""
+
+    closes_on: date
+    is_open: bool
+    countdown: Countdown
+
+
+def return_window(order, today: date) -> ReturnWindow:
+    closes_on = orders.return_window_closes_on(order)
+    return ReturnWindow(
+        closes_on=closes_on,
+        is_open=orders.return_window_open(order, today),
+        countdown=Countdown(closes_on, today),
+    )
+
+
+# -- Statuses, as Jinja tests: `{% if item is requested_return %}` ---------------------------
+
+STATUS_TESTS = {
+    "pending_authorization": lambda pa: pa.status == AuthorizationStatus.PENDING,
+    "ordered_authorization": lambda pa: pa.status == AuthorizationStatus.ORDERED,
+    "cancelled_authorization": lambda pa: pa.status == AuthorizationStatus.CANCELLED,
+    "returned_order": lambda order: order.status == OrderStatus.RETURNED,
+    "requested_return": lambda item: item.status == ReturnStatus.REQUESTED,
+    "sent_mail": lambda item: item.status == NotificationStatus.SENT,
+    "failed_mail": lambda item: item.status == NotificationStatus.FAILED,
+}
+
+
 # -- Context processors -----------------------------------------------------------------------
 
 
@@ -79,7 +157,11 @@ def init_app(app: Flask) -> None:
         pipeline_chart=charts.bar_chart,
         pipeline_statuses=pipeline.STATUS_ORDER,
         pipeline_status_label=pipeline_status_label,
+        # Day counts.
+        order_due=order_due,
+        return_window=return_window,
         return_window_closes_on=orders.return_window_closes_on,
     )
+    app.jinja_env.tests.update(STATUS_TESTS)
     app.context_processor(labels_context)
     app.context_processor(renewal_banner)

@@ -1,0 +1,81 @@
+"""vip/web/template_helpers.py: the day counts and status tests the templates use instead
+of arithmetic and string comparisons, and a guard that those do not come back."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from vip.models import AuthorizationStatus, NotificationStatus, OrderStatus, ReturnStatus
+from vip.services.orders import RETURN_WINDOW_DAYS
+from vip.web.template_helpers import STATUS_TESTS, Countdown, order_due, return_window
+
+TODAY = date(2026, 12, 1)
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@pytest.mark.parametrize(
+    ("offset", "days_left", "days_past", "is_today", "is_past"),
+    [(3, 3, 0, False, False), (0, 0, 0, True, False), (-2, 0, 2, False, True)],
+)
+def test_countdown_counts_whole_days_either_side(offset, days_left, days_past, is_today, is_past):
+    countdown = Countdown(TODAY + timedelta(days=offset), TODAY)
+    assert (countdown.days_left, countdown.days_past) == (days_left, days_past)
+    assert (countdown.is_today, countdown.is_past) == (is_today, is_past)
+
+
+def test_order_due_counts_to_the_order_due_date():
+    pa = SimpleNamespace(order_due_on=TODAY + timedelta(days=14))
+    assert order_due(pa, TODAY).days_left == 14
+
+
+@pytest.mark.parametrize(
+    ("age", "status", "has_window", "is_open"),
+    [
+        (RETURN_WINDOW_DAYS, OrderStatus.PLACED, True, True),  # closes today
+        (RETURN_WINDOW_DAYS + 1, OrderStatus.PLACED, True, False),
+        (1, OrderStatus.RETURNED, True, False),
+        (1, OrderStatus.PLACED, False, False),  # imported: no return window
+    ],
+)
+def test_r7_return_window_is_the_services_rule(age, status, has_window, is_open):
+    order = SimpleNamespace(
+        order_date=TODAY - timedelta(days=age), status=status, has_return_window=has_window
+    )
+    window = return_window(order, TODAY)
+    assert window.is_open is is_open
+    assert window.closes_on == order.order_date + timedelta(days=RETURN_WINDOW_DAYS)
+
+
+@pytest.mark.parametrize(
+    ("test", "status", "expected"),
+    [
+        ("pending_authorization", AuthorizationStatus.PENDING, True),
+        ("pending_authorization", "ordered", False),
+        ("ordered_authorization", "ordered", True),
+        ("cancelled_authorization", AuthorizationStatus.CANCELLED, True),
+        ("returned_order", OrderStatus.RETURNED, True),
+        ("requested_return", ReturnStatus.REQUESTED, True),
+        ("requested_return", ReturnStatus.APPROVED, False),
+        ("sent_mail", NotificationStatus.SENT, True),
+        ("failed_mail", NotificationStatus.FAILED, True),
+        ("failed_mail", None, False),
+    ],
+)
+def test_status_tests(test, status, expected):
+    assert STATUS_TESTS[test](SimpleNamespace(status=status)) is expected
+
+
+def test_templates_compare_no_status_strings_and_count_no_days():
+    """`x.status == 'placed'` and `(day - today).days` belong to the helpers above (or to
+    the models and services), not to templates."""
+    found = []
+    for path in TEMPLATES.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        for pattern in (r"\.status\s*[!=]=\s*['\"]", r"\)\.days\b", r"-\s*today\b"):
+            found += [f"{path.relative_to(TEMPLATES)}: {m[0]}" for m in re.finditer(pattern, text)]
+    assert found == []

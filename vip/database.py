@@ -8,7 +8,10 @@ write lock. Everything else (forms, the job, the CLI) begins IMMEDIATE."""
 
 from __future__ import annotations
 
-from flask import Flask, g, has_app_context, request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g, has_app_context, request
 from sqlalchemy import event
 
 from vip.extensions import db
@@ -50,6 +53,20 @@ def configure_engine_events(app: Flask) -> None:
 
     # First of all hooks: the user loader's query must already see the mark.
     app.before_request_funcs.setdefault(None, []).insert(0, _mark_read_only_request)
+
+
+@contextmanager
+def reading_session() -> Iterator[None]:
+    """Runs the block in a session of its own that only reads: a fresh app context (the
+    session is kept per app context), whose transactions begin deferred on SQLite, so that
+    it holds no write lock; rolled back and closed when the block ends. The caller's
+    session, and the rows it has loaded, are not touched."""
+    with current_app.app_context():
+        g.read_only_request = True
+        try:
+            yield
+        finally:
+            db.session.rollback()
 
 
 def write_from_a_read_request() -> None:

@@ -589,14 +589,15 @@ def test_r10_a_job_that_missed_days_previews_only_the_still_relevant_reminder(ap
 
 
 def test_the_preview_leaves_no_transaction_and_no_lock(app, scene):
-    """On SQLite the job's transactions begin IMMEDIATE (the write lock): the preview must
-    roll back before it returns, or a second writer could not commit until it ended."""
+    """On SQLite the job's transactions begin IMMEDIATE (the write lock): the preview reads
+    in a session of its own, deferred, and ends it before it returns; it begins nothing in
+    the caller's session, so a second writer can commit at once."""
     expected = expected_changes(app, scene)
     with app.test_request_context():
         try:
-            preview = job.preview_tick(
-                days=job.resellers_by_local_date(D), now=datetime.now(UTC), send=True
-            )
+            days = job.resellers_by_local_date(D)
+            db.session.rollback()  # the caller's own read, ended before the preview
+            preview = job.preview_tick(days=days, now=datetime.now(UTC), send=True)
             assert [c.describe() for c in preview.deadlines.changes] == expected
             assert not db.session().in_transaction()
             if db.engine.dialect.name == "sqlite":

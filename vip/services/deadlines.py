@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
 
 from vip.extensions import db
 from vip.mail import render_mail
@@ -21,7 +22,6 @@ from vip.models import (
     Notification,
     NotificationStatus,
     PurchaseAuthorization,
-    Reseller,
     Role,
     User,
 )
@@ -165,7 +165,7 @@ def _change(customer: Customer, action: str, before, after, **extra) -> Deadline
         vip_id=customer.vip_id,
         status_before=getattr(before, "value", before),
         status_after=getattr(after, "value", after),
-        **extra,
+        **{"anniversary": customer.anniversary_date, **extra},
     )
 
 
@@ -284,7 +284,64 @@ def _reminders_due(customers: list[Customer], today: date) -> list[DueReminder]:
     return due
 
 
-# -- R4 ------------------------------------------------------------------------------------------
+# -- The plan: what the day's run changes, read once ---------------------------------------------
+
+
+def _reminder_change(reminder: DueReminder, status) -> DeadlineChange:
+    customer = reminder.customer
+    return _change(
+        customer,
+        REMINDER_QUEUED,
+        status,
+        status,
+        reminder=reminder.kind,
+        recipient=customer.admin_email,
+        language=reminder.language,
+    )
+
+
+def plan_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
+    """R4, R11 then R10 for the given resellers on their local date `today`, as data: the
+    changes the run makes, in the order it makes them, each rule seeing the statuses the
+    earlier ones leave. It only reads (a constant number of queries); the real run applies
+    it (`apply_plan`), the dry run and the Outbox's preview show it."""
+    report = TickReport()
+    status: dict[int, CustomerStatus] = {}
+
+    def now_status(customer: Customer) -> CustomerStatus:
+        return status.get(customer.id, customer.status)
+
+    # R4: Försenad from day 15 of a pending authorization; back once none is overdue.
+    for customer in _customers(reseller_ids, DELAYABLE, _with_overdue_authorization(today)):
+        report.count(_change(customer, DELAY, customer.status, CustomerStatus.DELAYED))
+        status[customer.id] = CustomerStatus.DELAYED
+    for customer in _customers(reseller_ids, [CustomerStatus.DELAYED], ~_overdue(today)):
+        previous = customer.status_before_delay or CustomerStatus.ACTIVE
+        report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
+        status[customer.id] = previous
+    # R11: access removed 30 days after a missed anniversary.
+    for customer in _customers(reseller_ids, HAS_ACCESS, *_access_removal_due(today)):
+        previous = now_status(customer)
+        if previous in HAS_ACCESS:
+            report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
+            status[customer.id] = CustomerStatus.INACTIVE
+    # R10: the reminder of the current stage, once per anniversary.
+    in_range = [
+        customer
+        for customer in _customers(reseller_ids, HAS_ACCESS, *_reminder_not_queued(today))
+        if now_status(customer) in HAS_ACCESS
+    ]
+    for reminder in _reminders_due(in_range, today):
+        report.count(_reminder_change(reminder, now_status(reminder.customer)))
+    report.statuses_after = status
+    return report
+
+
+#: The dry run and the Outbox's preview of tomorrow show the plan itself.
+preview_deadlines = plan_deadlines
+
+
+# -- Applying the plan: each change single-shot ---------------------------------------------------
 
 
 def _transition(
@@ -313,38 +370,6 @@ def _transition(
     return changed == 1
 
 
-def apply_delays(*, today: date, reseller_ids: list[int], report: TickReport) -> None:
-    """Försenad from day 15 of a pending authorization; back to the previous status once
-    none is overdue."""
-    to_delay = _customers(reseller_ids, DELAYABLE, _with_overdue_authorization(today))
-    for customer in to_delay:
-        previous = customer.status
-        if previous not in DELAYABLE:
-            continue  # another run changed it since we read the list
-        if _transition(
-            customer,
-            expected=previous,
-            values={"status": CustomerStatus.DELAYED, "status_before_delay": previous},
-            action="customer.delayed",
-            details={"status": "delayed", "previous": previous.value, "today": today.isoformat()},
-        ):
-            report.count(_change(customer, DELAY, previous, CustomerStatus.DELAYED))
-    to_clear = _customers(reseller_ids, [CustomerStatus.DELAYED], ~_overdue(today))
-    for customer in to_clear:
-        previous = customer.status_before_delay or CustomerStatus.ACTIVE
-        if _transition(
-            customer,
-            expected=CustomerStatus.DELAYED,
-            values={"status": previous, "status_before_delay": None},
-            action="customer.delay_cleared",
-            details={"status": previous.value, "today": today.isoformat()},
-        ):
-            report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
-
-
-# -- R10 -----------------------------------------------------------------------------------------
-
-
 def _insert_if_absent(values: dict) -> bool:
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -357,140 +382,106 @@ def _insert_if_absent(values: dict) -> bool:
     return db.session.execute(statement.returning(Notification.id)).first() is not None
 
 
-def queue_reminders(*, today: date, reseller_ids: list[int], report: TickReport) -> None:
-    """Queues the reminder of each customer whose anniversary is 30 days ahead to 29 days
-    behind, once per (customer, kind, anniversary)."""
-    customers = _customers(reseller_ids, HAS_ACCESS, *_reminder_not_queued(today))
-    due = _reminders_due(customers, today)
-    if not due:
-        return
-    resellers = {
-        r.id: r
-        for r in db.session.scalars(
-            select(Reseller).where(Reseller.id.in_({d.customer.reseller_id for d in due}))
+def _queue_reminder(customer: Customer, change: DeadlineChange, today: date) -> bool:
+    """Queues the reminder once per (customer, kind, anniversary); not when a renewal has
+    moved the anniversary on since the plan was read."""
+    if customer.anniversary_date != change.anniversary:
+        db.session.commit()
+        return False
+    mail = render_mail(
+        change.reminder,
+        language=change.language,
+        customer=customer,
+        reseller=customer.reseller,
+        anniversary=change.anniversary,
+        removal_on=access_removed_on(change.anniversary),
+    )
+    queued = _insert_if_absent(
+        {
+            "customer_id": customer.id,
+            "kind": change.reminder,
+            "cycle_key": change.anniversary.isoformat(),
+            "recipient": change.recipient,
+            "language": change.language,
+            "subject": mail.subject,
+            "body_text": mail.text,
+            "body_html": mail.html,
+            "status": NotificationStatus.QUEUED.value,
+            "attempts": 0,
+        }
+    )
+    if queued:
+        audit.record(
+            actor=None,
+            action="reminder.queued",
+            customer=customer,
+            object_type="notification",
+            object_id=change.reminder,
+            details={
+                "kind": change.reminder,
+                "anniversary": change.anniversary.isoformat(),
+                "today": today.isoformat(),
+            },
+        )
+    db.session.commit()
+    return queued
+
+
+def apply_plan(plan: TickReport, *, today: date) -> TickReport:
+    """Makes the plan's changes, in its order, each single-shot: a change another run made
+    first (or that no longer holds) is skipped and not counted. Returns what was done."""
+    report = TickReport()
+    ids = sorted({change.customer_id for change in plan.changes})
+    customers = {
+        customer.id: customer
+        for customer in db.session.scalars(
+            select(Customer).where(Customer.id.in_(ids)).options(joinedload(Customer.reseller))
         )
     }
-    for reminder in due:
-        customer = reminder.customer
-        mail = render_mail(
-            reminder.kind,
-            language=reminder.language,
-            customer=customer,
-            reseller=resellers[customer.reseller_id],
-            anniversary=customer.anniversary_date,
-            removal_on=access_removed_on(customer.anniversary_date),
-        )
-        change = _reminder_change(reminder, customer.status)
-        if _insert_if_absent(
-            {
-                "customer_id": customer.id,
-                "kind": reminder.kind,
-                "cycle_key": reminder.cycle,
-                "recipient": customer.admin_email,
-                "language": reminder.language,
-                "subject": mail.subject,
-                "body_text": mail.text,
-                "body_html": mail.html,
-                "status": NotificationStatus.QUEUED.value,
-                "attempts": 0,
-            }
-        ):
-            audit.record(
-                actor=None,
-                action="reminder.queued",
-                customer=customer,
-                object_type="notification",
-                object_id=reminder.kind,
+    for change in plan.changes:
+        customer = customers[change.customer_id]
+        before = CustomerStatus(change.status_before)
+        after = CustomerStatus(change.status_after)
+        if change.action == DELAY:
+            done = _transition(
+                customer,
+                expected=before,
+                values={"status": CustomerStatus.DELAYED, "status_before_delay": before},
+                still=_with_overdue_authorization(today),
+                action="customer.delayed",
+                details={"status": "delayed", "previous": before.value, "today": today.isoformat()},
+            )
+        elif change.action == DELAY_CLEARED:
+            done = _transition(
+                customer,
+                expected=CustomerStatus.DELAYED,
+                values={"status": after, "status_before_delay": None},
+                still=~_overdue(today),
+                action="customer.delay_cleared",
+                details={"status": after.value, "today": today.isoformat()},
+            )
+        elif change.action == ACCESS_REMOVED:
+            done = _transition(
+                customer,
+                expected=before,
+                values={"status": CustomerStatus.INACTIVE, "status_before_delay": None},
+                # A renewal recorded meanwhile moved the anniversary: then nothing is removed.
+                still=and_(*_access_removal_due(today)),
+                action="customer.access_removed",
                 details={
-                    "kind": reminder.kind,
-                    "anniversary": reminder.cycle,
+                    "status": "inactive",
+                    "previous": before.value,
+                    "anniversary": change.anniversary.isoformat(),
                     "today": today.isoformat(),
                 },
             )
+        else:
+            done = _queue_reminder(customer, change, today)
+        if done:
             report.count(change)
-        db.session.commit()
-
-
-def _reminder_change(reminder: DueReminder, status) -> DeadlineChange:
-    customer = reminder.customer
-    return _change(
-        customer,
-        REMINDER_QUEUED,
-        status,
-        status,
-        reminder=reminder.kind,
-        recipient=customer.admin_email,
-        language=reminder.language,
-        anniversary=customer.anniversary_date,
-    )
-
-
-# -- R11 -----------------------------------------------------------------------------------------
-
-
-def remove_access(*, today: date, reseller_ids: list[int], report: TickReport) -> None:
-    """30 days after a missed anniversary the customer becomes inactive."""
-    for customer in _customers(reseller_ids, HAS_ACCESS, *_access_removal_due(today)):
-        previous = customer.status
-        if previous not in HAS_ACCESS:
-            continue  # another run changed it since we read the list
-        if _transition(
-            customer,
-            expected=previous,
-            values={"status": CustomerStatus.INACTIVE, "status_before_delay": None},
-            # A renewal recorded meanwhile moved the anniversary: then nothing is removed.
-            still=Customer.anniversary_date <= today - timedelta(days=GRACE_DAYS),
-            action="customer.access_removed",
-            details={
-                "status": "inactive",
-                "previous": previous.value,
-                "anniversary": customer.anniversary_date.isoformat(),
-                "today": today.isoformat(),
-            },
-        ):
-            report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
+    return report
 
 
 def apply_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
-    """R4, R11 then R10 for the given resellers on their local date `today`."""
-    report = TickReport()
-    apply_delays(today=today, reseller_ids=reseller_ids, report=report)
-    remove_access(today=today, reseller_ids=reseller_ids, report=report)
-    queue_reminders(today=today, reseller_ids=reseller_ids, report=report)
-    return report
-
-
-# -- The preview ----------------------------------------------------------------------------------
-
-
-def preview_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
-    """What `apply_deadlines` would do on `today`, read without writing anything: the same
-    selections, in the same order, each step seeing the statuses the earlier ones would
-    leave. A constant number of queries."""
-    report = TickReport()
-    status: dict[int, CustomerStatus] = {}
-
-    def now_status(customer: Customer) -> CustomerStatus:
-        return status.get(customer.id, customer.status)
-
-    for customer in _customers(reseller_ids, DELAYABLE, _with_overdue_authorization(today)):
-        report.count(_change(customer, DELAY, customer.status, CustomerStatus.DELAYED))
-        status[customer.id] = CustomerStatus.DELAYED
-    for customer in _customers(reseller_ids, [CustomerStatus.DELAYED], ~_overdue(today)):
-        previous = customer.status_before_delay or CustomerStatus.ACTIVE
-        report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
-        status[customer.id] = previous
-    for customer in _customers(reseller_ids, HAS_ACCESS, *_access_removal_due(today)):
-        previous = now_status(customer)
-        if previous in HAS_ACCESS:
-            report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
-            status[customer.id] = CustomerStatus.INACTIVE
-    in_range = [
-        customer
-        for customer in _customers(reseller_ids, HAS_ACCESS, *_reminder_not_queued(today))
-        if now_status(customer) in HAS_ACCESS
-    ]
-    for reminder in _reminders_due(in_range, today):
-        report.count(_reminder_change(reminder, now_status(reminder.customer)))
-    report.statuses_after = status
-    return report
+    """The day's run for the given resellers: the plan, applied."""
+    return apply_plan(plan_deadlines(today=today, reseller_ids=reseller_ids), today=today)

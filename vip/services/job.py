@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, text
 
-from vip import clock
+from vip import clock, database
 from vip.extensions import db
 from vip.models import Reseller, User
 from vip.services import deadlines, outbox
@@ -62,34 +62,37 @@ class TickPreview:
 
 
 def preview_tick(*, days: dict[date, list[int]], now: datetime, send: bool = True) -> TickPreview:
-    """The dry run: the deadlines previewed day by day, then (unless `send` is off) the
-    queued mail as delivery would find it, followed by the reminders the run would queue.
-    The transaction is rolled back, so not even a lock outlives it."""
-    try:
-        report = deadlines.TickReport()
-        for day, reseller_ids in days.items():
-            report.add(deadlines.preview_deadlines(today=day, reseller_ids=reseller_ids))
-        preview = TickPreview(days=days, deadlines=report, send=send)
-        if send:
-            reseller_ids = [i for ids in days.values() for i in ids]
-            preview.deliveries = outbox.preview_delivery(
-                now=now,
-                reseller_ids=reseller_ids,
-                today_by_reseller=local_date_of_reseller(days),
-                statuses_after=report.statuses_after,
-            ) + [
-                outbox.DeliveryStep(
-                    action=outbox.SEND,
-                    kind=change.reminder,
-                    recipient=change.recipient,
-                    customer_name=change.customer_name,
-                )
-                for change in report.changes
-                if change.action == deadlines.REMINDER_QUEUED
-            ]
-        return preview
-    finally:
-        db.session.rollback()
+    """The dry run: each day's plan of the deadlines (the very plan a real run applies),
+    then (unless `send` is off) the queued mail as delivery would find it, followed by the
+    reminders the plan queues. It reads in a session of its own and returns plain data:
+    the caller's session is never touched, and no lock outlives it."""
+    with database.reading_session():
+        return _preview(days=days, now=now, send=send)
+
+
+def _preview(*, days: dict[date, list[int]], now: datetime, send: bool) -> TickPreview:
+    report = deadlines.TickReport()
+    for day, reseller_ids in days.items():
+        report.add(deadlines.plan_deadlines(today=day, reseller_ids=reseller_ids))
+    preview = TickPreview(days=days, deadlines=report, send=send)
+    if send:
+        reseller_ids = [i for ids in days.values() for i in ids]
+        preview.deliveries = outbox.preview_delivery(
+            now=now,
+            reseller_ids=reseller_ids,
+            today_by_reseller=local_date_of_reseller(days),
+            statuses_after=report.statuses_after,
+        ) + [
+            outbox.DeliveryStep(
+                action=outbox.SEND,
+                kind=change.reminder,
+                recipient=change.recipient,
+                customer_name=change.customer_name,
+            )
+            for change in report.changes
+            if change.action == deadlines.REMINDER_QUEUED
+        ]
+    return preview
 
 
 def tomorrows_run(*, user: User) -> TickPreview:

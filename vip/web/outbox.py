@@ -18,7 +18,6 @@ bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 @login_required
 def index():
     status = request.args.get("status", "")
-    # The preview first: it rolls the session back, which would expire the list's rows.
     page_only = {} if is_htmx() else {"preview": job.tomorrows_run(user=current_user)}
     items = outbox.outbox_of(user=current_user, status=status)
     return render_page_or_partial(
@@ -34,8 +33,8 @@ def index():
 @bp.get("/preview")
 @login_required
 def preview():
-    """Tomorrow's job run for this reseller, read and rolled back: what it would change and
-    which mail it would deliver. Refreshed after any change made on the page."""
+    """Tomorrow's job run for this reseller: what it would change and which mail it would
+    deliver. Refreshed after any change made on the page."""
     return render_page_or_partial(
         "outbox/preview.html", "outbox/_preview.html", preview=job.tomorrows_run(user=current_user)
     )

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY
 from tests.support import in_app
+from vip import mail
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -663,14 +664,18 @@ def test_s24_two_delivery_runs_at_once_write_each_eml_once(app, tenants, monkeyp
     _cancel_all_mail(app)
     ids = queue_many(app, tenants.a.customer.id, 20)
     written: list[int] = []
-    real_write = outbox._write_eml
 
-    def slow_write(message, notification):
-        written.append(notification.id)  # list.append is atomic
-        time.sleep(0.01)  # widen the window in which the other run could take it too
-        return real_write(message, notification)
+    class SlowFiles(mail.FileTransport):
+        """The file transport, slowed down: the window in which another run could take
+        the same mail is wide open."""
 
-    monkeypatch.setattr(outbox, "_write_eml", slow_write)
+        def send(self, message, *, name):
+            written.append(int(name.split("-")[0]))  # list.append is atomic
+            time.sleep(0.01)
+            super().send(message, name=name)
+
+    slow = SlowFiles(Path(app.config["VIP_OUTBOX_DIR"]))
+    monkeypatch.setattr(outbox, "transport_for", lambda _app: slow)
     reports = two_delivery_runs_at_once(app, monkeypatch, lockstep=lockstep)
     assert sorted(written) == ids  # no mail written twice, none left out
     assert sum(r.sent for r in reports) == 20

@@ -5,15 +5,8 @@ at-least-once, and at most the one in flight."""
 
 from __future__ import annotations
 
-import os
-import smtplib
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -22,6 +15,7 @@ from sqlalchemy.orm import contains_eager
 
 from vip import clock
 from vip.extensions import db
+from vip.mail import build_message, transport_for
 from vip.models import Customer, CustomerStatus, Notification, NotificationStatus, User
 from vip.services import audit, deadlines
 from vip.services.access import require
@@ -64,66 +58,16 @@ class DeliveryReport:
     steps: list[DeliveryStep] = field(default_factory=list)
 
 
-def message_id_domain() -> str:
-    """The host of VIP_BASE_URL, the console's public name, as the domain of each
-    Message-ID; the machine's own name (often `localhost`) counts against a mail."""
-    host = urlsplit(current_app.config["VIP_BASE_URL"]).hostname or "localhost"
-    return f"[{host}]" if ":" in host else host  # an IPv6 address as a domain literal
-
-
-def build_message(notification: Notification, *, sender: str) -> EmailMessage:
-    """The mail as it is sent now: `Date` (RFC 5322) and a Message-ID of the console's own
-    domain on every mail, `Auto-Submitted: auto-generated` (RFC 3834) on the reminders, so
-    vacation responders stay quiet. Headers only through EmailMessage, which refuses CR/LF
-    in them (S20)."""
-    message = EmailMessage()
-    name, address = parseaddr(sender)
-    message["From"] = formataddr((name, address))
-    message["To"] = notification.recipient
-    message["Subject"] = " ".join(notification.subject.split())
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(
-        idstring=f"vip-{notification.id}", domain=message_id_domain()
-    )
-    if notification.kind in REMINDER_KINDS:
-        message["Auto-Submitted"] = "auto-generated"
-    message["X-VIP-Notification"] = f"{notification.kind}:{notification.id}"
-    message.set_content(notification.body_text)
-    message.add_alternative(notification.body_html, subtype="html")
-    return message
-
-
-def _write_eml(message: EmailMessage, notification: Notification) -> Path:
-    folder = Path(
-        current_app.config.get("VIP_OUTBOX_DIR") or Path(current_app.instance_path) / "outbox"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{notification.id:08d}-{notification.kind}.eml"
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(bytes(message))
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temporary, target)  # atomic: a reader sees all of it or nothing
-    return target
-
-
-def _send_smtp(message: EmailMessage) -> None:
-    config = current_app.config
-    with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=20) as smtp:
-        if config.get("MAIL_USE_TLS"):
-            smtp.starttls()
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
-        smtp.send_message(message)
-
-
 def deliver(notification: Notification) -> None:
-    message = build_message(notification, sender=current_app.config["MAIL_DEFAULT_SENDER"])
-    if current_app.config.get("MAIL_SERVER"):
-        _send_smtp(message)
-    else:
-        _write_eml(message, notification)
+    """Hands one mail to the configured transport (vip.mail.transport_for)."""
+    config = current_app.config
+    message = build_message(
+        notification,
+        sender=config["MAIL_DEFAULT_SENDER"],
+        base_url=config["VIP_BASE_URL"],
+        automatic=notification.kind in REMINDER_KINDS,
+    )
+    transport_for(current_app).send(message, name=f"{notification.id:08d}-{notification.kind}")
 
 
 REMINDER_KINDS = frozenset(kind.value for kind in deadlines.ReminderKind)

@@ -40,7 +40,7 @@ from vip.models import LicenseType, Product, User
 from vip.services import access, customer_import
 from vip.services.errors import DomainError
 from vip.services.terms import add_months
-from vip.web.htmx import is_htmx
+from vip.web.htmx import is_htmx, render_page_or_partial
 
 bp = Blueprint("customer_import", __name__, url_prefix="/customers/import")
 
@@ -126,9 +126,8 @@ def _check(data: bytes, file_name: str):
 
 
 def _render(template_context: dict, status: int = 200):
-    page = render_template(
-        "customer_import/_result.html" if is_htmx() else "customer_import/index.html",
-        **template_context,
+    page = render_page_or_partial(
+        "customer_import/index.html", "customer_import/_result.html", **template_context
     )
     return page, status
 
@@ -263,10 +262,8 @@ def _import_in_background(app, user_id: int, token: str, state: RunState) -> Non
 
 
 def _progress_response(token: str, state: RunState):
-    return render_template(
-        "customer_import/_progress.html" if is_htmx() else "customer_import/progress.html",
-        token=token,
-        state=state,
+    return render_page_or_partial(
+        "customer_import/progress.html", "customer_import/_progress.html", token=token, state=state
     )
 
 

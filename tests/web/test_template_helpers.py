@@ -10,8 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from vip.models import AuthorizationStatus, NotificationStatus, OrderStatus, ReturnStatus
+from vip.models import (
+    AuthorizationStatus,
+    NotificationStatus,
+    OrderStatus,
+    ReturnStatus,
+    Role,
+)
 from vip.services.orders import RETURN_WINDOW_DAYS
+from vip.services.renewals import RenewalStage
 from vip.web.template_helpers import STATUS_TESTS, Countdown, order_due, return_window
 
 TODAY = date(2026, 12, 1)
@@ -70,12 +77,23 @@ def test_status_tests(test, status, expected):
     assert STATUS_TESTS[test](SimpleNamespace(status=status)) is expected
 
 
+def test_renewal_stage_and_role_tests():
+    assert STATUS_TESTS["renewal_in_grace"](SimpleNamespace(stage=RenewalStage.IN_GRACE))
+    assert not STATUS_TESTS["renewal_overdue"](SimpleNamespace(stage=None))
+    assert STATUS_TESTS["reseller_admin"](SimpleNamespace(role=Role.RESELLER_ADMIN))
+    assert not STATUS_TESTS["reseller_admin"](SimpleNamespace(role=Role.RESELLER_SALES))
+
+
 def test_templates_compare_no_status_strings_and_count_no_days():
     """`x.status == 'placed'` and `(day - today).days` belong to the helpers above (or to
     the models and services), not to templates."""
     found = []
     for path in TEMPLATES.rglob("*.html"):
         text = path.read_text(encoding="utf-8")
-        for pattern in (r"\.status\s*[!=]=\s*['\"]", r"\)\.days\b", r"-\s*today\b"):
+        for pattern in (
+            r"\b(status|stage|role)\s*[!=]=\s*['\"]",
+            r"\)\.days\b",
+            r"-\s*today\b",
+        ):
             found += [f"{path.relative_to(TEMPLATES)}: {m[0]}" for m in re.finditer(pattern, text)]
     assert found == []

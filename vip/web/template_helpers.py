@@ -118,14 +118,26 @@ def return_window(order, today: date) -> ReturnWindow:
 
 # -- Statuses, as Jinja tests: `{% if item is requested_return %}` ---------------------------
 
+
+def _is(attribute: str, value):
+    """A Jinja test: the object's `attribute` equals `value` (no object: False)."""
+    return lambda thing: getattr(thing, attribute, None) == value
+
+
 STATUS_TESTS = {
-    "pending_authorization": lambda pa: pa.status == AuthorizationStatus.PENDING,
-    "ordered_authorization": lambda pa: pa.status == AuthorizationStatus.ORDERED,
-    "cancelled_authorization": lambda pa: pa.status == AuthorizationStatus.CANCELLED,
-    "returned_order": lambda order: order.status == OrderStatus.RETURNED,
-    "requested_return": lambda item: item.status == ReturnStatus.REQUESTED,
-    "sent_mail": lambda item: item.status == NotificationStatus.SENT,
-    "failed_mail": lambda item: item.status == NotificationStatus.FAILED,
+    "pending_authorization": _is("status", AuthorizationStatus.PENDING),
+    "ordered_authorization": _is("status", AuthorizationStatus.ORDERED),
+    "cancelled_authorization": _is("status", AuthorizationStatus.CANCELLED),
+    "returned_order": _is("status", OrderStatus.RETURNED),
+    "requested_return": _is("status", ReturnStatus.REQUESTED),
+    "sent_mail": _is("status", NotificationStatus.SENT),
+    "failed_mail": _is("status", NotificationStatus.FAILED),
+    # R8/R12: the stage of RenewalDates or of the VIP admin's Banner.
+    "upcoming_renewal": _is("stage", renewals.RenewalStage.UPCOMING),
+    "renewal_window_open": _is("stage", renewals.RenewalStage.WINDOW_OPEN),
+    "renewal_in_grace": _is("stage", renewals.RenewalStage.IN_GRACE),
+    "renewal_overdue": _is("stage", renewals.RenewalStage.OVERDUE),
+    "reseller_admin": _is("role", Role.RESELLER_ADMIN),
 }
 
 

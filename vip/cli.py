@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
 from sqlalchemy import select
@@ -42,9 +41,7 @@ def load_catalog_command(path: str | None) -> None:
 def demo_command(password: str | None) -> None:
     """Load the demo resellers, users and customers (idempotent)."""
     password = password or DEFAULT_PASSWORD
-    base_url = current_app.config["VIP_BASE_URL"]
-    with current_app.test_request_context(base_url=base_url):
-        created, logins = load_demo(today=clock.today_in(None), password=password)
+    created, logins = load_demo(today=clock.today_in(None), password=password)
     click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")
     click.echo("Demo logins (password: %s):" % (password if created else "as when loaded"))
     for login in logins:
@@ -57,10 +54,9 @@ def demo_command(password: str | None) -> None:
 @click.option("--reseller", "reseller_name", default="Bench Reseller AB", show_default=True)
 def generate_command(customers: int, seed: int, reseller_name: str) -> None:
     """Fill the database with a distributor-size portfolio for benchmarks (bulk inserts)."""
-    with current_app.test_request_context():
-        report = generate_portfolio(
-            customers=customers, today=clock.today_in(None), seed=seed, reseller_name=reseller_name
-        )
+    report = generate_portfolio(
+        customers=customers, today=clock.today_in(None), seed=seed, reseller_name=reseller_name
+    )
     click.echo(
         f"Generated for {reseller_name!r} in {report.seconds:.1f} s: "
         f"{report.customers:,} customers ({report.delayed:,} Försenad), "
@@ -120,29 +116,28 @@ def create_reseller_command(
     """Create a reseller and its first partner admin. The password is read from a prompt,
     or from stdin when piped; with --invite the admin gets a set-password link by mail."""
     password = None if invite else _read_password()
-    with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
-        try:
-            created = resellers.create_reseller(
-                profile=resellers.ResellerProfile(
-                    name=name,
-                    country=country,
-                    time_zone=time_zone,
-                    contact_email=contact_email,
-                    contact_phone=contact_phone,
-                ),
-                admin_email=admin_email,
-                admin_name=admin_name,
-                language=language,
-                password=password,
+    try:
+        created = resellers.create_reseller(
+            profile=resellers.ResellerProfile(
+                name=name,
+                country=country,
+                time_zone=time_zone,
+                contact_email=contact_email,
+                contact_phone=contact_phone,
+            ),
+            admin_email=admin_email,
+            admin_name=admin_name,
+            language=language,
+            password=password,
+        )
+    except DomainError as error:
+        problems = getattr(error, "errors", None) or {error.field: error.message}
+        with force_locale("en"):  # the command line speaks English
+            line = " ".join(
+                f"{OPTION_OF_FIELD.get(field, field or 'reseller')}: {message}"
+                for field, message in problems.items()
             )
-        except DomainError as error:
-            problems = getattr(error, "errors", None) or {error.field: error.message}
-            with force_locale("en"):  # the command line speaks English
-                line = " ".join(
-                    f"{OPTION_OF_FIELD.get(field, field or 'reseller')}: {message}"
-                    for field, message in problems.items()
-                )
-            raise click.ClickException(line) from error
+        raise click.ClickException(line) from error
     click.echo(
         f"Created reseller {created.reseller.name!r} and its partner admin "
         f"{created.admin.email} ({created.admin.language})."
@@ -175,19 +170,18 @@ def create_user_command(email, role, reseller_name, vip_id, name, language) -> N
         if customer is None:
             raise click.ClickException(f"No customer with VIP ID {vip_id!r}.")
     password = _read_password()
-    with current_app.test_request_context():
-        try:
-            user = accounts.create_user(
-                email=email,
-                name=name or email.split("@")[0],
-                password=password,
-                role=Role(role),
-                language=language,
-                reseller=reseller,
-                customer=customer,
-            )
-        except DomainError as error:
-            raise click.ClickException(str(error)) from error
+    try:
+        user = accounts.create_user(
+            email=email,
+            name=name or email.split("@")[0],
+            password=password,
+            role=Role(role),
+            language=language,
+            reseller=reseller,
+            customer=customer,
+        )
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"Created {user.email} ({user.role.value}).")
 
 
@@ -228,29 +222,27 @@ def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
         fixed = date.fromisoformat(today_text) if today_text else None
     except ValueError as error:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from error
-    with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
-        days = job.resellers_by_local_date(fixed)
-        if dry_run:
-            preview = job.preview_tick(days=days, now=clock.now(), send=not no_send)
-            click.echo("Dry run: nothing is changed and no mail is sent.")
-            _print_deadlines(preview.deadlines)
-            if no_send:
-                click.echo("Mail: not sent (--no-send).")
-                return
-            cancelled = sum(1 for step in preview.deliveries if step.action == outbox.CANCEL)
-            click.echo(
-                f"Mail: {len(preview.deliveries) - cancelled} to send, "
-                f"{cancelled} no longer relevant."
-            )
-            for step in preview.deliveries:
-                click.echo(f"  {step.describe()}")
-            return
-        _print_deadlines(job.run_deadlines(days))
-        job.refresh_planner_statistics()
+    days = job.resellers_by_local_date(fixed)
+    if dry_run:
+        preview = job.preview_tick(days=days, now=clock.now(), send=not no_send)
+        click.echo("Dry run: nothing is changed and no mail is sent.")
+        _print_deadlines(preview.deadlines)
         if no_send:
             click.echo("Mail: not sent (--no-send).")
             return
-        delivery = job.deliver_mail(days=days, now=clock.now())
+        cancelled = sum(1 for step in preview.deliveries if step.action == outbox.CANCEL)
+        click.echo(
+            f"Mail: {len(preview.deliveries) - cancelled} to send, {cancelled} no longer relevant."
+        )
+        for step in preview.deliveries:
+            click.echo(f"  {step.describe()}")
+        return
+    _print_deadlines(job.run_deadlines(days))
+    job.refresh_planner_statistics()
+    if no_send:
+        click.echo("Mail: not sent (--no-send).")
+        return
+    delivery = job.deliver_mail(days=days, now=clock.now())
     _print_delivery(delivery)
     if delivery.failed or delivery.retrying:
         sys.exit(1)
@@ -259,8 +251,7 @@ def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
 @vip_cli.command("send-mail")
 def send_mail_command() -> None:
     """Deliver queued mail, retrying failures with backoff."""
-    with current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]):
-        delivery = outbox.deliver_queued(now=clock.now())
+    delivery = outbox.deliver_queued(now=clock.now())
     _print_delivery(delivery)
     if delivery.failed or delivery.retrying:
         sys.exit(1)
@@ -288,10 +279,7 @@ def import_customers_command(path, reseller_name, dry_run, no_invite, language) 
         raise click.ClickException(f"{reseller.name!r} has no active partner admin.")
     data = Path(path).read_bytes()
     today = clock.today_in(reseller.time_zone)
-    with (
-        current_app.test_request_context(base_url=current_app.config["VIP_BASE_URL"]),
-        force_locale("en"),
-    ):
+    with force_locale("en"):
         check = customer_import.check_file(
             data=data, file_name=Path(path).name, default_language=language, today=today
         )

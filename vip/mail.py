@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, url_for
+from flask import render_template
 from flask_babel import force_locale
 
+from vip.links import external_url
 from vip.models import Notification
 
 
@@ -33,7 +34,7 @@ class RenderedMail:
 
 def console_url() -> str:
     """The Admin Console's address as mailed: VIP_BASE_URL, whoever rendered the mail."""
-    return current_app.config["VIP_BASE_URL"].rstrip("/") + url_for("admin_console.index")
+    return external_url("admin_console.index")
 
 
 def render_mail(kind: str, *, language: str, **context) -> RenderedMail:

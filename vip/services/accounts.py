@@ -6,12 +6,13 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
 from vip.extensions import db
+from vip.links import external_url
 from vip.mail import render_mail
 from vip.models import Customer, Notification, NotificationStatus, Reseller, Role, User
 from vip.services import audit
@@ -264,8 +265,7 @@ def set_password_token(user: User) -> str:
 
 
 def set_password_link(user: User) -> str:
-    path = url_for("auth.set_password", token=set_password_token(user))
-    return current_app.config["VIP_BASE_URL"].rstrip("/") + path
+    return external_url("auth.set_password", token=set_password_token(user))
 
 
 def user_for_set_password(token: str) -> User:

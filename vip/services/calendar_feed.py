@@ -29,7 +29,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app, url_for
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -39,6 +38,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager
 
 from vip.extensions import db
+from vip.links import external_url
 from vip.models import (
     AuthorizationStatus,
     CalendarFeed,
@@ -78,8 +78,7 @@ def hash_token(token: str) -> str:
 
 def feed_url(token: str) -> str:
     """The link as given to a calendar app: absolute, on VIP_BASE_URL."""
-    path = url_for("calendar_feed.feed", token=token)
-    return current_app.config["VIP_BASE_URL"].rstrip("/") + path
+    return external_url("calendar_feed.feed", token=token)
 
 
 # -- The link ------------------------------------------------------------------------------
@@ -216,8 +215,7 @@ def _uid(name: str) -> str:
 
 
 def _customer_url(customer_id: int, tab: str) -> str:
-    path = url_for("customers.tab", customer_id=customer_id, tab=tab)
-    return current_app.config["VIP_BASE_URL"].rstrip("/") + path
+    return external_url("customers.tab", customer_id=customer_id, tab=tab)
 
 
 def _event(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from vip import clock
 from vip.extensions import db
+from vip.links import external_url
 from vip.mail import render_mail
 from vip.models import (
     Customer,
@@ -42,8 +43,7 @@ def token_for(invitation: Invitation) -> str:
 
 
 def link_for(invitation: Invitation) -> str:
-    path = url_for("invitations.accept", token=token_for(invitation))
-    return current_app.config["VIP_BASE_URL"].rstrip("/") + path
+    return external_url("invitations.accept", token=token_for(invitation))
 
 
 def issue_invitation(*, customer: Customer, actor: User | None, today: date) -> Invitation:

@@ -245,7 +245,7 @@ def _import(user: User, check, state: RunState, state_path: Path, csv_path: Path
 def _import_in_background(app, user_id: int, token: str, state: RunState) -> None:
     """The import of a large file, in its own session: the file is checked again there, so
     nothing of the request's session crosses over."""
-    with app.test_request_context(base_url=app.config["VIP_BASE_URL"]):
+    with app.app_context():
         try:
             user = db.session.get(User, user_id)
             with force_locale(user.language):

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -13,6 +22,8 @@ from vip.web.navigation import safe_next
 
 def select_locale() -> str:
     languages = current_app.config["VIP_LANGUAGES"]
+    if not has_request_context():  # the job and the command line: mail forces its own
+        return languages[0]
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     if session.get("language") in languages:
@@ -27,7 +38,7 @@ def current_language() -> str:
 
 
 def select_timezone() -> str:
-    if current_user and current_user.is_authenticated:
+    if has_request_context() and current_user and current_user.is_authenticated:
         reseller = current_user.reseller or (
             current_user.customer.reseller if current_user.customer else None
         )

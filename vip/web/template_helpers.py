@@ -14,7 +14,7 @@ from datetime import date
 
 from babel.dates import format_date as format_date_pattern
 from babel.dates import format_skeleton
-from flask import Flask
+from flask import Flask, has_request_context
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -145,8 +145,11 @@ STATUS_TESTS = {
 
 
 def renewal_banner() -> dict:
-    """R12: the banner every page of a VIP admin shows while a renewal is due."""
-    if not current_user.is_authenticated or current_user.role != Role.VIP_ADMIN:
+    """R12: the banner every page of a VIP admin shows while a renewal is due (none in mail
+    rendered by the job or the command line: no one is signed in there)."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return {}
+    if current_user.role != Role.VIP_ADMIN:
         return {}
     customer = current_user.customer
     if customer is None:

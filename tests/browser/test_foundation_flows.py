@@ -9,7 +9,10 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.conftest import ARTIFACTS, PASSWORD, TODAY
+from vip.extensions import db
+from vip.models import User
+from vip.services.customers import create_customer
 
 pytestmark = pytest.mark.browser
 
@@ -271,9 +274,25 @@ def test_a_too_short_company_name_is_refused_next_to_the_field(page, live_server
     )
 
 
-def test_screenshot_of_the_swedish_customer_details(page, live_server, tenants):
+def test_screenshot_of_the_swedish_customer_details(app, page, live_server, tenants):
+    """A customer whose VIP admin has not accepted the invitation yet (the tenant's own
+    customer already has its VIP admin): VIP information offers the invitation link."""
+    with app.test_request_context():
+        customer = create_customer(
+            user=db.session.get(User, tenants.a.admin.id),
+            today=TODAY,
+            company_name="Kvarnen Kommunikation AB",
+            country="SE",
+            market_segment="commercial",
+            admin_name="Karl Kvarn",
+            admin_email="karl@kvarnen.example",
+            admin_language="sv",
+        )
+        db.session.refresh(customer)
+        db.session.expunge(customer)
+        db.session.remove()
     sign_in(page, live_server, tenants.a.admin.email)
-    open_customer(page, live_server, tenants.a.customer)
+    open_customer(page, live_server, customer)
     expect(page.locator("html")).to_have_attribute("lang", "sv")
     expect(page.locator(".breadcrumbs")).to_contain_text("Kunddetaljer")
     expect(page.locator("#invitation-link")).to_be_visible()

@@ -156,7 +156,8 @@ def due_customer(
                     )
                 )
             customer.anniversary_date = anniversary
-            customer.status = CustomerStatus.ACTIVE
+            customer.status = CustomerStatus.ACTIVE  # its VIP admin accepted the invitation
+            customer.invitations[0].accepted_at = customer.invitations[0].created_at
         for product, email in assigned:
             db.session.add(
                 LicenseAssignment(

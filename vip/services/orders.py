@@ -78,7 +78,16 @@ class DurationProposal:
     period_end: date | None = None
 
 
-def propose_duration(*, customer: Customer, order_date: date) -> DurationProposal:
+ORDER_DATE_IN_THE_FUTURE = _l("The order date cannot be in the future.")
+
+
+def propose_duration(
+    *, customer: Customer, order_date: date, today: date | None = None
+) -> DurationProposal:
+    """R5: the order type and duration the console proposes for an order on `order_date`
+    (not after `today`, when given)."""
+    if today is not None and order_date > today:
+        raise DomainError(ORDER_DATE_IN_THE_FUTURE, field="order_date")
     if customer.anniversary_date is None:
         return DurationProposal(OrderType.NEW, 12, add_months(order_date, 12))
     anniversary = customer.anniversary_date
@@ -121,7 +130,7 @@ def record_order(
     if order_date is None:
         errors["order_date"] = [_l("Enter the order date.")]
     elif order_date > today:
-        errors["order_date"] = [_l("The order date cannot be in the future.")]
+        errors["order_date"] = [ORDER_DATE_IN_THE_FUTURE]
     elif order_date < authorization.created_on:
         errors["order_date"] = [
             _l(

@@ -49,10 +49,11 @@ class OrderForm(Form):
 def _proposal(customer, order_date):
     if order_date is None:
         return None, None
-    if order_date > clock.today_for(current_user):
-        return None, _("The order date cannot be in the future.")
     try:
-        return orders.propose_duration(customer=customer, order_date=order_date), None
+        proposal = orders.propose_duration(
+            customer=customer, order_date=order_date, today=clock.today_for(current_user)
+        )
+        return proposal, None
     except DomainError as error:
         return None, str(error)
 

@@ -39,6 +39,7 @@ from vip.services.customers import create_customer
 from vip.services.errors import DomainError, PermissionDenied
 from vip.services.renewals import record_renewal
 from vip.services.terms import add_months
+from vip.web import calendar_document
 
 NOW = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 _numbers = itertools.count(1)
@@ -131,13 +132,18 @@ def add_authorization(tenant, customer_id: int, *, order_due_on: date | None = N
     return db.session.get(PurchaseAuthorization, pa.id)
 
 
+def feed_events(reseller_id: int, today: date, language: str):
+    """The reseller's deadlines as the feed words them (service, then the web's wording)."""
+    return calendar_document.calendar_events(
+        calendar_feed.feed_deadlines(reseller_id=reseller_id, today=today), language=language
+    )
+
+
 def feed_of(tenant, *, language: str = "en", today: date = TODAY) -> Calendar:
     """The tenant's feed, rendered and parsed back as a calendar app reads it."""
-    events = calendar_feed.calendar_events(
-        reseller_id=tenant.reseller.id, today=today, language=language
-    )
-    name = calendar_feed.calendar_name(reseller_name=tenant.reseller.name, language=language)
-    return Calendar.from_ical(calendar_feed.render_ics(name=name, events=events))
+    events = feed_events(tenant.reseller.id, today, language)
+    name = calendar_document.calendar_name(reseller_name=tenant.reseller.name, language=language)
+    return Calendar.from_ical(calendar_document.render_ics(name=name, events=events))
 
 
 def events_by_uid(calendar: Calendar) -> dict[str, dict]:
@@ -241,7 +247,7 @@ def test_calendar_feed_events_dates_uids_and_summaries(app, tenants, portfolio):
         assert isinstance(event["start"], date) and not isinstance(event["start"], datetime)
     assert str(calendar["X-WR-CALNAME"]) == "VIP deadlines · Reseller A AB"
     assert str(calendar["VERSION"]) == "2.0"
-    assert str(calendar["PRODID"]) == calendar_feed.PRODID
+    assert str(calendar["PRODID"]) == calendar_document.PRODID
     assert calendar["REFRESH-INTERVAL"].to_ical() == b"PT1H"
     assert calendar["X-PUBLISHED-TTL"].to_ical() == b"PT1H"
     # Ordered by day, so the document itself is stable.
@@ -301,17 +307,13 @@ def test_calendar_feed_window_edges_30_days_back_400_ahead(app, tenants):
 
 def test_calendar_feed_uids_stable_across_fetches_and_unrelated_changes(app, tenants, portfolio):
     with in_app(app):
-        first = calendar_feed.render_ics(
+        first = calendar_document.render_ics(
             name="x",
-            events=calendar_feed.calendar_events(
-                reseller_id=tenants.a.reseller.id, today=TODAY, language="en"
-            ),
+            events=feed_events(tenants.a.reseller.id, TODAY, "en"),
         )
-        second = calendar_feed.render_ics(
+        second = calendar_document.render_ics(
             name="x",
-            events=calendar_feed.calendar_events(
-                reseller_id=tenants.a.reseller.id, today=TODAY, language="en"
-            ),
+            events=feed_events(tenants.a.reseller.id, TODAY, "en"),
         )
         assert first == second  # byte for byte: nothing churns between fetches
         before = events_by_uid(Calendar.from_ical(first))
@@ -368,12 +370,8 @@ def test_calendar_feed_shows_only_the_resellers_own_data(app, tenants, portfolio
         # Tenant B has deadlines of every kind too.
         b_customer = add_customer(tenants.b, "Annan Återförsäljares Kund AB", anniversary=day(20))
         b_order = add_order(b_customer, order_date=day(-3))
-        a_events = calendar_feed.calendar_events(
-            reseller_id=tenants.a.reseller.id, today=TODAY, language="en"
-        )
-        b_events = calendar_feed.calendar_events(
-            reseller_id=tenants.b.reseller.id, today=TODAY, language="en"
-        )
+        a_events = feed_events(tenants.a.reseller.id, TODAY, "en")
+        b_events = feed_events(tenants.b.reseller.id, TODAY, "en")
         a_customers = set(
             db.session.scalars(
                 select(Customer.id).where(Customer.reseller_id == tenants.a.reseller.id)
@@ -384,7 +382,7 @@ def test_calendar_feed_shows_only_the_resellers_own_data(app, tenants, portfolio
                 select(Customer.id).where(Customer.reseller_id == tenants.b.reseller.id)
             )
         )
-        a_text = calendar_feed.render_ics(name="a", events=a_events).decode()
+        a_text = calendar_document.render_ics(name="a", events=a_events).decode()
 
     assert a_events and b_events
     assert {event.customer_id for event in a_events} <= a_customers
@@ -439,9 +437,7 @@ def test_calendar_feed_events_take_three_queries_whatever_the_rows(app, tenants)
 
         sa_event.listen(db.engine, "before_cursor_execute", record)
         try:
-            events = calendar_feed.calendar_events(
-                reseller_id=tenants.a.reseller.id, today=TODAY, language="en"
-            )
+            events = feed_events(tenants.a.reseller.id, TODAY, "en")
         finally:
             sa_event.remove(db.engine, "before_cursor_execute", record)
         db.session.rollback()

@@ -23,6 +23,7 @@ from vip.extensions import db
 from vip.generate import generate_portfolio
 from vip.models import AuditEvent, CalendarFeed, Customer, Order, OrderStatus, OrderType, User
 from vip.services import calendar_feed
+from vip.web import calendar_document
 
 FEED_URL = re.compile(r'<input id="calendar-feed-url"[^>]*\bvalue="([^"]+)"')
 
@@ -297,7 +298,7 @@ def test_calendar_feed_fetch_is_written_after_another_writer_committed(
     path = create_link(client)
     with app.app_context():
         url = db.engine.url
-    render = calendar_feed.render_ics
+    render = calendar_document.render_ics
 
     def render_then_someone_writes(**kwargs):
         body = render(**kwargs)
@@ -317,7 +318,7 @@ def test_calendar_feed_fetch_is_written_after_another_writer_committed(
                 )
         return body
 
-    monkeypatch.setattr(calendar_feed, "render_ics", render_then_someone_writes)
+    monkeypatch.setattr(calendar_document, "render_ics", render_then_someone_writes)
     started = time.monotonic()
     response = client.get(path)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]

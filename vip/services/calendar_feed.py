@@ -28,11 +28,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
-from flask_babel import force_locale, format_date
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from icalendar import Calendar, Event, vDuration
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager
@@ -65,9 +63,7 @@ LOOKBACK_DAYS = 30
 LOOKAHEAD_DAYS = 400
 #: last_fetched_at is written at most this often per link.
 FETCH_RECORD_INTERVAL = timedelta(minutes=1)
-REFRESH_INTERVAL = timedelta(hours=1)
 UID_DOMAIN = "vip-reseller-console"
-PRODID = "-//VIP Reseller Console//Calendar feed//EN"
 
 NO_ACTIVE_LINK = _l("There is no calendar link to revoke.")
 
@@ -196,53 +192,41 @@ def record_fetch(*, feed_id: int, now: datetime) -> bool:
     return changed == 1
 
 
-# -- The events ----------------------------------------------------------------------------
+# -- The deadlines -----------------------------------------------------------------------------
+
+
+class DeadlineKind(StrEnum):
+    """The deadlines a feed carries; the web layer words each (vip/web/calendar_document)."""
+
+    ORDER_DUE = "order_due"  # R3, R4
+    RETURN_WINDOW_CLOSES = "return_window_closes"  # R7
+    RENEWAL_WINDOW_OPENS = "renewal_window_opens"  # R8, R9
+    ANNIVERSARY = "anniversary"  # R9, R10
+    ACCESS_REMOVAL = "access_removal"  # R11
 
 
 @dataclass(frozen=True)
-class CalendarEvent:
-    uid: str
+class Deadline:
+    """One deadline of the reseller's calendar, as data: what falls due on `day`, for whom,
+    about what (`reference`: the authorization or order number; `related`: the order date
+    or the anniversary), with a UID stable across fetches and the stamp of its row."""
+
+    kind: DeadlineKind
     day: date
-    summary: str
-    description: str
-    url: str
-    stamp: datetime
+    uid: str
     customer_id: int
+    company_name: str
+    vip_id: str
+    stamp: datetime
+    reference: str | None = None
+    related: date | None = None
 
 
 def _uid(name: str) -> str:
     return f"{name}@{UID_DOMAIN}"
 
 
-def _customer_url(customer_id: int, tab: str) -> str:
-    return external_url("customers.tab", customer_id=customer_id, tab=tab)
-
-
-def _event(
-    *, uid: str, day: date, summary: str, text: str, customer: Customer, tab: str, stamp
-) -> CalendarEvent:
-    url = _customer_url(customer.id, tab)
-    description = "\n".join(
-        [
-            text,
-            "",
-            _("Customer: %(company)s", company=customer.company_name),
-            _("VIP ID: %(vip_id)s", vip_id=customer.vip_id),
-            _("Customer details: %(url)s", url=url),
-        ]
-    )
-    return CalendarEvent(
-        uid=_uid(uid),
-        day=day,
-        summary=summary,
-        description=description,
-        url=url,
-        stamp=stamp,
-        customer_id=customer.id,
-    )
-
-
-def _authorization_events(reseller_id: int, first: date, last: date) -> list[CalendarEvent]:
+def _order_due(reseller_id: int, first: date, last: date) -> list[Deadline]:
     rows = db.session.execute(
         select(PurchaseAuthorization, Customer)
         .join(Customer, Customer.id == PurchaseAuthorization.customer_id)
@@ -253,28 +237,21 @@ def _authorization_events(reseller_id: int, first: date, last: date) -> list[Cal
         )
     ).all()
     return [
-        _event(
-            uid=f"pa-{pa.id}-order-due",
+        Deadline(
+            kind=DeadlineKind.ORDER_DUE,
             day=pa.order_due_on,
-            summary=_(
-                "Order due: %(number)s · %(company)s",
-                number=pa.number,
-                company=customer.company_name,
-            ),
-            text=_(
-                "Purchase authorization %(number)s must be ordered by this day; from the next "
-                "day the customer is Delayed.",
-                number=pa.number,
-            ),
-            customer=customer,
-            tab="plans",
+            uid=_uid(f"pa-{pa.id}-order-due"),
+            customer_id=customer.id,
+            company_name=customer.company_name,
+            vip_id=customer.vip_id,
             stamp=pa.created_at,
+            reference=pa.number,
         )
         for pa, customer in rows
     ]
 
 
-def _order_events(reseller_id: int, first: date, last: date) -> list[CalendarEvent]:
+def _return_windows(reseller_id: int, first: date, last: date) -> list[Deadline]:
     # The range on order_date only narrows the rows read (a window of at most
     # RETURN_WINDOW_DAYS); each closing date is the orders service's.
     rows = db.session.execute(
@@ -287,37 +264,24 @@ def _order_events(reseller_id: int, first: date, last: date) -> list[CalendarEve
             Order.order_date.between(first - timedelta(days=RETURN_WINDOW_DAYS), last),
         )
     ).all()
-    events = []
-    for order, customer in rows:
-        closes_on = return_window_closes_on(order)
-        if not first <= closes_on <= last:
-            continue
-        events.append(
-            _event(
-                uid=f"order-{order.id}-return-window-closes",
-                day=closes_on,
-                summary=_(
-                    "Return window closes: order %(number)s · %(company)s",
-                    number=order.vendor_order_number,
-                    company=customer.company_name,
-                ),
-                text=_(
-                    "Last day to request a return authorization for order %(number)s "
-                    "(ordered %(date)s).",
-                    number=order.vendor_order_number,
-                    date=format_date(order.order_date, "long"),
-                ),
-                customer=customer,
-                tab="orders",
-                stamp=order.created_at,
-            )
+    return [
+        Deadline(
+            kind=DeadlineKind.RETURN_WINDOW_CLOSES,
+            day=return_window_closes_on(order),
+            uid=_uid(f"order-{order.id}-return-window-closes"),
+            customer_id=customer.id,
+            company_name=customer.company_name,
+            vip_id=customer.vip_id,
+            stamp=order.created_at,
+            reference=order.vendor_order_number,
+            related=order.order_date,
         )
-    return events
+        for order, customer in rows
+        if first <= return_window_closes_on(order) <= last
+    ]
 
 
-def _anniversary_events(
-    reseller_id: int, today: date, first: date, last: date
-) -> list[CalendarEvent]:
+def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> list[Deadline]:
     # Anniversaries whose window opening (AD-30) or access removal (AD+30) can fall in the
     # range; each date is the renewals service's, filtered to the range below.
     customers = db.session.scalars(
@@ -328,93 +292,39 @@ def _anniversary_events(
             ),
         )
     ).all()
-    events = []
+    found = []
     for customer in customers:
         dates = dates_for(customer, today)
         cycle = dates.anniversary.isoformat()
-        anniversary = format_date(dates.anniversary, "long")
-        candidates = [
-            _event(
-                uid=f"customer-{customer.id}-renewal-window-opens-{cycle}",
-                day=dates.window_opens_on,
-                summary=_("Renewal window opens: %(company)s", company=customer.company_name),
-                text=_(
-                    "The renewal of the anniversary date %(date)s can be recorded from today.",
-                    date=anniversary,
-                ),
-                customer=customer,
-                tab="renewals",
-                stamp=customer.created_at,
-            ),
-            _event(
-                uid=f"customer-{customer.id}-anniversary-{cycle}",
-                day=dates.anniversary,
-                summary=_("Anniversary date: %(company)s", company=customer.company_name),
-                text=_(
-                    "The licenses run to the day before. Without a renewal the customer is in "
-                    "its grace period from today."
-                ),
-                customer=customer,
-                tab="renewals",
-                stamp=customer.created_at,
-            ),
-            _event(
-                uid=f"customer-{customer.id}-access-removal-{cycle}",
-                day=dates.access_removed_on,
-                summary=_(
-                    "Access removed unless renewed: %(company)s", company=customer.company_name
-                ),
-                text=_(
-                    "Without a recorded renewal of the anniversary date %(date)s, the "
-                    "customer's access is removed today.",
-                    date=anniversary,
-                ),
-                customer=customer,
-                tab="renewals",
-                stamp=customer.created_at,
-            ),
-        ]
-        events.extend(event for event in candidates if first <= event.day <= last)
-    return events
+        for kind, day, name in (
+            (DeadlineKind.RENEWAL_WINDOW_OPENS, dates.window_opens_on, "renewal-window-opens"),
+            (DeadlineKind.ANNIVERSARY, dates.anniversary, "anniversary"),
+            (DeadlineKind.ACCESS_REMOVAL, dates.access_removed_on, "access-removal"),
+        ):
+            if first <= day <= last:
+                found.append(
+                    Deadline(
+                        kind=kind,
+                        day=day,
+                        uid=_uid(f"customer-{customer.id}-{name}-{cycle}"),
+                        customer_id=customer.id,
+                        company_name=customer.company_name,
+                        vip_id=customer.vip_id,
+                        stamp=customer.created_at,
+                        related=dates.anniversary,
+                    )
+                )
+    return found
 
 
-def calendar_events(*, reseller_id: int, today: date, language: str) -> list[CalendarEvent]:
-    """The reseller's deadlines from LOOKBACK_DAYS ago to LOOKAHEAD_DAYS ahead, in
-    `language`, ordered by day and UID: three queries, whatever the number of rows."""
+def feed_deadlines(*, reseller_id: int, today: date) -> list[Deadline]:
+    """The reseller's deadlines from LOOKBACK_DAYS ago to LOOKAHEAD_DAYS ahead, ordered by
+    day and UID: three queries, whatever the number of rows."""
     first = today - timedelta(days=LOOKBACK_DAYS)
     last = today + timedelta(days=LOOKAHEAD_DAYS)
-    with force_locale(language):
-        events = [
-            *_authorization_events(reseller_id, first, last),
-            *_order_events(reseller_id, first, last),
-            *_anniversary_events(reseller_id, today, first, last),
-        ]
-    return sorted(events, key=lambda event: (event.day, event.uid))
-
-
-def calendar_name(*, reseller_name: str, language: str) -> str:
-    with force_locale(language):
-        return _("VIP deadlines · %(reseller)s", reseller=reseller_name)
-
-
-def render_ics(*, name: str, events: list[CalendarEvent]) -> bytes:
-    """The iCalendar document (RFC 5545) of the events: all-day events, DTEND the next day."""
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", name)
-    calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
-    for item in events:
-        event = Event()
-        event.add("uid", item.uid)
-        event.add("dtstamp", item.stamp)
-        event.add("dtstart", item.day)
-        event.add("dtend", item.day + timedelta(days=1))
-        event.add("summary", item.summary)
-        event.add("description", item.description)
-        event.add("url", item.url)
-        event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
-        calendar.add_component(event)
-    return calendar.to_ical()
+    deadlines = [
+        *_order_due(reseller_id, first, last),
+        *_return_windows(reseller_id, first, last),
+        *_anniversaries(reseller_id, today, first, last),
+    ]
+    return sorted(deadlines, key=lambda deadline: (deadline.day, deadline.uid))

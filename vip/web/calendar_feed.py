@@ -19,6 +19,7 @@ from vip import clock
 from vip.database import write_from_a_read_request
 from vip.services import calendar_feed
 from vip.services.errors import DomainError
+from vip.web import calendar_document
 from vip.web.htmx import is_htmx, render_with_flash
 
 bp = Blueprint("calendar_feed", __name__)
@@ -78,13 +79,14 @@ def feed(token: str):
     if found is None:
         abort(404)
     user = found.user
-    body = calendar_feed.render_ics(
-        name=calendar_feed.calendar_name(reseller_name=user.reseller.name, language=user.language),
-        events=calendar_feed.calendar_events(
-            reseller_id=user.reseller_id,
-            today=clock.today_in(user.reseller.time_zone),
-            language=user.language,
+    deadlines = calendar_feed.feed_deadlines(
+        reseller_id=user.reseller_id, today=clock.today_in(user.reseller.time_zone)
+    )
+    body = calendar_document.render_ics(
+        name=calendar_document.calendar_name(
+            reseller_name=user.reseller.name, language=user.language
         ),
+        events=calendar_document.calendar_events(deadlines, language=user.language),
     )
     # A GET reads in a deferred transaction; this one write begins its own, IMMEDIATE,
     # once the reading one has ended (record_fetch ends it).

@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 from vip.extensions import db
 from vip.links import external_url
 from vip.mail import render_mail
-from vip.models import Customer, Notification, NotificationStatus, Reseller, Role, User
-from vip.services import audit
+from vip.models import Customer, Reseller, Role, User
+from vip.services import audit, outbox
 from vip.services.access import get_team_member_for, require
 from vip.services.errors import DomainError
 from vip.services.passwords import (
@@ -300,18 +300,12 @@ def send_set_password_link(*, user: User, actor: User | None) -> str:
         link=link,
         valid_days=int(current_app.config["VIP_INVITATION_VALID_DAYS"]),
     )
-    db.session.add(
-        Notification(
-            customer=None,
-            kind="account_invitation",
-            cycle_key=f"account:{user.id}:{secrets.token_hex(8)}",
-            recipient=user.email,
-            language=user.language,
-            subject=mail.subject,
-            body_text=mail.text,
-            body_html=mail.html,
-            status=NotificationStatus.QUEUED,
-        )
+    outbox.queue(
+        kind="account_invitation",
+        cycle_key=f"account:{user.id}:{secrets.token_hex(8)}",
+        recipient=user.email,
+        language=user.language,
+        mail=mail,
     )
     audit.record(
         actor=actor,

@@ -18,12 +18,10 @@ from vip.models import (
     Customer,
     CustomerStatus,
     Invitation,
-    Notification,
-    NotificationStatus,
     Role,
     User,
 )
-from vip.services import audit
+from vip.services import audit, outbox
 from vip.services.access import get_customer_for
 from vip.services.accounts import new_user
 from vip.services.customer_status import invitation_accepted
@@ -81,18 +79,13 @@ def queue_invitation_mail(*, invitation: Invitation, actor: User | None) -> None
         link=link_for(invitation),
         expires_on=invitation.expires_on,
     )
-    db.session.add(
-        Notification(
-            customer=customer,
-            kind="invitation",
-            cycle_key=f"invitation:{invitation.id}",
-            recipient=customer.admin_email,
-            language=customer.admin_language,
-            subject=mail.subject,
-            body_text=mail.text,
-            body_html=mail.html,
-            status=NotificationStatus.QUEUED,
-        )
+    outbox.queue(
+        kind="invitation",
+        cycle_key=f"invitation:{invitation.id}",
+        recipient=customer.admin_email,
+        language=customer.admin_language,
+        mail=mail,
+        customer=customer,
     )
     audit.record(
         actor=actor,

@@ -70,6 +70,26 @@ def deliver(notification: Notification) -> None:
     transport_for(current_app).send(message, name=f"{notification.id:08d}-{notification.kind}")
 
 
+def queue(
+    *, kind: str, cycle_key: str, recipient: str, language: str, mail, customer=None
+) -> Notification:
+    """Puts a rendered mail (vip.mail.RenderedMail) in the outbox, in the caller's
+    transaction: it is committed with the change that causes it, before anything sends it."""
+    notification = Notification(
+        customer=customer,
+        kind=kind,
+        cycle_key=cycle_key,
+        recipient=recipient,
+        language=language,
+        subject=mail.subject,
+        body_text=mail.text,
+        body_html=mail.html,
+        status=NotificationStatus.QUEUED,
+    )
+    db.session.add(notification)
+    return notification
+
+
 REMINDER_KINDS = frozenset(kind.value for kind in deadlines.ReminderKind)
 
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import HX, TODAY, product_id
+from tests.support import pid
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -79,12 +80,6 @@ class FormFields(HTMLParser):
 
     def options(self, name: str) -> list[dict]:
         return [o for o in self.selects[name]["options"] if o["value"]]
-
-
-def pid(name: str, license_type: str = "team", segment: str = "commercial") -> int:
-    found = product_id(name, license_type, segment)
-    assert found is not None
-    return found
 
 
 def ids(app, *names, license_type="team", segment="commercial") -> list[int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from tests.conftest import HX, TODAY, product_id
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -42,15 +42,6 @@ FUZZ = settings(
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def _count(model, *where) -> int:

@@ -9,13 +9,13 @@ import csv
 import html as htmllib
 import io
 import re
-from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event, func, select, update
 
 from tests.conftest import HX, PASSWORD, TODAY, product_id
+from tests.support import in_app
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -70,15 +70,6 @@ SWEDISH_HEADERS = [
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_app(app):
-    with app.test_request_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
 
 
 def text_of(page: str) -> str:

@@ -1,5 +1,11 @@
 """Fixtures: a fresh database per test (SQLite file, or a PostgreSQL schema per run),
-clients per role, two tenants, and the injected clock."""
+clients per role, two tenants, and the injected clock.
+
+Fast: on SQLite each test's database is a copy of an empty schema built once per session,
+and `tenants`/`full_tenants` copy in what the services built for the first test of the
+same configuration. Clean: each run's temporary files live in a temp dir of its own,
+removed at the end; a session fixture fails the run when a test leaves a file behind.
+Helpers the modules share are in tests/support.py."""
 
 from __future__ import annotations
 

@@ -163,8 +163,8 @@ def sample_customer_id(app) -> int:
 
 
 def pages(app) -> dict[str, tuple[str, str]]:
-    """Page name -> (who, path): the pages DESIGN.md section 7 measures, and the
-    dashboard's."""
+    """Page name -> (who, path): the pages the performance targets (README, "Performance")
+    measure, and the dashboard's."""
     from vip.models import Customer
 
     customer_id = sample_customer_id(app)

@@ -1,5 +1,5 @@
 """Queries per page: SQL statements per request of each measured page, at 1,000 and at
-100,000 customers. They must be equal (DESIGN.md section 7)."""
+100,000 customers. They must be equal (README, "Performance")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Indexes for distributor scale (DESIGN.md section 7); vendor order numbers unique
+"""Indexes for distributor scale (README, "Performance"); vendor order numbers unique
 
 Revision ID: 5e8f0a1b2c3d
 Revises: 3c1d2e7a9b40

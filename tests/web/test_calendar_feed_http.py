@@ -327,7 +327,7 @@ def test_calendar_feed_fetch_is_written_after_another_writer_committed(
     assert time.monotonic() - started < 8
 
 
-# --- SQL statements per fetch (DESIGN.md §7) ------------------------------------------------
+# --- SQL statements per fetch (README, Performance) ----------------------------------------
 
 RESELLER = "Query Count AB"
 ADMIN = "admin@querycountab.example"  # made by the generator for RESELLER

@@ -105,8 +105,8 @@ def test_healthz_answers_without_a_session_or_the_database(app, client):
 def test_customers_list_says_more_than_the_cap_instead_of_counting_everything(
     app, client, tenants, login_as, monkeypatch
 ):
-    """DESIGN.md section 7: a list counts at most COUNT_CAP + 1 rows; beyond it, "N+" and
-    pages without a last page number."""
+    """The performance targets (README, "Performance"): a list counts at most COUNT_CAP + 1
+    rows; beyond it, "N+" and pages without a last page number."""
     from vip.services import listing
 
     monkeypatch.setattr(listing, "COUNT_CAP", 0)  # one customer is already "more than 0"

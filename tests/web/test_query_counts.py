@@ -1,4 +1,4 @@
-"""SQL statements per page, pinned (DESIGN.md §7: the customer list and Customer details
+"""SQL statements per page, pinned (README, "Performance": the customer list and Customer details
 render with a constant number of SQL queries, independent of data size; issue 7, item 4).
 
 Each test gets a fresh database filled by `vip.generate.generate_portfolio` with 1 or with
@@ -390,7 +390,7 @@ def assert_pinned(app, measured: dict[str, Measured], size: int) -> None:
     counts = {page: len(each.statements) for page, each in measured.items()}
     expected = {page: PINNED[dialect].get(page) for page in measured}
     if counts != expected:
-        lines = [f"SQL statements per page at {size} customer(s) on {dialect} (DESIGN.md §7):"]
+        lines = [f"SQL statements per page at {size} customer(s) on {dialect}:"]
         for page, each in measured.items():
             if counts[page] != expected[page]:
                 lines.append(f"{page}: {counts[page]}, pinned {expected[page]}")

@@ -1,4 +1,4 @@
-"""SECURITY.md S3-S8, S12-S17, S21, S22 through the HTTP interface."""
+"""docs/security.md S3-S8, S12-S17, S21, S22 through the HTTP interface."""
 
 from __future__ import annotations
 

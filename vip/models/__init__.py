@@ -1,4 +1,4 @@
-"""Typed SQLAlchemy models of DESIGN.md section 2. Models never commit."""
+"""Typed SQLAlchemy models of the domain (docs/rules.md). Models never commit."""
 
 from vip.models import customer_search  # noqa: F401, E402 - the search index's DDL events
 from vip.models.audit import AuditEvent

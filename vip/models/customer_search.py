@@ -1,4 +1,4 @@
-"""The trigram index behind the customers search (DESIGN.md section 7).
+"""The trigram index behind the customers search (README, "Performance").
 
 A search matches a substring of `Customer.search_key`; a plain LIKE '%text%' reads every
 customer of the reseller. With three characters or more, an index of trigrams finds the

@@ -13,7 +13,7 @@ from vip.models import Customer
 from vip.models.customer_search import MIN_INDEXED_LENGTH
 
 #: Lists count their rows up to this many: beyond it they say "more than 1,000" instead of
-#: counting a distributor's whole table on every page (DESIGN.md section 7).
+#: counting a distributor's whole table on every page (README, "Performance").
 COUNT_CAP = 1000
 
 

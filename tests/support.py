@@ -43,3 +43,15 @@ def pid(name: str, license_type: str = "team", segment: str = "commercial", **kw
 def count(model, *where) -> int:
     """How many rows of `model` (matching `where`)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def reminder_stage(offset: int) -> str | None:
+    """R10 written out for the simulations, independently of the job: the reminder due
+    `offset` days after the anniversary."""
+    if -30 <= offset <= -1:
+        return "renewal_due"
+    if 0 <= offset <= 22:
+        return "renewal_missed"
+    if 23 <= offset <= 29:
+        return "access_removal"
+    return None

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import TODAY
-from tests.support import in_app
+from tests.support import in_app, reminder_stage
 from vip.extensions import db
 from vip.generate import generate_portfolio
 from vip.models import (
@@ -59,15 +59,7 @@ def day(offset: int) -> date:
 # --- the rules, written out independently of the job ---------------------------------------
 
 
-def stage(offset: int) -> str | None:
-    """R10: the reminder due `offset` days after the anniversary."""
-    if -30 <= offset <= -1:
-        return "renewal_due"
-    if 0 <= offset <= 22:
-        return "renewal_missed"
-    if 23 <= offset <= 29:
-        return "access_removal"
-    return None
+stage = reminder_stage
 
 
 ORDER_OF = {"renewal_due": 0, "renewal_missed": 1, "access_removal": 2}

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import select, update
 
-from tests.conftest import TODAY, product_id
-from tests.support import in_app
+from tests.conftest import TODAY
+from tests.support import in_app, product_id, reminder_stage
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -84,14 +84,7 @@ PORTFOLIO = [
 # --- the rules, written out independently of the job ---------------------------------------
 
 
-def relevant_kind(offset: int) -> str | None:
-    if -30 <= offset <= -1:
-        return "renewal_due"
-    if 0 <= offset <= 22:
-        return "renewal_missed"
-    if 23 <= offset <= 29:
-        return "access_removal"
-    return None
+relevant_kind = reminder_stage
 
 
 @dataclass

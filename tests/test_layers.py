@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,53 @@ def test_services_and_models_never_touch_the_request_or_the_signed_in_user():
                     if names:
                         offenders.append(f"{path.relative_to(ROOT)}: {sorted(names)}")
     assert offenders == []
+
+
+# -- One home per rule (docs/rules.md) ------------------------------------------------------
+
+RULES_DOC = ROOT / "docs" / "rules.md"
+
+
+def documented_rules() -> dict[str, Path]:
+    """Rule id -> the file its heading in docs/rules.md names as its definition."""
+    rules: dict[str, Path] = {}
+    rule = None
+    for line in RULES_DOC.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"## (R\d+) ", line)
+        if heading:
+            rule = heading.group(1)
+            continue
+        defined = re.match(r"Defined in `([^`]+)`", line)
+        if rule and defined:
+            rules[rule] = ROOT / defined.group(1)
+            rule = None
+    return rules
+
+
+def mentions_of_rule_ids() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "vip").rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for rule in re.findall(r"\bR\d{1,2}\b", line):
+                found.setdefault(rule, []).append(f"{path.relative_to(ROOT)}:{number}")
+    return found
+
+
+def test_every_rule_names_its_one_definition_and_the_id_appears_only_there():
+    rules = documented_rules()
+    headings = re.findall(r"^## (R\d+) ", RULES_DOC.read_text(encoding="utf-8"), re.M)
+    assert headings and sorted(rules) == sorted(headings), "a rule heading lacks 'Defined in'"
+    mentions = mentions_of_rule_ids()
+    for rule, path in rules.items():
+        places = mentions.get(rule, [])
+        assert len(places) == 1, f"{rule} appears {len(places)} times in vip/: {places}"
+        assert places[0].startswith(str(path.relative_to(ROOT)) + ":"), (rule, places, path)
+    assert set(mentions) <= set(rules), f"ids in vip/ without a rule: {set(mentions) - set(rules)}"
+
+
+def test_every_rule_has_a_test_named_after_it():
+    names = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.update(re.findall(r"def (test_r\d+)_", path.read_text(encoding="utf-8")))
+    missing = [rule for rule in documented_rules() if f"test_{rule.lower()}" not in names]
+    assert not missing, f"rules without a test named after them: {missing}"

@@ -182,7 +182,7 @@ def _renewal(customer, user, *, order_date: date, lines):
 
 
 def _first_order(customer, user, *, anniversary: date, license_type, lines):
-    """The first order (R5) whose term ends on about `anniversary`: the anniversary is then
+    """The first order whose term ends on about `anniversary`: the anniversary is then
     derived from the order date, as recording the order does."""
     order_date = add_months(anniversary, -12)
     anniversary = add_months(order_date, 12)

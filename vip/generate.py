@@ -110,7 +110,7 @@ def _products() -> dict[tuple[LicenseType, MarketSegment], list[Product]]:
 
 
 def record_sent_reminders(*, today: date) -> int:
-    """The reminder mails the daily ticks before `today` would have sent (R10), as sent rows
+    """The reminder mails the daily ticks before `today` would have sent, as sent rows
     in the outbox: each stage the current anniversary reached before today, once. A stage
     that begins today is left to today's tick. Idempotent (only the missing ones), in one
     INSERT ... SELECT per stage. Returns how many it added."""
@@ -241,16 +241,16 @@ def generate_portfolio(
         segment = rng.choices(segments, weights=(80, 10, 10))[0]
         license_type = rng.choice(list(LicenseType))
         products = catalog[(license_type, segment)]
-        # A few customers still without an order; the others have a first order (R5) from
+        # A few customers still without an order; the others have a first order from
         # which the anniversary derives, spread so that anniversaries cover the coming year.
         has_orders = rng.random() < 0.95
         first_order_on = today - timedelta(days=rng.randrange(30, 395)) if has_orders else None
         anniversary = add_months(first_order_on, 12) if first_order_on else None
-        # R1: some VIP admins never accepted their invitation, orders or not.
+        # Some VIP admins never accepted their invitation, orders or not.
         accepted = has_orders and rng.random() < 0.96
         status = CustomerStatus.ACTIVE if accepted else CustomerStatus.INVITED
         if anniversary is not None and (today - anniversary).days >= GRACE_DAYS:
-            status = CustomerStatus.INACTIVE  # R11
+            status = CustomerStatus.INACTIVE
         count = min(30, int(rng.expovariate(1 / mean_pas))) if mean_pas else 0
         if has_orders:
             count = max(count, 1)  # the first order's authorization
@@ -415,7 +415,7 @@ def generate_portfolio(
                     }
                 )
                 report.assignments += 1
-        if overdue_here and status in (CustomerStatus.ACTIVE, CustomerStatus.INVITED):  # R4
+        if overdue_here and status in (CustomerStatus.ACTIVE, CustomerStatus.INVITED):
             customer_row["status_before_delay"] = status.value
             customer_row["status"] = CustomerStatus.DELAYED.value
             report.delayed += 1

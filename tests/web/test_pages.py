@@ -1,5 +1,7 @@
 """Every page renders in Swedish and English, with the seed's words in Swedish."""
 
+import re
+
 import pytest
 
 from tests.conftest import HX
@@ -57,13 +59,22 @@ def test_tab_returns_partial_for_htmx_and_page_otherwise(client, tenants, login_
     assert "HX-Request" in page.headers["Vary"]
 
 
-def test_history_lists_audit_events(client, tenants, login_as):
-    login_as(tenants.a.admin)
+def test_r13_history_lists_each_change_with_its_actor_newest_first(client, tenants, login_as):
+    login_as(tenants.a.sales)
     client.post("/language", data={"language": "en"})
+    pa = tenants.a.authorization
+    assert client.post(f"/authorizations/{pa.id}/cancel").status_code == 303
     html = client.get(f"/customers/{tenants.a.customer.id}/history").get_data(as_text=True)
-    assert "Customer created" in html
-    assert "VIP invitation sent" in html
-    assert "a Admin" in html
+    rows = re.findall(r"<tr\b.*?</tr>", html, re.S)
+    texts = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+    cancelled = next(i for i, text in enumerate(texts) if "authorization cancelled" in text)
+    created = next(i for i, text in enumerate(texts) if "authorization created" in text)
+    invited = next(i for i, text in enumerate(texts) if "VIP invitation sent" in text)
+    assert cancelled < created < invited  # newest first
+    assert "a Sales" in texts[cancelled] and "a Admin" in texts[invited]
+    assert any("Customer created" in text for text in texts)
+    # each row carries its time
+    assert all(re.search(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}", text) for text in texts[1:])
 
 
 def test_accept_language_picks_english_before_login(client, app):

@@ -12,7 +12,7 @@ from vip.models.types import UTCDateTime, utcnow
 
 
 class AuditEvent(db.Model):
-    """One row per state change, login, failed login, lock-out and denial (R13, S22)."""
+    """One row per state change, login, failed login, lock-out and denial (S22)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_customer_at", "customer_id", "at"),)

@@ -48,7 +48,7 @@ class Customer(db.Model):
     admin_language: Mapped[str] = mapped_column(String(2), default="sv")
     vip_id: Mapped[str] = mapped_column(String(10), unique=True)
     status: Mapped[CustomerStatus] = mapped_column(enum_column(CustomerStatus))
-    # The status to return to when no overdue authorization remains (R4).
+    # The status to return to when no overdue authorization remains.
     status_before_delay: Mapped[CustomerStatus | None] = mapped_column(
         enum_column(CustomerStatus, name="status_before_delay")
     )
@@ -65,7 +65,7 @@ class Customer(db.Model):
 
 
 class Invitation(db.Model):
-    """The single-use link that lets the VIP admin set a password (R1)."""
+    """The single-use link that lets the VIP admin set a password."""
 
     __tablename__ = "invitations"
 

@@ -45,7 +45,7 @@ class Notification(db.Model):
     status: Mapped[NotificationStatus] = mapped_column(enum_column(NotificationStatus))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    #: Why a queued reminder was cancelled instead of sent (R10): a code of
+    #: Why a queued reminder was cancelled instead of sent: a code of
     #: `vip.services.deadlines.CANCEL_REASONS`.
     cancel_reason: Mapped[str | None] = mapped_column(String(30))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -52,7 +52,7 @@ class Order(db.Model):
     order_date: Mapped[date]
     duration_months: Mapped[int]
     # The anniversary the order's licenses run to: the licenses of the current term are the
-    # lines of the orders whose term ends on the customer's anniversary date (R5, R9).
+    # lines of the orders whose term ends on the customer's anniversary date.
     term_ends_on: Mapped[date]
     status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus))
     # The customer's PO number of an imported order (others carry it on the authorization).
@@ -67,13 +67,13 @@ class Order(db.Model):
 
     @property
     def has_return_window(self) -> bool:
-        """R7 applies to orders placed in this console; an imported opening order has no
+        """Returns apply to orders placed in this console; an imported opening order has no
         return window (its licenses were bought before the customer came here)."""
         return self.order_type != OrderType.IMPORTED
 
     @property
     def last_day_of_term(self) -> date:
-        """Licenses run to the day before the anniversary they end on (R5)."""
+        """Licenses run to the day before the anniversary they end on."""
         return self.term_ends_on - timedelta(days=1)
 
 

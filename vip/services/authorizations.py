@@ -1,4 +1,4 @@
-"""Purchase authorizations (inköpsauktoriseringar): R2 eligibility, R3 creating, R6 cancelling."""
+"""Purchase authorizations (inköpsauktoriseringar): eligibility, creating, cancelling."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from vip.services.customer_status import clear_delay_if_resolved
 from vip.services.errors import DomainError, NotVisible
 from vip.services.licenses import assigned_by_product, lock_customer, owned_by_product
 
-#: The most licenses one row may carry, per license type (R3).
+#: The most licenses one row may carry, per license type.
 LICENSE_LIMITS = {LicenseType.TEAM: 10_000, LicenseType.ENTERPRISE: 599_000}
 PO_NUMBER_MAX = 35
 DB_ID_MAX = 2**31 - 1  # larger ids cannot exist (and PostgreSQL refuses to compare them)
@@ -282,7 +282,7 @@ def get_for(*, user: User, pa_id: int) -> PurchaseAuthorization:
 
 def products_used_beyond_orders(*, customer: Customer, product_ids: set[int]) -> set[int]:
     """Products whose assigned licenses exceed the current term's licenses (less returns):
-    those assignments use licenses of a pending authorization (R6). Two queries, any size."""
+    those assignments use licenses of a pending authorization. Two queries, any size."""
     if not product_ids:
         return set()
     owned = owned_by_product(customer=customer, product_ids=product_ids)
@@ -295,7 +295,7 @@ def products_used_beyond_orders(*, customer: Customer, product_ids: set[int]) ->
 
 
 def assigned_beyond_ordered(authorization: PurchaseAuthorization) -> list[str]:
-    """Names of this authorization's products whose licenses are in use (R6)."""
+    """Names of this authorization's products whose licenses are in use."""
     used = products_used_beyond_orders(
         customer=authorization.customer,
         product_ids={line.product_id for line in authorization.lines},
@@ -336,7 +336,7 @@ def cancel_purchase_authorization(
         )
     if authorization.status == AuthorizationStatus.CANCELLED:
         raise DomainError(_l("%(number)s is already cancelled.", number=authorization.number))
-    lock_customer(authorization.customer_id)  # an assignment may be under way (R6)
+    lock_customer(authorization.customer_id)  # an assignment may be under way
     in_use = assigned_beyond_ordered(authorization)
     if in_use:
         raise DomainError(

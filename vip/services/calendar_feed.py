@@ -7,10 +7,10 @@ user who no longer has a reseller role answers "not found".
 
 The feed lists the deadlines of the user's reseller from 30 days ago to 400 days ahead,
 each an all-day event:
-- a pending purchase authorization's order-due date (R3, R4);
-- a placed order's last day to request a return (R7, `orders.return_window_closes_on`);
-- a customer's renewal window opening, anniversary date and access removal (R8-R11,
-  `renewals.dates_for`), for the current anniversary, which is by definition not renewed
+- a pending purchase authorization's order-due date;
+- a placed order's last day to request a return (`orders.return_window_closes_on`);
+- a customer's renewal window opening, anniversary date and access removal
+  (`renewals.dates_for`), for the current anniversary, which is by definition not renewed
   yet: a renewal moves the anniversary, and the events of the new cycle get new UIDs.
 
 UIDs name the object and, for the anniversary events, the cycle (the anniversary date),
@@ -198,11 +198,11 @@ def record_fetch(*, feed_id: int, now: datetime) -> bool:
 class DeadlineKind(StrEnum):
     """The deadlines a feed carries; the web layer words each (vip/web/calendar_document)."""
 
-    ORDER_DUE = "order_due"  # R3, R4
-    RETURN_WINDOW_CLOSES = "return_window_closes"  # R7
-    RENEWAL_WINDOW_OPENS = "renewal_window_opens"  # R8, R9
-    ANNIVERSARY = "anniversary"  # R9, R10
-    ACCESS_REMOVAL = "access_removal"  # R11
+    ORDER_DUE = "order_due"
+    RETURN_WINDOW_CLOSES = "return_window_closes"
+    RENEWAL_WINDOW_OPENS = "renewal_window_opens"
+    ANNIVERSARY = "anniversary"
+    ACCESS_REMOVAL = "access_removal"
 
 
 @dataclass(frozen=True)

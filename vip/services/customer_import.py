@@ -503,7 +503,7 @@ def import_customers(
             db.session.flush()  # one round for the batch's customers, orders and lines
             for item, customer in batch:
                 _audit_customer(user, item, customer)
-            if invite:  # R1: the VIP admins' invitations, queued in the same transaction
+            if invite:  # the VIP admins' invitations, queued in the same transaction
                 links = [new_invitation(customer=c, today=today) for _, c in batch]
                 db.session.flush()
                 for invitation in links:

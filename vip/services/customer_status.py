@@ -1,8 +1,8 @@
-"""The customer's status as deadlines pass (R4): Försenad while a pending authorization is
+"""The customer's status as deadlines pass: Försenad while a pending authorization is
 overdue, back to the previous status as soon as none is. The job and the actions share it.
 
 The status of a customer with access is `invited` until its VIP admin accepts the
-invitation it was sent (R1), `active` after. The deadlines of a term (R10, R11) apply
+invitation it was sent, `active` after. The deadlines of a term apply
 either way: an invited customer with orders gets its reminders and loses its access like
 any other, and a renewal or a new first order gives it back the status with access."""
 
@@ -27,7 +27,7 @@ from vip.services import audit
 
 @dataclass(frozen=True)
 class InvitationState:
-    """Where a customer's VIP admin stands (R1), read in one statement."""
+    """Where a customer's VIP admin stands, read in one statement."""
 
     sent: int  # invitations sent
     accepted: int  # of them accepted

@@ -1,4 +1,4 @@
-"""Customers: creation with the VIP invitation (R1) and the list every reseller user works from."""
+"""Customers: creation with the VIP invitation and the list every reseller user works from."""
 
 from __future__ import annotations
 

@@ -113,12 +113,12 @@ def _order_due_soon(today: date) -> ColumnElement[bool]:
 
 
 def _order_overdue(today: date) -> ColumnElement[bool]:
-    """Försenad authorizations (R4)."""
+    """Försenad authorizations."""
     return PurchaseAuthorization.is_overdue(today)
 
 
 def _return_closing(today: date) -> ColumnElement[bool]:
-    """R7: placed (not fully returned) orders whose return window is open and closes within
+    """Placed (not fully returned) orders whose return window is open and closes within
     RETURN_CLOSING_DAYS (the last day included)."""
     last = today + timedelta(days=RETURN_CLOSING_DAYS)
     return and_(
@@ -142,7 +142,7 @@ def _anniversary(today: date) -> ColumnElement[bool]:
 
 
 def _in_grace(today: date) -> ColumnElement[bool]:
-    """R11: the anniversary passed without a renewal, access not yet removed (the renewals
+    """The anniversary passed without a renewal, access not yet removed (the renewals
     overview's "in grace" stage), and the customer not inactive."""
     low, high = STAGE_RANGES[RenewalStage.IN_GRACE]
     return and_(

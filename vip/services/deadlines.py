@@ -1,4 +1,4 @@
-"""The daily deadlines the job applies (R4, R10, R11). Each function takes the date and
+"""The daily deadlines the job applies. Each function takes the date and
 works only on the rows due that day, through indexed date ranges; each is idempotent and
 safe to run twice at once (conditional updates, insert-if-absent reminders)."""
 
@@ -72,7 +72,7 @@ def relevant_reminder(anniversary: date, today: date) -> str | None:
     return None
 
 
-#: Why a queued reminder is cancelled at delivery instead of sent (R10).
+#: Why a queued reminder is cancelled at delivery instead of sent.
 RENEWED = "renewed"  # the anniversary it is about is no longer the customer's
 SUPERSEDED = "superseded"  # a later reminder of the same anniversary is due
 NO_ACCESS = "access_removed"  # the grace period is over: access is removed
@@ -83,7 +83,7 @@ _STAGE = {kind: from_day for kind, from_day in REMINDER_DAYS}
 def stale_reminder_reason(
     *, kind: str, cycle: str, anniversary: date | None, status, today: date
 ) -> str | None:
-    """R10 at delivery: why a queued reminder of `kind` about the anniversary `cycle` must
+    """At delivery: why a queued reminder of `kind` about the anniversary `cycle` must
     not be sent on `today`, or None when it is the customer's current stage. A reminder
     whose stage has not begun yet (a run for a later date queued it) is still sent."""
     if anniversary is None or anniversary.isoformat() != cycle:
@@ -174,8 +174,9 @@ def _change(customer: Customer, action: str, before, after, **extra) -> Deadline
 #: Statuses each rule starts from. The preview filters by the status the earlier steps
 #: would have left, as the real run sees it.
 DELAYABLE = (CustomerStatus.ACTIVE, CustomerStatus.INVITED)
-#: R10 and R11 apply to every customer with a term that still has access, whether or not
-#: its VIP admin has accepted the invitation: an invited customer can have orders (R1).
+#: The reminders and the removal of access apply to every customer with a term that still
+#: has access, whether or not its VIP admin has accepted the invitation: an invited
+#: customer can have orders.
 HAS_ACCESS = (CustomerStatus.ACTIVE, CustomerStatus.DELAYED, CustomerStatus.INVITED)
 
 
@@ -301,17 +302,18 @@ def _reminder_change(reminder: DueReminder, status) -> DeadlineChange:
 
 
 def plan_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
-    """R4, R11 then R10 for the given resellers on their local date `today`, as data: the
-    changes the run makes, in the order it makes them, each rule seeing the statuses the
-    earlier ones leave. It only reads (a constant number of queries); the real run applies
-    it (`apply_plan`), the dry run and the Outbox's preview show it."""
+    """Försenad, access removal, then the reminders, for the given resellers on their local
+    date `today`, as data: the changes the run makes, in the order it makes them, each rule
+    seeing the statuses the earlier ones leave. It only reads (a constant number of
+    queries); the real run applies it (`apply_plan`), the dry run and the Outbox's preview
+    show it."""
     report = TickReport()
     status: dict[int, CustomerStatus] = {}
 
     def now_status(customer: Customer) -> CustomerStatus:
         return status.get(customer.id, customer.status)
 
-    # R4: Försenad from day 15 of a pending authorization; back once none is overdue.
+    # Försenad from day 15 of a pending authorization; back once none is overdue.
     for customer in _customers(reseller_ids, DELAYABLE, _with_overdue_authorization(today)):
         report.count(_change(customer, DELAY, customer.status, CustomerStatus.DELAYED))
         status[customer.id] = CustomerStatus.DELAYED
@@ -319,13 +321,13 @@ def plan_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
         previous = customer.status_before_delay or CustomerStatus.ACTIVE
         report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
         status[customer.id] = previous
-    # R11: access removed 30 days after a missed anniversary.
+    # access removed 30 days after a missed anniversary.
     for customer in _customers(reseller_ids, HAS_ACCESS, *_access_removal_due(today)):
         previous = now_status(customer)
         if previous in HAS_ACCESS:
             report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
             status[customer.id] = CustomerStatus.INACTIVE
-    # R10: the reminder of the current stage, once per anniversary.
+    # the reminder of the current stage, once per anniversary.
     in_range = [
         customer
         for customer in _customers(reseller_ids, HAS_ACCESS, *_reminder_not_queued(today))

@@ -1,4 +1,4 @@
-"""The VIP invitation (R1): a single-use link, valid 30 days, that makes the VIP admin."""
+"""The VIP invitation: a single-use link, valid 30 days, that makes the VIP admin."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def new_invitation(*, customer: Customer, today: date) -> Invitation:
 
 
 def queue_invitation_mail(*, invitation: Invitation, actor: User | None) -> None:
-    """The invitation mail in the outbox, and its audit event (R1)."""
+    """The invitation mail in the outbox, and its audit event."""
     customer = invitation.customer
     mail = render_mail(
         "invitation",
@@ -165,7 +165,7 @@ def accept_invitation(*, token: str, password: str, today: date, now) -> User:
         db.session.rollback()
         raise
     # Accepting gives the customer the status with access it would have had; it never
-    # restores access removed after a missed anniversary (R11): a renewal does that.
+    # restores access removed after a missed anniversary: a renewal does that.
     if customer.status == CustomerStatus.INVITED:
         customer.status = CustomerStatus.ACTIVE
     elif customer.status_before_delay == CustomerStatus.INVITED:

@@ -1,6 +1,6 @@
 """A customer's licenses: what the current term's orders give it, what pending purchase
 authorizations add until they are ordered, and what the VIP admin assigns to users in the
-Admin Console (R5, R6, R11)."""
+Admin Console."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ EMAIL_MAX = 254
 
 def in_current_term(customer_id, anniversary):
     """Orders whose licenses the customer holds now: those running to its anniversary.
-    A renewal moves the anniversary, so the previous term's orders drop out (R9)."""
+    A renewal moves the anniversary, so the previous term's orders drop out."""
     return (Order.customer_id == customer_id) & (Order.term_ends_on == anniversary)
 
 
@@ -184,7 +184,7 @@ def lock_customer(customer_id: int) -> None:
 
 
 def assignment_closed(customer: Customer, today: date) -> bool:
-    """Licenses cannot be assigned once access is removed (R11): by the job's status, or
+    """Licenses cannot be assigned once access is removed: by the job's status, or
     already on the removal date when the job has not run yet."""
     removed = customer.anniversary_date is not None and today >= access_removed_on(
         customer.anniversary_date

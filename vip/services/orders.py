@@ -1,4 +1,4 @@
-"""Orders recorded against purchase authorizations (R5) and return authorizations (R7)."""
+"""Orders recorded against purchase authorizations and return authorizations."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ RETURN_WINDOW_DAYS = 14
 REASON_MAX = 500
 
 
-# -- Recording the order (R5) ------------------------------------------------------------
+# -- Recording the order ------------------------------------------------------------
 
 
 ALREADY_RECORDED = _l("This vendor order number is already recorded.")
@@ -379,7 +379,7 @@ def request_return(
     """A reseller user asks to return some or all of an order within 14 days."""
     require(user, "returns.request")
     order = get_order_for(user=user, order_id=order_id)
-    lock_customer(order.customer_id)  # assignments change the free licenses (R7)
+    lock_customer(order.customer_id)  # assignments change the free licenses
     _lock_order(order.id)
     if order.status != OrderStatus.PLACED:
         raise DomainError(_l("This order is already fully returned."))
@@ -484,7 +484,7 @@ def decide_return(
     """A reseller admin approves (licenses go back) or rejects a requested return, once."""
     item = get_return_for(user=user, return_id=return_id)
     require(user, "returns.approve")
-    lock_customer(item.order.customer_id)  # assignments change the free licenses (R7)
+    lock_customer(item.order.customer_id)  # assignments change the free licenses
     _lock_order(item.order_id)
     db.session.refresh(item)
     comment = (comment or "").strip()

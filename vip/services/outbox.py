@@ -28,7 +28,7 @@ MAX_ATTEMPTS_DEFAULT = 6
 
 #: What a delivery run does with one due mail.
 SEND = "send"
-CANCEL = "cancel"  # a reminder no longer relevant (R10)
+CANCEL = "cancel"  # a reminder no longer relevant
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def stale_reason(
     today_by_reseller: dict[int, date] | None = None,
     status: CustomerStatus | None = None,
 ) -> str | None:
-    """Why a queued mail must be cancelled rather than sent (R10), or None to send it: a
+    """Why a queued mail must be cancelled rather than sent, or None to send it: a
     reminder is sent only while it is its customer's current stage (no later stage due, no
     renewal recorded, access not removed) on the run's date for its reseller
     (`today_by_reseller`, by default the reseller's local date); other mail always is.
@@ -167,7 +167,7 @@ def deliver_queued(
 ) -> DeliveryReport:
     """Sends what is due; one recipient's failure never stops the others. A reminder is
     judged by its customer's stage on the run's date for the reseller (`today_by_reseller`,
-    by default each reseller's local date) and cancelled when it is stale (R10)."""
+    by default each reseller's local date) and cancelled when it is stale."""
     report = DeliveryReport()
     max_attempts = int(current_app.config.get("VIP_MAIL_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT))
     due = db.session.scalars(
@@ -182,7 +182,7 @@ def deliver_queued(
         reason = stale_reason(notification, today_by_reseller=today_by_reseller)
         if reason is not None:
             # A later stage is due, a renewal moved the anniversary on, or access is gone:
-            # never send a stale reminder (R10).
+            # never send a stale reminder.
             notification.status = NotificationStatus.CANCELLED
             notification.cancel_reason = reason
             notification.next_attempt_at = None

@@ -1,6 +1,6 @@
 """The renewal pipeline: for the current month and the next 11, how many customers (and
 how many of their licenses) have an anniversary in that month, by where each renewal
-stands today (R8, R9, R11). Two aggregate queries, whatever the number of customers."""
+stands today. Two aggregate queries, whatever the number of customers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Renewals: the overview of customers nearing their anniversary (R8), recording the
-renewal order (R9), the stage a customer is in and the Admin Console's banner (R12)."""
+"""Renewals: the overview of customers nearing their anniversary, recording the
+renewal order, the stage a customer is in and the Admin Console's banner."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class RenewalDates:
 
     @property
     def listed_from(self) -> date:
-        """The day the customer enters the renewals overview (R8)."""
+        """The day the customer enters the renewals overview."""
         return self.anniversary - timedelta(days=OVERVIEW_DAYS)
 
     @property
@@ -93,7 +93,7 @@ class RenewalDates:
     @property
     def renewal_due(self) -> bool:
         """From the window's opening until a renewal moves the anniversary: the banner's
-        period (R12), the resellers' badges and the console's "needs renewal"."""
+        period, the resellers' badges and the console's "needs renewal"."""
         return self.stage in (RenewalStage.WINDOW_OPEN, RenewalStage.IN_GRACE, RenewalStage.OVERDUE)
 
     @property
@@ -140,7 +140,7 @@ def banner_for(customer: Customer, today: date) -> Banner | None:
     return Banner(dates.stage, dates, customer.reseller.name)
 
 
-# -- The overview (R8) --------------------------------------------------------------------------
+# -- The overview --------------------------------------------------------------------------
 
 STAGE_RANGES = {
     # stage -> anniversary dates (as offsets from today) that put a customer in it
@@ -349,7 +349,7 @@ def _check_quantities(
     lines: list[RenewalLine], quantities: dict[int, int | None], pending: dict[int, int]
 ):
     """product id -> quantity to renew (0 drops the line), and the errors by field. Licenses
-    in use must stay renewed, except those a pending authorization will bring (R6)."""
+    in use must stay renewed, except those a pending authorization will bring."""
     errors: dict[str, list] = {}
     known = {line.product.id: line for line in lines}
     chosen: dict[int, int] = {}

@@ -1,4 +1,4 @@
-"""Dates of the VIP term: the one rule that turns an order date into whole months (R5)."""
+"""Dates of the VIP term: the one rule that turns an order date into whole months."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """One customer's dates on one time axis (the Timeline tab of Customer details): its
-purchase authorizations and their order-due dates (R3, R4), its orders and their return
-windows (R5, R7), and the dates of its anniversary (R8-R11). Two queries."""
+purchase authorizations and their order-due dates, its orders and their return
+windows, and the dates of its anniversary. Two queries."""
 
 from __future__ import annotations
 

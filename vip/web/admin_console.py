@@ -1,5 +1,5 @@
 """The VIP admin's Admin Console: the customer's licenses, assigning them to users, the
-renewal history, the language preference, and the renewal banner on every page (R12)."""
+renewal history, the language preference, and the renewal banner on every page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Customers list, Customer details (Kunddetaljer) tabs, and creating a customer (R1)."""
+"""Customers list, Customer details (Kunddetaljer) tabs, and creating a customer."""
 
 from __future__ import annotations
 

@@ -148,7 +148,7 @@ def with_event(header: str | None, event: str) -> str:
 
 def announce_changes(response):
     """after_request: a successful htmx request that committed a state change (every state
-    change writes an audit event, R13) triggers `vip:changed`, merged into any HX-Trigger
+    change writes an audit event) triggers `vip:changed`, merged into any HX-Trigger
     the route set itself. A form sent back with errors, or a dialog's preview of a
     proposal, changed nothing and announces nothing."""
     if (

@@ -1,4 +1,4 @@
-"""Accepting the VIP invitation (R1): no login needed, the link is the credential."""
+"""Accepting the VIP invitation: no login needed, the link is the credential."""
 
 from __future__ import annotations
 

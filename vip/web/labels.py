@@ -103,7 +103,7 @@ MAIL_KIND_LABELS = {
 }
 
 
-#: Why a queued reminder was cancelled instead of sent (vip.services.deadlines, R10).
+#: Why a queued reminder was cancelled instead of sent (vip.services.deadlines).
 MAIL_CANCEL_REASON_LABELS = {
     "renewed": _l("a renewal was recorded for this anniversary"),
     "superseded": _l("a later reminder of this anniversary is due"),

@@ -1,4 +1,4 @@
-"""Översikt av förlängningar (R8) with its CSV export, and recording a renewal order (R9)."""
+"""Översikt av förlängningar with its CSV export, and recording a renewal order."""
 
 from __future__ import annotations
 

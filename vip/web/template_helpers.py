@@ -93,14 +93,14 @@ class Countdown:
 
 
 def order_due(pa, today: date) -> Countdown:
-    """A purchase authorization's order-due countdown (R4: `pa.is_overdue(today)` says
+    """A purchase authorization's order-due countdown (`pa.is_overdue(today)` says
     whether it is delayed)."""
     return Countdown(pa.order_due_on, today)
 
 
 @dataclass(frozen=True)
 class ReturnWindow:
-    """An order's return window as a row shows it (R7, rules in services.orders)."""
+    """An order's return window as a row shows it (rules in services.orders)."""
 
     closes_on: date
     is_open: bool
@@ -132,7 +132,7 @@ STATUS_TESTS = {
     "requested_return": _is("status", ReturnStatus.REQUESTED),
     "sent_mail": _is("status", NotificationStatus.SENT),
     "failed_mail": _is("status", NotificationStatus.FAILED),
-    # R8/R12: the stage of RenewalDates or of the VIP admin's Banner.
+    # the stage of RenewalDates or of the VIP admin's Banner.
     "upcoming_renewal": _is("stage", renewals.RenewalStage.UPCOMING),
     "renewal_window_open": _is("stage", renewals.RenewalStage.WINDOW_OPEN),
     "renewal_in_grace": _is("stage", renewals.RenewalStage.IN_GRACE),
@@ -145,7 +145,7 @@ STATUS_TESTS = {
 
 
 def renewal_banner() -> dict:
-    """R12: the banner every page of a VIP admin shows while a renewal is due (none in mail
+    """the banner every page of a VIP admin shows while a renewal is due (none in mail
     rendered by the job or the command line: no one is signed in there)."""
     if not has_request_context() or not current_user.is_authenticated:
         return {}
@@ -165,7 +165,7 @@ def init_app(app: Flask) -> None:
         current_language=current_language,
         month_abbreviation=month_abbreviation,
         month_and_year=month_and_year,
-        # Renewals (R8, R12) and the pipeline chart (renewals/_pipeline.html).
+        # Renewals and the pipeline chart (renewals/_pipeline.html).
         renewal_dates=renewals.dates_for,
         renewal_today=lambda: clock.today_for(current_user),
         renewal_stage_label=renewal_stage_label,

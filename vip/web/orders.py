@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import DateField, IntegerField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import Optional
 
 from vip import clock
 from vip.models import AuthorizationStatus, ReturnStatus
@@ -39,9 +39,8 @@ def attach_errors(form, errors: dict) -> None:
 
 
 class OrderForm(Form):
-    vendor_order_number = StringField(
-        _l("Vendor order number"), validators=[InputRequired(), Length(max=20)]
-    )
+    # Required, 6 to 20 letters and digits, not recorded before: the service checks.
+    vendor_order_number = StringField(_l("Vendor order number"))
     order_date = DateField(_l("Order date"), validators=[Optional()])
     duration_months = IntegerField(_l("Duration in months"), validators=[Optional()])
 
@@ -182,7 +181,8 @@ class ReturnForm(Form):
 
 
 class DecisionForm(Form):
-    comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500)])
+    # At most 500 characters: the service checks.
+    comment = StringField(_l("Comment"))
 
 
 def _quantities() -> dict[int, int | None]:

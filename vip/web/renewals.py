@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import DateField, StringField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import Optional
 
 from vip import clock
 from vip.services import access, pipeline, renewals
@@ -215,9 +215,8 @@ QUANTITY_FIELD = re.compile(r"quantity-[0-9]{1,18}")
 
 
 class RenewalForm(Form):
-    vendor_order_number = StringField(
-        _l("Vendor order number"), validators=[InputRequired(), Length(max=20)]
-    )
+    # Required, 6 to 20 letters and digits, not recorded before: the service checks.
+    vendor_order_number = StringField(_l("Vendor order number"))
     order_date = DateField(_l("Order date"), validators=[Optional()])
 
 

@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import EmailField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, Optional
 
 from vip.services import access, resellers
 from vip.services.errors import DomainError
@@ -20,15 +19,13 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
 class ResellerSettingsForm(Form):
-    name = StringField(_l("Reseller name"), validators=[InputRequired(), Length(max=120)])
+    """Parses only: `resellers.update_profile` checks every field and says why at it."""
+
+    name = StringField(_l("Reseller name"))
     country = SelectField(_l("Country"))
     time_zone = SelectField(_l("Time zone"))
-    contact_email = EmailField(
-        _l("Contact email for VIP admins"), validators=[Optional(), Length(max=254)]
-    )
-    contact_phone = StringField(
-        _l("Contact phone for VIP admins"), validators=[Optional(), Length(max=40)]
-    )
+    contact_email = EmailField(_l("Contact email for VIP admins"))
+    contact_phone = StringField(_l("Contact phone for VIP admins"))
 
 
 @bp.route("", methods=["GET", "POST"])

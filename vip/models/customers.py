@@ -58,6 +58,11 @@ class Customer(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    @property
+    def status_needs_attention(self) -> bool:
+        """Försenad or without access: the lists flag these next to the name."""
+        return self.status in (CustomerStatus.DELAYED, CustomerStatus.INACTIVE)
+
     reseller: Mapped[Reseller] = relationship()
     invitations: Mapped[list[Invitation]] = relationship(
         back_populates="customer", order_by="Invitation.id.desc()"

@@ -77,6 +77,10 @@ class DurationProposal:
     period_start: date | None = None  # the monthly period the order date falls in (add-on)
     period_end: date | None = None
 
+    @property
+    def is_first_order(self) -> bool:
+        return self.order_type == OrderType.NEW
+
 
 ORDER_DATE_IN_THE_FUTURE = _l("The order date cannot be in the future.")
 

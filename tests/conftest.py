@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import jinja2
@@ -390,6 +390,26 @@ def runner(app):
 @pytest.fixture
 def today():
     return TODAY
+
+
+@dataclass
+class FixedNow:
+    at: datetime
+
+    def advance(self, **delta) -> datetime:
+        self.at += timedelta(**delta)
+        return self.at
+
+
+@pytest.fixture
+def fixed_now(monkeypatch) -> FixedNow:
+    """`vip.clock.now()` fixed at 09:00 UTC on TODAY, moved on by `fixed_now.advance(...)`:
+    sign-in codes and lock-outs at known times."""
+    from vip import clock
+
+    fixed = FixedNow(datetime(TODAY.year, TODAY.month, TODAY.day, 9, 0, tzinfo=UTC))
+    monkeypatch.setattr(clock, "now", lambda: fixed.at)
+    return fixed
 
 
 @pytest.fixture

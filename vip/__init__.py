@@ -27,9 +27,11 @@ from vip.web import (
     outbox,
     renewals,
     security,
+    security_log,
     settings,
     team,
     template_helpers,
+    throttling,
 )
 from vip.web.auth import load_user, unauthorized
 
@@ -118,6 +120,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     security.init_app(app)
+    throttling.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
     template_helpers.init_app(app)
@@ -134,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
         team,
         settings,
         admin_console,
+        security_log,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(calendar_feed.bp)

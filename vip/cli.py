@@ -16,7 +16,16 @@ from vip.demo import DEFAULT_PASSWORD, load_demo
 from vip.extensions import db
 from vip.generate import generate_portfolio
 from vip.models import Customer, Role
-from vip.services import accounts, catalog, customer_import, deadlines, job, outbox, resellers
+from vip.services import (
+    accounts,
+    catalog,
+    customer_import,
+    deadlines,
+    job,
+    outbox,
+    resellers,
+    security_log,
+)
 from vip.services.errors import DomainError
 
 
@@ -227,6 +236,9 @@ def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
         preview = job.preview_tick(days=days, now=clock.now(), send=not no_send)
         click.echo("Dry run: nothing is changed and no mail is sent.")
         _print_deadlines(preview.deadlines)
+        expired = security_log.expired_count(now=clock.now())
+        if expired:
+            click.echo(f"Security log: {expired} events past the retention period to delete.")
         if no_send:
             click.echo("Mail: not sent (--no-send).")
             return
@@ -239,6 +251,9 @@ def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
         return
     _print_deadlines(job.run_deadlines(days))
     job.refresh_planner_statistics()
+    purged = security_log.purge_expired(now=clock.now())
+    if purged:
+        click.echo(f"Security log: {purged} events past the retention period deleted.")
     if no_send:
         click.echo("Mail: not sent (--no-send).")
         return

@@ -72,6 +72,17 @@ def _base_url(value: object) -> str:
     return str(value)
 
 
+def _security_log_days(value: object) -> int:
+    days = _whole_number(value)
+    if days < MIN_SECURITY_LOG_DAYS:
+        raise ValueError(f"a whole number of days, at least {MIN_SECURITY_LOG_DAYS}")
+    return days
+
+
+#: The security log keeps sign-in events, denials and throttling at least this long (S51).
+MIN_SECURITY_LOG_DAYS = 400
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # in the environment, `.env` and instance/config.py
@@ -94,6 +105,9 @@ SETTINGS = (
     Setting("MAIL_PASSWORD", "MAIL_PASSWORD", _text),
     Setting("MAIL_DEFAULT_SENDER", "MAIL_DEFAULT_SENDER", _text),
     Setting("VIP_OUTBOX_DIR", "VIP_OUTBOX_DIR", _text),
+    Setting("VIP_RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", _text),
+    Setting("VIP_TRUSTED_PROXIES", "VIP_TRUSTED_PROXIES", _whole_number),
+    Setting("VIP_SECURITY_LOG_DAYS", "VIP_SECURITY_LOG_DAYS", _security_log_days),
 )
 _SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 
@@ -119,6 +133,26 @@ class Config:
     # Brute force (S3).
     VIP_LOCKOUT_THRESHOLD = 10
     VIP_LOCKOUT_MINUTES = 15
+    # Throttling (S47-S49): per client address and per account, for each action. Each
+    # value is a limit in the words of the `limits` library ("20 per minute", several
+    # joined by ";"). Storage: in-process memory, or a shared one (VIP_RATELIMIT_STORAGE_URI)
+    # when several servers serve the app.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    VIP_RATE_LIMITS = {
+        "sign_in": {"address": "60 per minute", "account": "20 per minute"},
+        "second_factor": {"address": "60 per minute", "account": "20 per minute"},
+        "password_change": {"address": "60 per minute", "account": "20 per minute"},
+        "invitation_accept": {"address": "30 per minute", "account": "10 per minute"},
+        "invitation_resend": {"address": "60 per minute", "account": "20 per minute"},
+        "calendar_feed": {"address": "600 per minute", "account": "20 per minute"},
+    }
+    #: Proxies in front of the app whose X-Forwarded-For is trusted (nginx: 1), so that
+    #: the client address throttling counts by is the client's, not the proxy's.
+    VIP_TRUSTED_PROXIES = 0
+    # The security log (S50, S51).
+    VIP_SECURITY_LOG_DAYS = MIN_SECURITY_LOG_DAYS
+
     # werkzeug scrypt (S1); tests lower its cost, never its kind.
     VIP_PASSWORD_HASH = "scrypt"
 

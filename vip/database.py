@@ -73,3 +73,29 @@ def write_from_a_read_request() -> None:
     """For the rare GET that writes (a calendar feed noting its fetch): the transactions it
     begins from now on begin IMMEDIATE, like a form's. End the reading one first."""
     g.read_only_request = False
+
+
+@contextmanager
+def reading_then_release() -> Iterator[None]:
+    """Runs the block in a transaction that only reads (on SQLite it begins deferred, so
+    it takes no write lock, whatever the request's method) and ends it when the block
+    ends, so that slow work after the block (a password hash check) holds no lock and no
+    snapshot (row 2 of S41). The session must have nothing unsaved: an open transaction is
+    ended first. Objects loaded in the block expire with it: keep the values you need."""
+    release_transaction()
+    reading_before = g.get("read_only_request", False)
+    g.read_only_request = True
+    try:
+        yield
+    finally:
+        release_transaction()
+        g.read_only_request = reading_before
+
+
+def release_transaction() -> None:
+    """Ends the session's transaction (it must hold no unsaved change), so that what
+    follows holds no lock until its next statement begins a new one."""
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("release_transaction with unsaved changes")
+    session.rollback()

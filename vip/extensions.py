@@ -1,6 +1,8 @@
 """Every Flask extension is created here, and only here."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +28,8 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+#: Throttling (docs/security.md S47-S49). Limits are declared where they apply, with
+#: `limiter.limit(...)` and a key function of their own (a client address, an account, an
+#: API key); none applies by default. Storage: RATELIMIT_STORAGE_URI (in-process memory
+#: by default; a shared store such as redis:// when several servers serve the app).
+limiter = Limiter(get_remote_address, headers_enabled=True)

@@ -35,6 +35,9 @@ TEXT_AND_VALUE = {
     "MAIL_PASSWORD": ("mail-password",) * 2,
     "MAIL_DEFAULT_SENDER": ("VIP <vip@example.com>",) * 2,
     "VIP_OUTBOX_DIR": ("/var/spool/vip-outbox",) * 2,
+    "VIP_RATELIMIT_STORAGE_URI": ("memory://shared",) * 2,
+    "VIP_TRUSTED_PROXIES": ("1", 1),
+    "VIP_SECURITY_LOG_DAYS": ("730", 730),
 }
 #: The same as Python values, as instance/config.py may hold them.
 PYTHON_VALUES = {

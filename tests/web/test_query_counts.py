@@ -115,6 +115,12 @@ PINNED = {
         "/console": 10,
         "/": 17,  # the dashboard: two statements for each of its seven sections
         **{f"/dashboard/sections/{key}": 5 for key in DASHBOARD_SECTIONS},
+        # the user, the team for the filter, a capped count and the page (+1: the member)
+        "/security-log": 6,
+        "/security-log?kind=failures": 6,
+        "/security-log?user=<id>": 7,
+        "/security-log?page=2": 6,
+        "/security-log/export.csv": 4,
     },
     "postgresql": {
         "/customers": 9,
@@ -134,6 +140,11 @@ PINNED = {
         "/console": 9,
         "/": 16,
         **{f"/dashboard/sections/{key}": 4 for key in DASHBOARD_SECTIONS},
+        "/security-log": 5,
+        "/security-log?kind=failures": 5,
+        "/security-log?user=<id>": 6,
+        "/security-log?page=2": 5,
+        "/security-log/export.csv": 3,
     },
 }
 
@@ -526,4 +537,41 @@ def test_perf_query_count_dashboard_is_constant(app, client, login_as, portfolio
     for path in DASHBOARD[1:]:
         assert measured[path].body.lstrip().startswith("<section id="), path
         assert "<html" not in measured[path].body
+    assert_pinned(app, measured, portfolio.customers)
+
+
+# --- The security log ------------------------------------------------------------------------
+
+SECURITY_LOG = (
+    "/security-log",
+    "/security-log?kind=failures",
+    "/security-log?user=<id>",
+    "/security-log?page=2",
+    "/security-log/export.csv",
+)
+
+
+def test_perf_query_count_security_log_is_constant(app, client, login_as, portfolio):
+    """A page of the security log, filtered or not, and its CSV: the same statements for
+    a handful of events as for a hundred and fifty."""
+    with app.test_request_context():
+        team = db.session.scalars(select(User).where(User.email == ADMIN)).one()
+        for number in range(3 * portfolio.customers):
+            for action in ("login.failed", "login.succeeded", "access.denied_role"):
+                audit.record(
+                    actor=team,
+                    action=action,
+                    object_type="user",
+                    object_id=team.id,
+                    details={"reason": "wrong_password", "path": f"/x/{number}"},
+                )
+        db.session.commit()
+        admin_id = team.id
+    login_as(ADMIN, PASSWORD)
+    paths = [path.replace("<id>", str(admin_id)) for path in SECURITY_LOG]
+    measured = {pattern: measure(app, client, path) for pattern, path in zip(SECURITY_LOG, paths)}
+    first = measured["/security-log"].body
+    assert first.count('id="security-event-') == PAGE_SIZE
+    exported = measured["/security-log/export.csv"].body.strip().splitlines()
+    assert len(exported) >= 1 + 9 * portfolio.customers
     assert_pinned(app, measured, portfolio.customers)

@@ -15,6 +15,7 @@ from vip import create_app
 PUBLIC_ENDPOINTS = {
     "static",
     "auth.login",
+    "auth.second_factor",  # the password step's session is the key (test_two_factor_http.py)
     "invitations.accept",
     "auth.set_password",  # the link is the key (tests/web/test_reseller_setup_http.py)
     "i18n.switch_language",

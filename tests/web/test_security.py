@@ -565,3 +565,201 @@ def _photoshop_id(app) -> int:
 
     with app.app_context():
         return product_id("Photoshop", "team", "commercial")
+
+
+# -- S41 (issue 15, row 2): no write lock during the password check ------------------------
+
+
+def _observe_password_checks(monkeypatch, app):
+    """Wraps the password checks of `accounts`: each call notes whether the session has a
+    transaction open, and on SQLite whether a BEGIN IMMEDIATE (the write lock) is held by
+    any connection of the app at that moment."""
+    from sqlalchemy import event
+
+    from vip.services import accounts
+
+    with app.app_context():
+        engine = db.engine
+    held = {"write_transactions": 0}
+    seen: list[dict] = []
+
+    def on_statement(_conn, _cursor, statement, *_args):
+        if statement.startswith("BEGIN IMMEDIATE"):
+            held["write_transactions"] += 1
+
+    def on_end(_conn):
+        held["write_transactions"] = max(0, held["write_transactions"] - 1)
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "commit", on_end)
+    event.listen(engine, "rollback", on_end)
+
+    def observed(check):
+        def wrapper(*args):
+            seen.append(
+                {
+                    "in_transaction": db.session().in_transaction(),
+                    "write_lock": held["write_transactions"] > 0,
+                }
+            )
+            return check(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(accounts, "password_matches", observed(accounts.password_matches))
+    monkeypatch.setattr(
+        accounts, "burn_time_for_unknown_user", observed(accounts.burn_time_for_unknown_user)
+    )
+
+    def detach():
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "commit", on_end)
+        event.remove(engine, "rollback", on_end)
+
+    return seen, detach
+
+
+def test_s41_row2_failed_logins_check_the_password_before_any_write(
+    app, client, tenants, monkeypatch
+):
+    """Row 2: the scrypt check of a sign-in (known or unknown email, right or wrong
+    password) and of a password change runs with no transaction open and no write lock
+    held; the failure is then recorded in one short write."""
+    seen, detach = _observe_password_checks(monkeypatch, app)
+    try:
+        assert login(client, tenants.a.admin.email, "a wrong password!").status_code == 400
+        assert login(client, "nobody@example.com", "a wrong password!").status_code == 400
+        assert login(client, tenants.a.admin.email).status_code == 303
+        response = client.post(
+            "/account/password",
+            data={"current_password": "wrong again!!", "password": "x" * 20, "confirm": "x" * 20},
+        )
+        assert response.status_code == 422
+    finally:
+        detach()
+    assert len(seen) == 4
+    assert all(check == {"in_transaction": False, "write_lock": False} for check in seen), seen
+    with app.app_context():
+        assert db.session.get(User, tenants.a.admin.id).failed_logins == 1
+
+
+def test_s41_row2_a_failed_login_is_one_short_write(app, client, tenants, request):
+    """The bookkeeping of a failure: one transaction that writes, holding no hash check."""
+    if request.config.getoption("--db") != "sqlite":
+        pytest.skip("counts SQLite's BEGIN IMMEDIATE statements")
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split())[:60])
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert login(client, tenants.a.admin.email, "a wrong password!").status_code == 400
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins == ["BEGIN", "BEGIN IMMEDIATE"], statements  # the read, then the write
+    write = statements[statements.index("BEGIN IMMEDIATE") :]
+    assert len(write) <= 5, write  # the user, the count, the audit row
+
+
+# -- S45 (issue 15, row 5): wrong current passwords count toward the lock-out ---------------
+
+
+def test_s45_row5_wrong_current_passwords_lock_and_are_audited(app, client, tenants, login_as):
+    login_as(tenants.a.admin)
+    new = "violet harbour lantern seventy"
+    for _ in range(9):
+        response = client.post(
+            "/account/password",
+            data={"current_password": "wrong password!!", "password": new, "confirm": new},
+        )
+        assert response.status_code == 422
+    with app.app_context():
+        assert db.session.get(User, tenants.a.admin.id).failed_logins == 9
+        assert (
+            db.session.scalar(
+                db.select(db.func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.action == "user.password_change_failed",
+                    AuditEvent.actor_id == tenants.a.admin.id,
+                )
+            )
+            == 9
+        )
+    # The tenth locks the account and ends its sessions, this one included.
+    client.post(
+        "/account/password",
+        data={"current_password": "wrong password!!", "password": new, "confirm": new},
+    )
+    assert client.get("/customers").status_code == 302
+    with app.app_context():
+        user = db.session.get(User, tenants.a.admin.id)
+        assert user.locked_until is not None
+        before = user.password_hash
+        assert (
+            "login.locked_out"
+            in db.session.scalars(
+                db.select(AuditEvent.action).where(AuditEvent.actor_id == user.id)
+            ).all()
+        )
+    # The right password no longer signs in while locked, and changed nothing.
+    assert login(app.test_client(), tenants.a.admin.email).status_code == 400
+    with app.app_context():
+        assert db.session.get(User, tenants.a.admin.id).password_hash == before
+
+
+def test_s45_row5_a_locked_account_cannot_change_its_password(app, client, tenants, login_as):
+    login_as(tenants.a.admin)
+    with app.app_context():
+        user = db.session.get(User, tenants.a.admin.id)
+        from vip import clock
+
+        user.locked_until = clock.now() + timedelta(minutes=10)
+        db.session.commit()
+        before = user.password_hash
+    new = "violet harbour lantern seventy"
+    response = client.post(
+        "/account/password", data={"current_password": PASSWORD, "password": new, "confirm": new}
+    )
+    assert response.status_code == 422
+    with app.app_context():
+        assert db.session.get(User, tenants.a.admin.id).password_hash == before
+
+
+# -- S46 (issue 15, row 6): background refreshes are not activity ---------------------------
+
+
+def test_s46_row6_dashboard_refresh_does_not_keep_the_session_alive(client, tenants, login_as):
+    """The dashboard's sections refresh every 60 seconds with X-VIP-Background: 1. Those
+    requests are answered while the session lives, but do not move its idle clock: 29
+    minutes after the last click a refresh works, and 31 minutes after it the session
+    is over, refreshes or not."""
+    login_as(tenants.a.admin)
+    html = client.get("/").get_data(as_text=True)
+    assert html.count('hx-headers=\'{"X-VIP-Background": "1"}\'') == 7  # every section
+    background = {**HX, "X-VIP-Background": "1"}
+    last_click = time.time() - 29 * 60
+    with client.session_transaction() as session:
+        session["seen_at"] = last_click
+    assert client.get("/dashboard/sections/order_due", headers=background).status_code == 200
+    with client.session_transaction() as session:
+        assert session["seen_at"] == last_click  # the refresh did not count
+        session["seen_at"] = time.time() - 31 * 60
+    expired = client.get("/dashboard/sections/order_due", headers=background)
+    assert expired.status_code == 401 and expired.headers["HX-Redirect"].startswith("/login")
+
+
+def test_s46_row6_a_user_request_still_counts_as_activity(client, tenants, login_as):
+    login_as(tenants.a.admin)
+    last_click = time.time() - 29 * 60
+    with client.session_transaction() as session:
+        session["seen_at"] = last_click
+    assert client.get("/dashboard/sections/order_due", headers=HX).status_code == 200
+    with client.session_transaction() as session:
+        assert session["seen_at"] > last_click + 28 * 60

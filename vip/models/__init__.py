@@ -21,7 +21,7 @@ from vip.models.orders import (
     ReturnAuthorizationLine,
     ReturnStatus,
 )
-from vip.models.tenancy import Reseller, Role, User
+from vip.models.tenancy import RecoveryCode, Reseller, Role, User
 
 __all__ = [
     "AuditEvent",
@@ -42,6 +42,7 @@ __all__ = [
     "Product",
     "PurchaseAuthorization",
     "PurchaseAuthorizationLine",
+    "RecoveryCode",
     "Reseller",
     "ReturnAuthorization",
     "ReturnAuthorizationLine",

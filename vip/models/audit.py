@@ -15,7 +15,11 @@ class AuditEvent(db.Model):
     """One row per state change, login, failed login, lock-out and denial (S22)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_customer_at", "customer_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_customer_at", "customer_id", "at"),
+        # The security log: a reseller's events, newest first (S46).
+        Index("ix_audit_reseller_at", "reseller_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, ForeignKey, Index, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vip.extensions import db
@@ -27,6 +27,8 @@ class Reseller(db.Model):
     time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Stockholm")
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
+    #: Every user of the reseller must sign in with a second factor (S40).
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -47,6 +49,11 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The second factor (S40-S42): the TOTP secret (base32) once enrolment is confirmed,
+    # and the last time step a code was accepted for, so that no code is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     reseller: Mapped[Reseller | None] = relationship()
     customer: Mapped[Customer | None] = relationship(foreign_keys=[customer_id])  # noqa: F821
@@ -58,6 +65,10 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         # The session version travels with the id: bumping it ends every session (S5).
         return f"{self.id}:{self.session_version}"
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_secret is not None
 
     @property
     def is_reseller_user(self) -> bool:
@@ -73,3 +84,15 @@ class User(UserMixin, db.Model):
 
 # Emails are unique whatever their case.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+class RecoveryCode(db.Model):
+    """One of a user's ten single-use recovery codes for the second factor; only its
+    SHA-256 is stored (S41)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

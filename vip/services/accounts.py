@@ -1,16 +1,18 @@
-"""Signing in, lock-out, sessions and team users (S1-S5, S22)."""
+"""Signing in, lock-out, sessions and team users (S1-S5, S22, S41, S45)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
+from vip.database import reading_then_release, release_transaction
 from vip.extensions import db
 from vip.links import external_url
 from vip.mail import render_mail
@@ -37,10 +39,21 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+def user_by_id(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
 def authenticate(*, email: str, password: str, now: datetime) -> User:
-    """Returns the user, or raises LoginRefused with one message for every failure (S3)."""
-    user = find_user_by_email(email)
-    if user is None:
+    """The first factor. Returns the user, or raises LoginRefused with one message for
+    every failure (S3). The password is checked with no transaction open, before any write
+    (S41): the user is read in a transaction that takes no lock, and a failure is then
+    recorded in one short write. A user with a second factor is returned without being
+    signed in: `two_factor.sign_in_with_code` completes the sign-in (S40); the failure
+    count is reset only then, so a known password does not buy more guesses at the code."""
+    with reading_then_release():
+        user = find_user_by_email(email)
+        found = None if user is None else _SignInFacts.of(user)
+    if found is None:
         burn_time_for_unknown_user(password)
         audit.record(
             actor=None,
@@ -50,33 +63,126 @@ def authenticate(*, email: str, password: str, now: datetime) -> User:
         )
         db.session.commit()
         raise LoginRefused()
-    locked = user.locked_until is not None and user.locked_until > now
-    matches = password_matches(user.password_hash, password)
-    if locked or not matches or not user.active:
+    matches = password_matches(found.password_hash, password)
+    locked = found.locked_at(now)
+    if locked or not matches or not found.active:
         reason = "locked" if locked else ("wrong_password" if not matches else "inactive")
-        if not locked and not matches:
-            user.failed_logins += 1
-            if user.failed_logins >= current_app.config["VIP_LOCKOUT_THRESHOLD"]:
-                user.locked_until = now + timedelta(
-                    minutes=current_app.config["VIP_LOCKOUT_MINUTES"]
-                )
-                user.failed_logins = 0
-                audit.record(
-                    actor=user, action="login.locked_out", object_type="user", object_id=user.id
-                )
-        audit.record(
-            actor=user,
+        record_failed_attempt(
+            user_id=found.user_id,
+            now=now,
             action="login.failed",
-            object_type="user",
-            object_id=user.id,
-            details={"reason": reason},
+            reason=reason,
+            counts=not locked and not matches,
         )
-        db.session.commit()
         raise LoginRefused()
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    audit.record(actor=user, action="login.succeeded", object_type="user", object_id=user.id)
+    user = db.session.get(User, found.user_id)
+    if user.two_factor_enabled:
+        return user
+    return complete_sign_in(user=user, now=now, second_factor=None)
+
+
+@dataclass(frozen=True)
+class _SignInFacts:
+    """What the password check needs, copied out of the transaction that read it."""
+
+    user_id: int
+    password_hash: str
+    active: bool
+    locked_until: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> _SignInFacts:
+        return cls(user.id, user.password_hash, user.active, user.locked_until)
+
+    def locked_at(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+def is_locked(user: User, *, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+def record_failed_attempt(
+    *,
+    user_id: int,
+    now: datetime,
+    action: str,
+    reason: str,
+    counts: bool = True,
+    ends_sessions: bool = False,
+) -> bool:
+    """One short write (S3, S41): audits a refused credential (`action`, `reason`) and,
+    when it `counts`, adds it to the user's failures; the one that reaches the threshold
+    locks the account for VIP_LOCKOUT_MINUTES and, with `ends_sessions`, signs the user
+    out everywhere (a wrong current password in a signed-in session, S45). The count is
+    an atomic UPDATE, so concurrent failures are all counted. Returns whether this attempt
+    locked the account. Commits."""
+    user = db.session.get(User, user_id)
+    locked_now = False
+    if counts:
+        failures = db.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        threshold = current_app.config["VIP_LOCKOUT_THRESHOLD"]
+        if failures >= threshold:
+            values = {
+                "failed_logins": 0,
+                "locked_until": now + timedelta(minutes=current_app.config["VIP_LOCKOUT_MINUTES"]),
+            }
+            if ends_sessions:
+                values["session_version"] = User.session_version + 1
+            locked_now = (
+                db.session.execute(
+                    update(User)
+                    .where(User.id == user_id, User.failed_logins >= threshold)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                == 1
+            )
+        if locked_now:
+            audit.record(
+                actor=user, action="login.locked_out", object_type="user", object_id=user_id
+            )
+    audit.record(
+        actor=user,
+        action=action,
+        object_type="user",
+        object_id=user_id,
+        details={"reason": reason},
+    )
+    db.session.commit()
+    return locked_now
+
+
+def complete_sign_in(*, user: User, now: datetime, second_factor: str | None) -> User:
+    """The sign-in succeeded (every factor given): resets the failures, unless the account
+    was locked or deactivated meanwhile (then LoginRefused). Commits."""
+    signed_in = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            User.active.is_(True),
+            or_(User.locked_until.is_(None), User.locked_until <= now),
+        )
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if signed_in != 1:
+        db.session.rollback()
+        raise LoginRefused()
+    details = {"second_factor": second_factor} if second_factor else None
+    audit.record(
+        actor=user,
+        action="login.succeeded",
+        object_type="user",
+        object_id=user.id,
+        details=details,
+    )
     db.session.commit()
     return user
 
@@ -225,14 +331,32 @@ def reactivate_user(*, actor: User, user_id: int) -> User:
     return member
 
 
-def change_password(*, user: User, current_password: str, new_password: str) -> None:
-    """Sets a new password and ends every session of the user, this one included (S5)."""
-    if not password_matches(user.password_hash, current_password):
+def change_password(*, user: User, current_password: str, new_password: str, now: datetime) -> None:
+    """Sets a new password and ends every session of the user, this one included (S5).
+    A wrong current password counts toward the lock-out and is audited; the one that locks
+    the account also signs it out everywhere, and a locked account changes nothing (S45).
+    The current password is checked with no transaction open (S41)."""
+    password_hash, locked = user.password_hash, is_locked(user, now=now)
+    user_id, email, name = user.id, user.email, user.name
+    release_transaction()
+    matches = password_matches(password_hash, current_password)
+    if locked or not matches:
+        record_failed_attempt(
+            user_id=user_id,
+            now=now,
+            action="user.password_change_failed",
+            reason="locked" if locked else "wrong_current_password",
+            counts=not locked,
+            ends_sessions=True,
+        )
+        if locked:
+            raise DomainError(LOGIN_REFUSED, field="current_password")
         raise DomainError(_l("The current password is wrong."), field="current_password")
     if current_password == new_password:
         raise DomainError(_l("Choose a password you have not used here."), field="password")
-    check_password_policy(new_password, user_inputs=(user.email, user.name))
-    user.password_hash = hash_password(new_password)
+    check_password_policy(new_password, user_inputs=(email, name))
+    new_hash = hash_password(new_password)
+    user.password_hash = new_hash
     user.session_version += 1
     audit.record(
         actor=user,

@@ -54,9 +54,12 @@ def capped_count(query: Select, *, id_column=Customer.id, cap: int | None = None
     return db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0
 
 
-def paginate(query: Select, ordering: list, *, page: int, page_size: int) -> CustomerPage:
-    """A capped count and one page query (one row more, to know if another page follows)."""
-    total = capped_count(query)
+def paginate(
+    query: Select, ordering: list, *, page: int, page_size: int, id_column=Customer.id
+) -> CustomerPage:
+    """A capped count and one page query (one row more, to know if another page follows).
+    `id_column` is the primary key of the rows, when they are not customers."""
+    total = capped_count(query, id_column=id_column)
     page = max(1, page)
     if total <= COUNT_CAP:
         page = min(page, max(1, math.ceil(total / page_size)))

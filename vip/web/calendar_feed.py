@@ -21,6 +21,7 @@ from vip.services import calendar_feed
 from vip.services.errors import DomainError
 from vip.web import calendar_document
 from vip.web.htmx import is_htmx, render_with_flash
+from vip.web.throttling import throttled, token_account
 
 bp = Blueprint("calendar_feed", __name__)
 
@@ -73,6 +74,7 @@ def revoke():
 
 
 @bp.get("/calendar/<token>.ics")
+@throttled("calendar_feed", account=token_account, methods=None)
 def feed(token: str):
     """The feed: public, the token is the key. Unknown or revoked: 404, nothing else."""
     found = calendar_feed.feed_for_token(token)

@@ -33,6 +33,7 @@ from vip.web.labels import (
     dashboard_section_labels,
     market_segment_choices,
 )
+from vip.web.throttling import signed_in_account, throttled
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -205,6 +206,7 @@ def tab(customer_id: int, tab: str):
 
 @bp.post("/<int:customer_id>/invitation/resend")
 @login_required
+@throttled("invitation_resend", account=signed_in_account)
 def resend_invitation(customer_id: int):
     try:
         invitation = invitations.resend_invitation(

@@ -13,6 +13,7 @@ from vip.services import invitations
 from vip.services.errors import DomainError
 from vip.services.invitations import InvitationUnusable
 from vip.web.forms import Form
+from vip.web.throttling import throttled, token_account
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
 
@@ -28,6 +29,7 @@ class AcceptInvitationForm(Form):
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
+@throttled("invitation_accept", account=token_account)
 def accept(token: str):
     invitation = invitations.find_by_token(token)
     today = clock.today_in(

@@ -19,6 +19,7 @@ from vip.models import (
 )
 from vip.services import dashboard, listing
 from vip.services.deadlines import ReminderKind
+from vip.services.security_log import SecurityKind
 
 LANGUAGE_CHOICES = [SelectChoice("sv", "Svenska"), SelectChoice("en", "English")]
 
@@ -167,7 +168,61 @@ AUDIT_ACTION_LABELS = {
     "customer.reactivated": _l("Access restored by the renewal"),
     "license.assigned": _l("License assigned"),
     "license.unassigned": _l("License unassigned"),
+    "user.password_change_failed": _l("Wrong current password"),
+    "user.password_set": _l("Password set through a link"),
+    "user.set_password_link_sent": _l("Set-password link sent"),
+    "two_factor.failed": _l("Wrong two-factor code"),
+    "two_factor.enabled": _l("Two-factor sign-in turned on"),
+    "two_factor.disabled": _l("Two-factor sign-in turned off"),
+    "two_factor.reset": _l("Two-factor sign-in reset"),
+    "reseller.two_factor_required": _l("Two-factor sign-in required"),
+    "reseller.two_factor_optional": _l("Two-factor sign-in made optional"),
+    "request.throttled": _l("Too many requests: refused for a while"),
 }
+
+SECURITY_KIND_LABELS = {
+    SecurityKind.SIGN_INS: _l("Sign-ins and sign-outs"),
+    SecurityKind.FAILURES: _l("Failures"),
+    SecurityKind.LOCK_OUTS: _l("Lock-outs"),
+    SecurityKind.SECOND_FACTOR: _l("Two-factor sign-in"),
+    SecurityKind.DENIALS: _l("Denials"),
+    SecurityKind.THROTTLING: _l("Throttling"),
+    SecurityKind.TEAM: _l("Team changes"),
+}
+
+SECURITY_REASON_LABELS = {
+    "unknown_email": _l("unknown email"),
+    "wrong_password": _l("wrong password"),
+    "locked": _l("account locked"),
+    "inactive": _l("account deactivated"),
+    "wrong_code": _l("wrong code"),
+    "wrong_current_password": _l("wrong current password"),
+    "logout": _l("signed out"),
+    "totp": _l("with a code from the app"),
+    "recovery_code": _l("with a recovery code"),
+}
+
+
+def security_kind_labels() -> dict[str, str]:
+    return {kind.value: label for kind, label in SECURITY_KIND_LABELS.items()}
+
+
+def security_event_label(action: str) -> str:
+    return str(AUDIT_ACTION_LABELS.get(action, action))
+
+
+def security_event_details(event) -> str:
+    """The parts of an event's details a reader needs, in words: why a sign-in failed,
+    how it succeeded, whose account a team change was, what was refused."""
+    details = event.details or {}
+    parts = []
+    for key in ("reason", "second_factor"):
+        if details.get(key):
+            parts.append(str(SECURITY_REASON_LABELS.get(details[key], details[key])))
+    for key in ("email", "path", "limit", "address"):
+        if details.get(key):
+            parts.append(str(details[key]))
+    return ", ".join(parts)
 
 
 def dashboard_section_labels() -> dict[str, str]:
@@ -231,5 +286,6 @@ def labels_context() -> dict:
             str(status), str(status)
         ),
         "audit_action_label": lambda action: AUDIT_ACTION_LABELS.get(action, action),
+        "security_event_details": security_event_details,
         "country_name": country_name,
     }

@@ -1,4 +1,5 @@
-"""Response headers, session time-outs and error pages (S6-S7, S13-S17, S21, S22)."""
+"""Response headers, session time-outs, the enrolment gate and error pages (S6-S7,
+S13-S17, S21, S22, S43, S46)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from flask import Flask, render_template, request, session
+from flask import Flask, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
@@ -33,8 +34,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+#: The header a request sends that the browser makes on its own (the dashboard's refresh
+#: every 60 seconds, an import's progress): it does not count as activity (S46).
+BACKGROUND_HEADER = "X-VIP-Background"
+#: The session mark of a user whose reseller requires a second factor they have not set
+#: up: until they have, enrolment is the only page they reach (S43).
+ENROLMENT_REQUIRED = "two_factor_enrolment_required"
+ENROLMENT_ENDPOINTS = frozenset(
+    {"auth.two_factor", "auth.logout", "static", "i18n.switch_language"}
+)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(enforce_session_timeouts)
+    app.before_request(require_enrolment)
     app.after_request(set_security_headers)
     app.register_error_handler(NotVisible, not_visible)
     app.register_error_handler(PermissionDenied, permission_denied)
@@ -62,9 +75,30 @@ def enforce_session_timeouts():
         logout_user()
         session.clear()
         return redirect_to_login()
-    session["seen_at"] = now
-    session.permanent = True
+    if not is_background_request():
+        session["seen_at"] = now
+        session.permanent = True
     return None
+
+
+def is_background_request() -> bool:
+    """A request the page makes by itself, not the user (S46)."""
+    return request.headers.get(BACKGROUND_HEADER) == "1"
+
+
+def require_enrolment():
+    """While the reseller's required second factor is not set up, every page but the
+    enrolment page (and signing out, the language) leads there (S43)."""
+    if not session.get(ENROLMENT_REQUIRED) or request.endpoint in ENROLMENT_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return None
+    target = url_for("auth.two_factor")
+    if is_htmx():
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303 if request.method not in ("GET", "HEAD") else 302)
 
 
 def set_security_headers(response):

@@ -8,9 +8,10 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from wtforms import EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 
 from vip.services import access, resellers
+from vip.services import two_factor as two_factor_service
 from vip.services.errors import DomainError
 from vip.web.forms import Form
 from vip.web.labels import country_choices
@@ -56,6 +57,32 @@ def index():
         else:
             flash(_("The reseller settings were saved."), "success")
             return redirect(url_for("settings.index"), 303)
-    return render_template("settings/index.html", form=form, reseller=reseller), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "settings/index.html",
+        form=form,
+        reseller=reseller,
+        two_factor_form=TwoFactorRequirementForm(required=reseller.require_two_factor),
+    ), (422 if form.errors else 200)
+
+
+class TwoFactorRequirementForm(Form):
+    required = BooleanField(_l("Require two-factor sign-in for every user of the reseller"))
+
+
+@bp.post("/two-factor")
+@login_required
+def two_factor():
+    """The partner admin's switch: every reseller user needs a second factor (S43)."""
+    form = TwoFactorRequirementForm()
+    if form.validate_on_submit():
+        changed = two_factor_service.set_requirement(
+            user=current_user, required=bool(form.required.data)
+        )
+        if changed and form.required.data:
+            flash(
+                _("Two-factor sign-in is now required, from each user's next sign-in."),
+                "success",
+            )
+        elif changed:
+            flash(_("Two-factor sign-in is now optional."), "success")
+    return redirect(url_for("settings.index"), 303)

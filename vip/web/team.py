@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length
 
-from vip.services import access, accounts
+from vip.services import access, accounts, two_factor
 from vip.services.errors import DomainError
 from vip.web.forms import Form
 from vip.web.labels import LANGUAGE_CHOICES
@@ -60,6 +60,22 @@ def deactivate(user_id: int):
     try:
         member = accounts.deactivate_user(actor=current_user, user_id=user_id)
         flash(_("%(name)s was deactivated and signed out.", name=member.name), "success")
+    except DomainError as error:
+        flash(str(error), "error")
+    return redirect(url_for("team.index"), 303)
+
+
+@bp.post("/<int:user_id>/reset-two-factor")
+@login_required
+def reset_two_factor(user_id: int):
+    """A lost phone: the member's second factor is turned off and their sessions end
+    (S44); they set it up again, at their next sign-in when the reseller requires it."""
+    try:
+        member = two_factor.reset_for_member(actor=current_user, user_id=user_id)
+        flash(
+            _("Two-factor sign-in of %(name)s was reset; they were signed out.", name=member.name),
+            "success",
+        )
     except DomainError as error:
         flash(str(error), "error")
     return redirect(url_for("team.index"), 303)

@@ -120,7 +120,8 @@ PINNED = {
         "/security-log?kind=failures": 6,
         "/security-log?user=<id>": 7,
         "/security-log?page=2": 6,
-        "/security-log/export.csv": 4,
+        # two BEGINs, as the renewals export: the rows stream in a transaction of their own
+        "/security-log/export.csv": 5,
     },
     "postgresql": {
         "/customers": 9,

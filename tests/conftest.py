@@ -369,12 +369,62 @@ def app_config():
     return {}
 
 
+class AppPool:
+    """Apps reused by the tests that ask for the same configuration: making an app costs
+    more than most tests (blueprints, extensions, Babel, the URL map). Between two tests
+    the app gets an empty database again (SQLite: the empty template copied into its file;
+    PostgreSQL: TRUNCATE), its own scratch folders, and the configuration and extensions
+    it was made with; anything a test changed there is put back. A test that changes the
+    app itself (a route added) asks for `@pytest.mark.fresh_app`."""
+
+    def __init__(self, database):
+        self.database = database
+        self.idle: dict[str, list] = {}
+        self.made_with: dict[int, tuple[dict, set]] = {}
+
+    def checkout(self, app_config: dict):
+        key = repr(sorted((name, repr(value)) for name, value in app_config.items()))
+        tag = uuid.uuid4().hex[:12]
+        waiting = self.idle.get(key)
+        if not waiting:
+            app = make_app(self.database, tag, **app_config)
+            self.made_with[id(app)] = (dict(app.config), set(app.extensions))
+            return key, app
+        app = waiting.pop()
+        scratch = self.database.scratch(tag)
+        for name, setting in (("outbox", "VIP_OUTBOX_DIR"), ("imports", "VIP_IMPORT_DIR")):
+            (scratch / name).mkdir(exist_ok=True)
+            app.config[setting] = str(scratch / name)
+        if self.database.backend == "sqlite":
+            with app.app_context():
+                _sqlite_copy(self.database._empty_template(), Path(db.engine.url.database))
+        return key, app
+
+    def checkin(self, key: str, app) -> None:
+        empty_all_tables(app)
+        config, extensions = self.made_with[id(app)]
+        app.config.clear()
+        app.config.update(config)
+        for name in set(app.extensions) - extensions:
+            del app.extensions[name]
+        self.idle.setdefault(key, []).append(app)
+
+
+@pytest.fixture(scope="session")
+def app_pool(database):
+    return AppPool(database)
+
+
 @pytest.fixture
-def app(database, request, app_config):
-    tag = uuid.uuid4().hex[:12]
-    app = make_app(database, tag, **app_config)
+def app(database, request, app_config, app_pool):
+    if request.node.get_closest_marker("fresh_app"):
+        app = make_app(database, uuid.uuid4().hex[:12], **app_config)
+        yield app
+        empty_all_tables(app)
+        return
+    key, app = app_pool.checkout(app_config)
     yield app
-    empty_all_tables(app)
+    app_pool.checkin(key, app)
 
 
 @pytest.fixture

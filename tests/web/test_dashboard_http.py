@@ -365,6 +365,7 @@ def test_hx_trigger_htmx_could_not_read_is_left_alone(header):
         ("GET", 200, "showMessage", True, "committed", "showMessage"),
     ],
 )
+@pytest.mark.fresh_app  # it adds a route to the app
 def test_the_after_request_hook(app, method, status, set_header, htmx, change, expected):
     """Through a route of its own, so each case (a route that sets HX-Trigger, an error, a
     GET, a request without htmx, one that changed nothing) is exact. A change is what

@@ -223,3 +223,30 @@ def test_s44_reset_is_for_partner_admins_of_the_same_reseller(app, tenants):
             two_factor.reset_for_member(actor=user(tenants.a.admin), user_id=tenants.a.admin.id)
         assert user(tenants.a.sales).two_factor_enabled
         assert count(AuditEvent, AuditEvent.action == "two_factor.reset") == 0
+
+
+def test_s40_check_code_for_other_flows_spends_once_and_counts_failures(app, tenants):
+    """The check other flows use (an existing VIP admin accepting another invitation)."""
+    with in_app(app):
+        secret, codes = enrol_two_factor(tenants.a.vip_admin.id, now=NOW)
+        later = NOW + timedelta(seconds=30)
+        member = user(tenants.a.vip_admin)
+        assert (
+            two_factor.check_code(user=member, code=totp_code(secret, later), now=later) == "totp"
+        )
+        db.session.commit()
+        with pytest.raises(two_factor.SecondFactorRefused):
+            two_factor.check_code(
+                user=user(tenants.a.vip_admin), code=totp_code(secret, later), now=later
+            )
+        assert user(tenants.a.vip_admin).failed_logins == 1
+        assert two_factor.check_code(user=user(tenants.a.vip_admin), code=codes[0], now=later) == (
+            "recovery_code"
+        )
+        db.session.commit()
+        member = user(tenants.a.vip_admin)
+        member.locked_until = later + timedelta(minutes=1)
+        db.session.commit()
+        with pytest.raises(two_factor.SecondFactorRefused):
+            two_factor.check_code(user=user(tenants.a.vip_admin), code=codes[1], now=later)
+        assert two_factor.remaining_recovery_codes(user(tenants.a.vip_admin)) == 9

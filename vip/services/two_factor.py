@@ -227,6 +227,24 @@ def _turn_off(member: User) -> None:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == member.id))
 
 
+def check_code(*, user: User, code: str, now: datetime, action: str = "two_factor.failed") -> str:
+    """For any step that asks a signed-in (or password-checked) user for their second
+    factor, such as an existing VIP admin accepting another customer's invitation: spends
+    `code` (TOTP or recovery code, each once) and returns how it was given, or records the
+    failure (`action`, toward the lock-out, S3) and raises SecondFactorRefused. A locked
+    account is refused. The caller commits on success."""
+    if not user.two_factor_enabled:
+        raise DomainError(_l("Two-factor sign-in is off already."), field="code")
+    if accounts.is_locked(user, now=now):
+        raise SecondFactorRefused(accounts.LOGIN_REFUSED, field="code")
+    how = _claim_code(user, code, now)
+    if how is None:
+        db.session.rollback()
+        accounts.record_failed_attempt(user_id=user.id, now=now, action=action, reason="wrong_code")
+        raise SecondFactorRefused(WRONG_CODE, field="code")
+    return how
+
+
 def disable_own(*, user: User, code: str, now: datetime) -> None:
     """A user turns their own second factor off with a current code (or a recovery code);
     not while their reseller requires it. A wrong code counts toward the lock-out."""
@@ -237,12 +255,7 @@ def disable_own(*, user: User, code: str, now: datetime) -> None:
             _l("Your reseller requires two-factor sign-in: it cannot be turned off."),
             field="code",
         )
-    if _claim_code(user, code, now) is None:
-        db.session.rollback()
-        accounts.record_failed_attempt(
-            user_id=user.id, now=now, action="two_factor.failed", reason="wrong_code"
-        )
-        raise SecondFactorRefused(WRONG_CODE, field="code")
+    check_code(user=user, code=code, now=now)
     _turn_off(user)
     audit.record(actor=user, action="two_factor.disabled", object_type="user", object_id=user.id)
     db.session.commit()

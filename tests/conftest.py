@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from werkzeug.routing.rules import Rule
 
 from vip import create_app
-from vip.extensions import db
+from vip.extensions import db, limiter
 from vip.models import (
     Customer,
     Order,
@@ -419,12 +419,21 @@ def app_pool(database):
 def app(database, request, app_config, app_pool):
     if request.node.get_closest_marker("fresh_app"):
         app = make_app(database, uuid.uuid4().hex[:12], **app_config)
+        forget_throttling(app)
         yield app
         empty_all_tables(app)
         return
     key, app = app_pool.checkout(app_config)
+    forget_throttling(app)
     yield app
     app_pool.checkin(key, app)
+
+
+def forget_throttling(app) -> None:
+    """Every test starts with no request counted against any limit (S47): the limiter is
+    one object, its in-memory counts shared by the apps, which outlive their tests."""
+    with app.app_context():
+        limiter.reset()
 
 
 @pytest.fixture

@@ -22,6 +22,13 @@ from vip.models.orders import (
     ReturnStatus,
 )
 from vip.models.tenancy import RecoveryCode, Reseller, Role, User
+from vip.models.webhooks import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "AuditEvent",
@@ -29,6 +36,7 @@ __all__ = [
     "CalendarFeed",
     "Customer",
     "CustomerStatus",
+    "DeliveryStatus",
     "Invitation",
     "LicenseAssignment",
     "LicenseType",
@@ -49,4 +57,8 @@ __all__ = [
     "ReturnStatus",
     "Role",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -22,7 +22,7 @@ from vip.models import (
     PurchaseAuthorizationLine,
     User,
 )
-from vip.services import audit
+from vip.services import audit, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.customer_status import clear_delay_if_resolved
 from vip.services.errors import DomainError, NotVisible
@@ -258,6 +258,7 @@ def create_purchase_authorization(
             "order_due_on": authorization.order_due_on.isoformat(),
         },
     )
+    events.authorization_event(events.AUTHORIZATION_CREATED, authorization)
     db.session.commit()
     return authorization
 
@@ -369,6 +370,7 @@ def cancel_purchase_authorization(
         object_id=authorization.number,
         details={"number": authorization.number},
     )
+    events.authorization_event(events.AUTHORIZATION_CANCELLED, authorization)
     clear_delay_if_resolved(customer=customer, today=today, actor=user)
     db.session.commit()
     return authorization

@@ -38,7 +38,7 @@ from vip.models import (
     User,
 )
 from vip.models.customers import search_key
-from vip.services import audit
+from vip.services import audit, events
 from vip.services.access import require
 from vip.services.authorizations import LICENSE_LIMITS, PO_NUMBER_MAX, product_refusal
 from vip.services.customers import COMPANY_NAME_LENGTH
@@ -503,6 +503,7 @@ def import_customers(
             db.session.flush()  # one round for the batch's customers, orders and lines
             for item, customer in batch:
                 _audit_customer(user, item, customer)
+                events.customer_created(customer, source="import")
             if invite:  # the VIP admins' invitations, queued in the same transaction
                 links = [new_invitation(customer=c, today=today) for _, c in batch]
                 db.session.flush()

@@ -22,7 +22,7 @@ from vip.models import (
     Role,
     User,
 )
-from vip.services import audit
+from vip.services import audit, events
 
 
 @dataclass(frozen=True)
@@ -98,5 +98,8 @@ def clear_delay_if_resolved(*, customer: Customer, today: date, actor: User | No
         object_type="customer",
         object_id=customer.id,
         details={"status": previous.value},
+    )
+    events.customer_status_changed(
+        customer, previous=CustomerStatus.DELAYED, status=previous, reason=events.DELAY_CLEARED
     )
     return True

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, MarketSegment, User
-from vip.services import audit
+from vip.services import audit, events
 from vip.services.access import require, visible_customers
 from vip.services.dashboard import customer_condition
 from vip.services.errors import DomainError
@@ -113,6 +113,7 @@ def create_customer(
             "admin_email": customer.admin_email,
         },
     )
+    events.customer_created(customer)
     issue_invitation(customer=customer, actor=user, today=today)
     db.session.commit()
     return customer

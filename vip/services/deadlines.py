@@ -25,7 +25,7 @@ from vip.models import (
     Role,
     User,
 )
-from vip.services import audit
+from vip.services import audit, events
 
 GRACE_DAYS = 30  # R11: access is removed this many days after a missed anniversary
 
@@ -347,11 +347,18 @@ preview_deadlines = plan_deadlines
 
 
 def _transition(
-    customer: Customer, *, expected, values: dict, action: str, details: dict, still=None
+    customer: Customer,
+    *,
+    expected,
+    values: dict,
+    action: str,
+    reason: str,
+    details: dict,
+    still=None,
 ) -> bool:
     """One status change, single-shot: applied only while the customer still has the
-    `expected` status (and the `still` condition holds), audited once, committed. Returns
-    whether it happened."""
+    `expected` status (and the `still` condition holds), audited once, its webhook event
+    recorded (`reason`), committed. Returns whether it happened."""
     changed = db.session.execute(
         update(Customer)
         .where(Customer.id == customer.id, Customer.status == expected)
@@ -367,6 +374,9 @@ def _transition(
             object_type="customer",
             object_id=customer.id,
             details=details,
+        )
+        events.customer_status_changed(
+            customer, previous=expected, status=values["status"], reason=reason
         )
     db.session.commit()
     return changed == 1
@@ -451,6 +461,7 @@ def apply_plan(plan: TickReport, *, today: date) -> TickReport:
                 values={"status": CustomerStatus.DELAYED, "status_before_delay": before},
                 still=_with_overdue_authorization(today),
                 action="customer.delayed",
+                reason=events.AUTHORIZATION_WENT_OVERDUE,
                 details={"status": "delayed", "previous": before.value, "today": today.isoformat()},
             )
         elif change.action == DELAY_CLEARED:
@@ -460,6 +471,7 @@ def apply_plan(plan: TickReport, *, today: date) -> TickReport:
                 values={"status": after, "status_before_delay": None},
                 still=~_overdue(today),
                 action="customer.delay_cleared",
+                reason=events.DELAY_CLEARED,
                 details={"status": after.value, "today": today.isoformat()},
             )
         elif change.action == ACCESS_REMOVED:
@@ -470,6 +482,7 @@ def apply_plan(plan: TickReport, *, today: date) -> TickReport:
                 # A renewal recorded meanwhile moved the anniversary: then nothing is removed.
                 still=and_(*_access_removal_due(today)),
                 action="customer.access_removed",
+                reason=events.ACCESS_REMOVED,
                 details={
                     "status": "inactive",
                     "previous": before.value,
@@ -485,5 +498,7 @@ def apply_plan(plan: TickReport, *, today: date) -> TickReport:
 
 
 def apply_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
-    """The day's run for the given resellers: the plan, applied."""
+    """The day's run for the given resellers: the authorizations that became overdue
+    announced to the webhooks that want it, then the plan, applied."""
+    events.announce_overdue_authorizations(today=today, reseller_ids=reseller_ids)
     return apply_plan(plan_deadlines(today=today, reseller_ids=reseller_ids), today=today)

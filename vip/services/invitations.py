@@ -21,7 +21,7 @@ from vip.models import (
     Role,
     User,
 )
-from vip.services import audit, outbox
+from vip.services import audit, events, outbox
 from vip.services.access import get_customer_for
 from vip.services.accounts import new_user
 from vip.services.customer_status import invitation_accepted
@@ -168,6 +168,12 @@ def accept_invitation(*, token: str, password: str, today: date, now) -> User:
     # restores access removed after a missed anniversary: a renewal does that.
     if customer.status == CustomerStatus.INVITED:
         customer.status = CustomerStatus.ACTIVE
+        events.customer_status_changed(
+            customer,
+            previous=CustomerStatus.INVITED,
+            status=CustomerStatus.ACTIVE,
+            reason=events.INVITATION_ACCEPTED,
+        )
     elif customer.status_before_delay == CustomerStatus.INVITED:
         customer.status_before_delay = CustomerStatus.ACTIVE
     audit.record(

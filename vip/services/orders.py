@@ -26,7 +26,7 @@ from vip.models import (
     ReturnStatus,
     User,
 )
-from vip.services import audit
+from vip.services import audit, events
 from vip.services.access import require, visible_customers
 from vip.services.authorizations import AuthorizationInvalid, get_for
 from vip.services.customer_status import clear_delay_if_resolved, status_with_access
@@ -193,9 +193,11 @@ def record_order(
                 status=OrderStatus.PLACED,
             )
         )
+    reactivated = False
     if proposal.order_type == OrderType.NEW:
         customer.anniversary_date = proposal.anniversary
         if customer.status == CustomerStatus.INACTIVE:  # a lapsed customer starts over
+            reactivated = True
             customer.status = status_with_access(customer)
             audit.record(
                 actor=user,
@@ -226,6 +228,14 @@ def record_order(
             "anniversary_date": customer.anniversary_date.isoformat(),
         },
     )
+    events.order_recorded(order)
+    if reactivated:
+        events.customer_status_changed(
+            customer,
+            previous=CustomerStatus.INACTIVE,
+            status=customer.status,
+            reason=events.NEW_TERM,
+        )
     clear_delay_if_resolved(customer=customer, today=today, actor=user)
     db.session.commit()
     return order
@@ -465,6 +475,7 @@ def request_return(
             "lines": [[lines[i].line.product.sku, q] for i, q in chosen.items()],
         },
     )
+    events.return_event(events.RETURN_REQUESTED, request)
     db.session.commit()
     return request
 
@@ -551,6 +562,7 @@ def decide_return(
             "lines": [[line.order_line.product.sku, line.quantity] for line in item.lines],
         },
     )
+    events.return_event(events.RETURN_DECIDED, item)
     db.session.commit()
     return item
 

@@ -17,7 +17,7 @@ from vip import clock
 from vip.extensions import db
 from vip.mail import build_message, transport_for
 from vip.models import Customer, CustomerStatus, Notification, NotificationStatus, User
-from vip.services import audit, deadlines
+from vip.services import audit, deadlines, events
 from vip.services.access import require
 from vip.services.errors import DomainError, NotVisible
 
@@ -217,7 +217,13 @@ def deliver_queued(
             notification.last_error = None
             report.sent += 1
             report.steps.append(_step(SEND, notification, "sent", customer_name))
-        db.session.merge(notification)
+        notification = db.session.merge(notification)
+        if (
+            notification.status == NotificationStatus.SENT
+            and notification.kind in REMINDER_KINDS
+            and notification.customer is not None
+        ):
+            events.reminder_sent(notification, sent_at=now)  # with the mark, in one commit
         db.session.commit()
     return report
 

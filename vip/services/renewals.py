@@ -26,7 +26,7 @@ from vip.models import (
     Product,
     User,
 )
-from vip.services import audit
+from vip.services import audit, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists, status_with_access
@@ -502,6 +502,7 @@ def record_renewal(
             "reminders_cancelled": cancelled,
         },
     )
+    events.order_recorded(order)
     if reactivated:
         audit.record(
             actor=user,
@@ -510,6 +511,12 @@ def record_renewal(
             object_type="customer",
             object_id=customer.id,
             details={"status": customer.status.value},
+        )
+        events.customer_status_changed(
+            customer,
+            previous=CustomerStatus.INACTIVE,
+            status=customer.status,
+            reason=events.RENEWED,
         )
     db.session.commit()
     return order

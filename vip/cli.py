@@ -25,6 +25,7 @@ from vip.services import (
     outbox,
     resellers,
     security_log,
+    webhooks,
 )
 from vip.services.errors import DomainError
 
@@ -203,6 +204,15 @@ def _print_delivery(report) -> None:
         click.echo(f"  {step.describe()}")
 
 
+def _print_webhooks(report) -> None:
+    click.echo(
+        f"Webhooks: {report.delivered} delivered, {report.retrying} to retry, "
+        f"{report.failed} failed, {report.cancelled} cancelled."
+    )
+    for line in report.lines:
+        click.echo(f"  {line}")
+
+
 def _print_deadlines(report) -> None:
     click.echo(f"Försenad: {report.delayed} set, {report.delay_cleared} cleared.")
     click.echo(f"Access removed: {report.access_removed}.")
@@ -226,7 +236,8 @@ def _print_deadlines(report) -> None:
     help="Print what the run would change and send, and change nothing.",
 )
 def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
-    """Apply the deadlines (Försenad, reminders, access removal), then deliver mail."""
+    """Apply the deadlines (Försenad, reminders, access removal), then deliver mail and
+    webhook events."""
     try:
         fixed = date.fromisoformat(today_text) if today_text else None
     except ValueError as error:
@@ -259,7 +270,10 @@ def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
         return
     delivery = job.deliver_mail(days=days, now=clock.now())
     _print_delivery(delivery)
-    if delivery.failed or delivery.retrying:
+    hooks = webhooks.deliver_pending(now=clock.now())
+    if hooks.lines or hooks.cancelled:  # the tick's report stays as it was without webhooks
+        _print_webhooks(hooks)
+    if delivery.failed or delivery.retrying or hooks.failed or hooks.retrying:
         sys.exit(1)
 
 
@@ -269,6 +283,17 @@ def send_mail_command() -> None:
     delivery = outbox.deliver_queued(now=clock.now())
     _print_delivery(delivery)
     if delivery.failed or delivery.retrying:
+        sys.exit(1)
+
+
+@vip_cli.command("deliver")
+def deliver_command() -> None:
+    """Deliver queued mail and webhook events, retrying failures with backoff."""
+    mail = outbox.deliver_queued(now=clock.now())
+    _print_delivery(mail)
+    hooks = webhooks.deliver_pending(now=clock.now())
+    _print_webhooks(hooks)
+    if mail.failed or mail.retrying or hooks.failed or hooks.retrying:
         sys.exit(1)
 
 

@@ -14,6 +14,7 @@ hold strings, which are parsed; `instance/config.py` may also hold Python values
 
 from __future__ import annotations
 
+import ipaddress
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -65,6 +66,19 @@ def _iso_date(value: object) -> str:
         raise ValueError("a date as YYYY-MM-DD") from None
 
 
+def _networks(value: object) -> str:
+    """IP addresses or networks, comma-separated (`127.0.0.1, 10.0.0.0/8`); kept as text."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    try:
+        return ", ".join(
+            str(ipaddress.ip_network(str(item).strip(), strict=False))
+            for item in items
+            if str(item).strip()
+        )
+    except ValueError:
+        raise ValueError("IP addresses or networks separated by commas") from None
+
+
 def _base_url(value: object) -> str:
     parts = urlsplit(str(value))
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -108,6 +122,8 @@ SETTINGS = (
     Setting("VIP_RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", _text),
     Setting("VIP_TRUSTED_PROXIES", "VIP_TRUSTED_PROXIES", _whole_number),
     Setting("VIP_SECURITY_LOG_DAYS", "VIP_SECURITY_LOG_DAYS", _security_log_days),
+    Setting("VIP_WEBHOOK_ALLOW_HTTP", "VIP_WEBHOOK_ALLOW_HTTP", _boolean),
+    Setting("VIP_WEBHOOK_ALLOWED_NETWORKS", "VIP_WEBHOOK_ALLOWED_NETWORKS", _networks),
 )
 _SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 
@@ -178,6 +194,13 @@ class Config:
     MAIL_DEFAULT_SENDER = "VIP Reseller Console <no-reply@reseller.example>"
     VIP_OUTBOX_DIR: str | None = None  # .eml files when no MAIL_SERVER; default instance/outbox
     VIP_MAIL_MAX_ATTEMPTS = 6
+
+    # Webhooks (docs/webhooks.md, S70, S71): https only, public addresses only, unless
+    # these say otherwise (development and the tests' receiver on 127.0.0.1).
+    VIP_WEBHOOK_ALLOW_HTTP = False
+    VIP_WEBHOOK_ALLOWED_NETWORKS = ""
+    VIP_WEBHOOK_MAX_ATTEMPTS = 10
+    VIP_WEBHOOK_TIMEOUT_SECONDS = 10
 
 
 def settings_in(values: Mapping[str, object], *, source: str) -> dict:

@@ -38,6 +38,8 @@ TEXT_AND_VALUE = {
     "VIP_RATELIMIT_STORAGE_URI": ("memory://shared",) * 2,
     "VIP_TRUSTED_PROXIES": ("1", 1),
     "VIP_SECURITY_LOG_DAYS": ("730", 730),
+    "VIP_WEBHOOK_ALLOW_HTTP": ("on", True),
+    "VIP_WEBHOOK_ALLOWED_NETWORKS": ("127.0.0.1, 10.1.0.0/16", "127.0.0.1/32, 10.1.0.0/16"),
 }
 #: The same as Python values, as instance/config.py may hold them.
 PYTHON_VALUES = {
@@ -46,6 +48,7 @@ PYTHON_VALUES = {
     "VIP_PA_ORDER_WINDOW_DAYS": 21,
     "MAIL_PORT": 587,
     "MAIL_USE_TLS": True,
+    "VIP_WEBHOOK_ALLOW_HTTP": True,
 }
 KEY = {setting.name: setting.key for setting in SETTINGS}
 

@@ -250,6 +250,7 @@ EXPECTED = {
     "outbox.view": {Role.RESELLER_ADMIN},
     "admin_console.use": {Role.VIP_ADMIN},
     "calendar.subscribe": RESELLER,
+    "webhooks.manage": {Role.RESELLER_ADMIN},
 }
 
 

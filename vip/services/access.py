@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "outbox.view": frozenset({Role.RESELLER_ADMIN}),
     "admin_console.use": frozenset({Role.VIP_ADMIN}),
     "calendar.subscribe": RESELLER_ROLES,
+    "webhooks.manage": frozenset({Role.RESELLER_ADMIN}),
 }
 
 

@@ -32,6 +32,7 @@ from vip.web import (
     team,
     template_helpers,
     throttling,
+    webhooks,
 )
 from vip.web.auth import load_user, unauthorized
 
@@ -136,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
         invitations,
         team,
         settings,
+        webhooks,
         admin_console,
         security_log,
     ):

@@ -9,6 +9,7 @@ from wtforms import SelectChoice
 from vip.models import (
     AuthorizationStatus,
     CustomerStatus,
+    DeliveryStatus,
     LicenseType,
     MarketSegment,
     NotificationStatus,
@@ -17,7 +18,7 @@ from vip.models import (
     ReturnStatus,
     Role,
 )
-from vip.services import dashboard, listing
+from vip.services import dashboard, events, listing
 from vip.services.deadlines import ReminderKind
 from vip.services.security_log import SecurityKind
 
@@ -178,6 +179,34 @@ AUDIT_ACTION_LABELS = {
     "reseller.two_factor_required": _l("Two-factor sign-in required"),
     "reseller.two_factor_optional": _l("Two-factor sign-in made optional"),
     "request.throttled": _l("Too many requests: refused for a while"),
+    "webhook_endpoint.created": _l("Webhook endpoint added"),
+    "webhook_endpoint.changed": _l("Webhook endpoint changed"),
+    "webhook_endpoint.secret_rotated": _l("Webhook signing secret replaced"),
+    "webhook_endpoint.deleted": _l("Webhook endpoint deleted"),
+    "webhook.redelivered": _l("Webhook event queued again"),
+}
+
+#: What each webhook event type means (the codes themselves are the API's, never translated).
+WEBHOOK_EVENT_LABELS = {
+    events.CUSTOMER_CREATED: _l("A customer was created or imported"),
+    events.CUSTOMER_STATUS_CHANGED: _l(
+        "A customer's status changed (invited, active, Delayed, inactive)"
+    ),
+    events.AUTHORIZATION_CREATED: _l("A purchase authorization was created"),
+    events.AUTHORIZATION_CANCELLED: _l("A purchase authorization was cancelled"),
+    events.AUTHORIZATION_OVERDUE: _l("A purchase authorization passed its order-due date"),
+    events.ORDER_RECORDED: _l("A vendor order was recorded"),
+    events.RETURN_REQUESTED: _l("A return authorization was requested"),
+    events.RETURN_DECIDED: _l("A return authorization was approved or rejected"),
+    events.RENEWAL_RECORDED: _l("A renewal order was recorded"),
+    events.REMINDER_SENT: _l("A renewal reminder was mailed to the VIP admin"),
+}
+
+DELIVERY_STATUS_LABELS = {
+    DeliveryStatus.PENDING.value: _l("Waiting"),
+    DeliveryStatus.DELIVERED.value: _l("Delivered"),
+    DeliveryStatus.FAILED.value: _l("Failed"),
+    DeliveryStatus.CANCELLED.value: _l("Cancelled"),
 }
 
 SECURITY_KIND_LABELS = {
@@ -288,4 +317,8 @@ def labels_context() -> dict:
         "audit_action_label": lambda action: AUDIT_ACTION_LABELS.get(action, action),
         "security_event_details": security_event_details,
         "country_name": country_name,
+        "webhook_event_label": lambda kind: WEBHOOK_EVENT_LABELS.get(kind, kind),
+        "delivery_status_label": lambda status: DELIVERY_STATUS_LABELS.get(
+            str(status), str(status)
+        ),
     }

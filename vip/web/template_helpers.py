@@ -22,6 +22,7 @@ from flask_login import current_user
 from vip import clock
 from vip.models import (
     AuthorizationStatus,
+    DeliveryStatus,
     NotificationStatus,
     OrderStatus,
     ReturnStatus,
@@ -132,6 +133,9 @@ STATUS_TESTS = {
     "requested_return": _is("status", ReturnStatus.REQUESTED),
     "sent_mail": _is("status", NotificationStatus.SENT),
     "failed_mail": _is("status", NotificationStatus.FAILED),
+    "redeliverable": lambda delivery: (
+        getattr(delivery, "status", None) in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+    ),
     # the stage of RenewalDates or of the VIP admin's Banner.
     "upcoming_renewal": _is("stage", renewals.RenewalStage.UPCOMING),
     "renewal_window_open": _is("stage", renewals.RenewalStage.WINDOW_OPEN),

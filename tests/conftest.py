@@ -637,6 +637,8 @@ class TenantObjects:
     notification_id: int
     assignment_id: int = 0
     unheld_product_id: int = 0  # a catalog product the customer holds no license of
+    webhook_endpoint_id: int = 0
+    webhook_delivery_id: int = 0
 
 
 def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
@@ -685,6 +687,7 @@ def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
     )
     db.session.add(assignment)
     db.session.commit()
+    endpoint_id, delivery_id = add_delivered_webhook(tenant, prefix)
     return TenantObjects(
         tenant,
         order,
@@ -692,7 +695,49 @@ def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
         notification_id,
         assignment.id,
         product_id("InDesign", "team", "commercial"),
+        endpoint_id,
+        delivery_id,
     )
+
+
+def add_delivered_webhook(tenant: Tenant, prefix: str) -> tuple[int, int]:
+    """A webhook endpoint of the tenant subscribed to nothing (so no later change queues
+    anything for it) with one delivered event: rows written directly, for the route walk."""
+    from datetime import UTC, datetime
+
+    from vip.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    now = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    endpoint = WebhookEndpoint(
+        reseller_id=tenant.reseller.id,
+        url=f"https://hooks.{prefix}.example/vip",
+        description="",
+        event_types=[],
+        secret="whsec_" + "A" * 43,
+        created_at=now,
+    )
+    event = WebhookEvent(
+        event_id=f"evt_{prefix}walk",
+        reseller_id=tenant.reseller.id,
+        customer_id=tenant.customer.id,
+        type="customer.created",
+        body="{}",
+        occurred_at=now,
+    )
+    db.session.add_all([endpoint, event])
+    db.session.flush()
+    delivery = WebhookDelivery(
+        event_id=event.id,
+        endpoint_id=endpoint.id,
+        customer_id=tenant.customer.id,
+        status=DeliveryStatus.DELIVERED,
+        attempts=1,
+        delivered_at=now,
+        created_at=now,
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    return endpoint.id, delivery.id
 
 
 @pytest.fixture
@@ -724,14 +769,97 @@ def _objects_ids(objects: TenantObjects) -> tuple[int, ...]:
         objects.notification_id,
         objects.assignment_id,
         objects.unheld_product_id,
+        objects.webhook_endpoint_id,
+        objects.webhook_delivery_id,
     )
 
 
 def _load_objects(tenant: Tenant, ids: tuple[int, ...]) -> TenantObjects:
-    order_id, return_id, notification_id, assignment_id, unheld_product_id = ids
+    order_id, return_id, notification_id, assignment_id, unheld_product_id, *webhook = ids
     order = db.session.get(Order, order_id)
     item = db.session.get(ReturnAuthorization, return_id)
     for obj in (order, item):
         db.session.refresh(obj)
         db.session.expunge(obj)
-    return TenantObjects(tenant, order, item, notification_id, assignment_id, unheld_product_id)
+    return TenantObjects(
+        tenant, order, item, notification_id, assignment_id, unheld_product_id, *webhook
+    )
+
+
+# -- Webhooks: a real HTTP receiver on 127.0.0.1 ---------------------------------------------------
+
+#: The configuration under which the tests' receiver may be called: plain http and the
+#: loopback address allowed (production allows neither; docs/webhooks.md).
+WEBHOOK_CONFIG = {"VIP_WEBHOOK_ALLOW_HTTP": True, "VIP_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}
+
+
+@dataclass
+class ReceivedWebhook:
+    path: str
+    headers: dict
+    body: bytes
+
+    @property
+    def event_id(self) -> str:
+        return self.headers["webhook-id"]
+
+
+class WebhookReceiver:
+    """A threaded http.server that keeps every POST it gets. `statuses` answers the next
+    requests in turn (200 once they run out); `answer` (a function of the request giving a
+    status) overrides it; with `hang_from` set, the request of that number (1-based) and
+    later ones are kept waiting until the fixture ends, unanswered."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[ReceivedWebhook] = []
+        self.statuses: list[int] = []
+        self.answer = None
+        self.hang_from: int | None = None
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                item = ReceivedWebhook(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
+                with receiver._lock:
+                    receiver.received.append(item)
+                    number = len(receiver.received)
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if receiver.answer is not None:
+                    status = receiver.answer(item)
+                if receiver.hang_from is not None and number >= receiver.hang_from:
+                    receiver.release.wait(60)
+                    return
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hooks") -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook_receiver():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()

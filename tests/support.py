@@ -74,3 +74,67 @@ def enrol_two_factor(user_id: int, *, now: datetime) -> tuple[str, list[str]]:
         user=user(user_id), secret=secret, code=totp_code(secret, now), now=now
     )
     return secret, codes
+
+
+def verified_webhooks(receiver, secret: str) -> list[dict]:
+    """Every request the tests' webhook receiver got, verified with the standardwebhooks
+    library against `secret` (it raises on a bad signature), as the parsed payloads."""
+    from standardwebhooks.webhooks import Webhook
+
+    return [Webhook(secret).verify(item.body, item.headers) for item in receiver.received]
+
+
+def public_dns(monkeypatch, names: dict[str, str]) -> None:
+    """The resolver answers `names` (host -> address) and nothing else: tests register
+    endpoints on public-looking host names without the network."""
+    import ipaddress
+
+    from vip import webhook_client
+
+    def resolve(host, port):
+        if host in names:
+            return [ipaddress.ip_address(names[host])]
+        try:
+            return [ipaddress.ip_address(host)]
+        except ValueError:
+            return []
+
+    monkeypatch.setattr(webhook_client, "resolve", resolve)
+
+
+def subscribe(admin, url: str, event_types=None, description: str = ""):
+    """A webhook endpoint of the admin's reseller (all event types unless given), made
+    through the service; returns (endpoint id, secret)."""
+    from vip import clock
+    from vip.services import events, webhooks
+
+    endpoint, secret = webhooks.create_endpoint(
+        user=user(admin),
+        data=webhooks.EndpointInput(
+            url=url,
+            description=description,
+            event_types=list(event_types or events.EVENT_TYPES),
+        ),
+        now=clock.now(),
+    )
+    return endpoint.id, secret
+
+
+def recorded_events(**where) -> list[dict]:
+    """The webhook events recorded so far (optionally of one reseller), oldest first, as
+    their payloads."""
+    import json
+
+    from vip.models import WebhookEvent
+
+    query = sa.select(WebhookEvent).order_by(WebhookEvent.id)
+    if "reseller_id" in where:
+        query = query.where(WebhookEvent.reseller_id == where["reseller_id"])
+    return [json.loads(event.body) for event in db.session.scalars(query)]
+
+
+def fixture_bytes(name: str) -> bytes:
+    """A file of tests/fixtures/import/."""
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parent / "fixtures" / "import" / name).read_bytes()

@@ -33,7 +33,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from tests.conftest import TODAY, login
+from tests.conftest import TODAY, WEBHOOK_CONFIG, login
+from tests.support import in_app, subscribe
 from vip.extensions import db
 from vip.generate import generate_portfolio
 from vip.models import (
@@ -41,6 +42,7 @@ from vip.models import (
     AuthorizationStatus,
     Customer,
     CustomerStatus,
+    DeliveryStatus,
     LicenseAssignment,
     LicenseType,
     Order,
@@ -48,6 +50,8 @@ from vip.models import (
     PurchaseAuthorization,
     Role,
     User,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 from vip.models.types import utcnow
 from vip.services import audit, renewals
@@ -57,6 +61,7 @@ from vip.services.authorizations import (
     cancel_purchase_authorization,
     create_purchase_authorization,
 )
+from vip.services.customers import create_customer
 from vip.services.deadlines import GRACE_DAYS, apply_deadlines
 from vip.services.licenses import assign_license
 from vip.services.orders import propose_duration, record_order
@@ -576,3 +581,69 @@ def test_perf_query_count_security_log_is_constant(app, client, login_as, portfo
     exported = measured["/security-log/export.csv"].body.strip().splitlines()
     assert len(exported) >= 1 + 9 * portfolio.customers
     assert_pinned(app, measured, portfolio.customers)
+
+
+# --- Webhooks (Settings → Webhooks): the endpoints and an endpoint's delivery log ---------------
+
+WEBHOOK_PAGES = ("/settings/webhooks", "/settings/webhooks/<endpoint>/deliveries")
+# The user, the endpoints (the log: the endpoint), the deliveries' counts per endpoint (the
+# log: the deliveries with their events and customers, then their attempts), the reseller.
+PINNED["sqlite"].update({WEBHOOK_PAGES[0]: 5, WEBHOOK_PAGES[1]: 6})
+PINNED["postgresql"].update({WEBHOOK_PAGES[0]: 4, WEBHOOK_PAGES[1]: 5})
+
+
+@pytest.fixture(params=[1, 12], ids=["1", "12"])
+def webhook_log(request, app, tenants) -> tuple[int, int]:
+    """`size` endpoints of tenant a, and `size` events (new customers) delivered to the
+    first after two attempts each. Returns (size, first endpoint's id)."""
+    size = request.param
+    app.config.update(WEBHOOK_CONFIG)
+    with in_app(app):
+        first = None
+        for number in range(size):
+            endpoint_id, _ = subscribe(tenants.a.admin, f"http://127.0.0.1:9/hook{number}")
+            first = first or endpoint_id
+        for number in range(size):
+            create_customer(
+                user=db.session.get(User, tenants.a.admin.id),
+                today=TODAY,
+                company_name=f"Webhook Kund {number:02d} AB",
+                country="SE",
+                market_segment="commercial",
+                admin_name="It",
+                admin_email=f"it{number}@webhook.example",
+                admin_language="sv",
+            )
+        deliveries = db.session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.endpoint_id == first)
+        ).all()
+        for delivery in deliveries:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.attempts = 2
+            for code in (500, 200):
+                db.session.add(
+                    WebhookAttempt(
+                        delivery_id=delivery.id,
+                        attempted_at=utcnow(),
+                        status_code=code,
+                        error=None if code == 200 else "HTTP 500",
+                        duration_ms=12,
+                    )
+                )
+        db.session.commit()
+        assert len(deliveries) == size
+    return size, first
+
+
+def test_perf_query_count_webhook_pages_are_constant(app, client, login_as, tenants, webhook_log):
+    size, endpoint_id = webhook_log
+    login_as(tenants.a.admin)
+    measured = {
+        path: measure(app, client, path.replace("<endpoint>", str(endpoint_id)))
+        for path in WEBHOOK_PAGES
+    }
+    index, log = (measured[path].body for path in WEBHOOK_PAGES)
+    assert len(re.findall(r'<tr id="endpoint-\d+"', index)) == size
+    assert len(re.findall(r'<tr id="delivery-\d+"', log)) == size
+    assert log.count("HTTP 500") == size and log.count("HTTP 200") == size
+    assert_pinned(app, measured, size)

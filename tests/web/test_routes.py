@@ -63,6 +63,8 @@ def _samples(objects) -> dict:
         "assignment_id": objects.assignment_id,
         # A product the tenant's customer does not hold (products are the shared catalog).
         "product_id": objects.unheld_product_id,
+        "endpoint_id": objects.webhook_endpoint_id,
+        "delivery_id": objects.webhook_delivery_id,
     }
 
 

@@ -15,7 +15,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy"
-UNITS = ("vip-console.service", "vip-tick.service", "vip-tick.timer")
+UNITS = (
+    "vip-console.service",
+    "vip-tick.service",
+    "vip-tick.timer",
+    "vip-deliver.service",
+    "vip-deliver.timer",
+)
 FOLDER = "/srv/vip"
 
 
@@ -68,6 +74,21 @@ def test_the_tick_unit_runs_what_the_readmes_cron_line_runs():
     assert service["Type"] == "oneshot"
     assert "Environment" not in service and "EnvironmentFile" not in service  # as cron: .env
     assert unit("vip-tick.timer")["Timer"]["OnCalendar"] == "*:0/15"
+
+
+def test_the_deliver_unit_runs_what_the_readmes_deliver_cron_line_runs():
+    cron = readme_block("production-deliver-cron").strip()
+    schedule, command = cron.split(" ", 5)[:5], cron.split(" ", 5)[5]
+    assert schedule == ["*", "*", "*", "*", "*"]
+    found = re.fullmatch(r"cd (\S+) && (.+?) >> \S+ 2>&1", command)
+    assert found, command
+    folder, job = found.groups()
+    assert job.endswith("vip deliver")
+    service = unit("vip-deliver.service")["Service"]
+    assert service["WorkingDirectory"] == folder == FOLDER
+    assert shlex.split(service["ExecStart"]) == [f"{FOLDER}/{job.split()[0]}", *job.split()[1:]]
+    assert "Environment" not in service and "EnvironmentFile" not in service  # as cron: .env
+    assert unit("vip-deliver.timer")["Timer"]["OnCalendar"] == "minutely"
 
 
 def test_the_proxy_forwards_to_where_gunicorn_listens():

@@ -133,6 +133,7 @@ STATUS_TESTS = {
     "requested_return": _is("status", ReturnStatus.REQUESTED),
     "sent_mail": _is("status", NotificationStatus.SENT),
     "failed_mail": _is("status", NotificationStatus.FAILED),
+    "pending_delivery": _is("status", DeliveryStatus.PENDING),
     "redeliverable": lambda delivery: (
         getattr(delivery, "status", None) in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
     ),

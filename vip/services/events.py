@@ -316,9 +316,10 @@ def reminder_sent(notification: Notification, *, sent_at: datetime) -> str | Non
 
 
 def announce_overdue_authorizations(*, today: date, reseller_ids: list[int]) -> int:
-    """purchase_authorization.overdue for each pending authorization past its order-due
-    date (R4) in the last OVERDUE_LOOKBACK_DAYS, once per authorization whichever run sees
-    it first, for the resellers with an endpoint that wants it. Commits; returns how many."""
+    """purchase_authorization.overdue for each authorization that became overdue
+    (`PurchaseAuthorization.is_overdue`) in the last OVERDUE_LOOKBACK_DAYS, once per
+    authorization whichever run sees it first, for the resellers with an endpoint that
+    wants it. Commits; returns how many."""
     wanted = [rid for rid in reseller_ids if subscribed(rid, AUTHORIZATION_OVERDUE)]
     db.session.commit()
     if not wanted:

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy import delete, event, select  # noqa: E402
 
 from vip import create_app  # noqa: E402
 from vip.extensions import db  # noqa: E402
@@ -82,7 +82,7 @@ def bench_app(args, customers: int, schema: str | None = None):
     from flask_migrate import upgrade
 
     from vip.generate import generate_portfolio, record_sent_reminders
-    from vip.models import Customer, Role, User
+    from vip.models import Customer, Role, User, VipAdminCustomer
     from vip.services.accounts import create_user
 
     if args.db == "postgres":
@@ -115,8 +115,11 @@ def bench_app(args, customers: int, schema: str | None = None):
                     role=Role.VIP_ADMIN,
                     customer=db.session.get(Customer, busy),
                 )
-        elif console_user.customer_id != busy:
-            console_user.customer_id = busy
+        elif db.session.get(VipAdminCustomer, (console_user.id, busy)) is None:
+            db.session.execute(
+                delete(VipAdminCustomer).where(VipAdminCustomer.user_id == console_user.id)
+            )
+            db.session.add(VipAdminCustomer(user_id=console_user.id, customer_id=busy))
             db.session.commit()
         db.session.remove()
     return app
@@ -190,7 +193,7 @@ def pages(app) -> dict[str, tuple[str, str]]:
         "renewal pipeline chart": ("admin", "/renewals/pipeline"),
         "dashboard (its seven sections)": ("admin", "/"),
         "outbox with tomorrow's preview": ("admin", "/outbox"),
-        "admin console": ("vip_admin", "/console"),
+        "admin console": ("vip_admin", f"/console/{customer_id}"),
     }
 
 

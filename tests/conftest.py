@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import jinja2
@@ -605,6 +605,68 @@ def tenants(app, database) -> Tenants:
                 db.session.expunge(obj)
         db.session.remove()
     return result
+
+
+CONSULTANT = "consultant@it.example"  # one person, VIP admin of a customer of each tenant
+
+
+@dataclass
+class SharedAdmin:
+    """A VIP admin account of two customers of different resellers (S55): Alfa AB of
+    tenant a (accepted with a new account) and Beta Oy of tenant b (its invitation to the
+    same email, accepted with that account unless the fixture says otherwise)."""
+
+    user_id: int
+    alfa_id: int
+    beta_id: int
+    beta_token: str
+
+
+def build_shared_admin(tenants: Tenants, *, accept_beta: bool) -> SharedAdmin:
+    from vip.services.customers import create_customer
+    from vip.services.invitations import accept_invitation, accept_with_account, token_for
+
+    customers = []
+    for tenant, name in ((tenants.a, "Alfa AB"), (tenants.b, "Beta Oy")):
+        customers.append(
+            create_customer(
+                user=db.session.get(User, tenant.admin.id),
+                today=TODAY,
+                company_name=name,
+                country="SE",
+                market_segment="commercial",
+                admin_name="Cecilia Konsult",
+                admin_email=CONSULTANT,
+                admin_language="en",
+            )
+        )
+    alfa, beta = customers
+    now = datetime.combine(TODAY, time(9), tzinfo=UTC)
+    admin = accept_invitation(
+        token=token_for(alfa.invitations[0]), password=PASSWORD, today=TODAY, now=now
+    )
+    beta_token = token_for(beta.invitations[0])
+    if accept_beta:
+        accept_with_account(token=beta_token, password=PASSWORD, today=TODAY, now=now)
+    return SharedAdmin(admin.id, alfa.id, beta.id, beta_token)
+
+
+@pytest.fixture
+def shared_admin(app, tenants) -> SharedAdmin:
+    """`tenants`, and the VIP admin of Alfa AB (tenant a) and Beta Oy (tenant b)."""
+    with app.test_request_context():
+        built = build_shared_admin(tenants, accept_beta=True)
+        db.session.remove()
+    return built
+
+
+@pytest.fixture
+def second_invitation(app, tenants) -> SharedAdmin:
+    """As `shared_admin`, but Beta Oy's invitation to the same email is not accepted yet."""
+    with app.test_request_context():
+        built = build_shared_admin(tenants, accept_beta=False)
+        db.session.remove()
+    return built
 
 
 def login(client, email: str, password: str = PASSWORD, follow: bool = False):

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 
 from tests.conftest import product_id
 from vip.extensions import db
-from vip.models import User
+from vip.models import User, VipAdminCustomer
 
 
 @contextmanager
@@ -40,6 +40,16 @@ def pid(name: str, license_type: str = "team", segment: str = "commercial", **kw
     found = product_id(name, license_type, segment, **kw)
     assert found is not None, (name, license_type, segment, kw)
     return found
+
+
+def administered_ids(obj_or_id) -> set[int]:
+    """The ids of the customers a VIP admin (or its id) administers."""
+    user_id = getattr(obj_or_id, "id", obj_or_id)
+    return set(
+        db.session.scalars(
+            sa.select(VipAdminCustomer.customer_id).where(VipAdminCustomer.user_id == user_id)
+        )
+    )
 
 
 def count(model, *where) -> int:

@@ -18,11 +18,17 @@ def today_in(time_zone: str | None) -> date:
 
 
 def today_for(user) -> date:
-    """Today for a signed-in user: the local date of the reseller they work for."""
+    """Today for a signed-in user: the local date of the reseller they work for (a VIP
+    admin, who may administer customers of several resellers: see `today_of`)."""
     reseller = None
     if user is not None and getattr(user, "is_authenticated", False):
-        reseller = user.reseller or (user.customer.reseller if user.customer else None)
+        reseller = user.reseller
     return today_in(reseller.time_zone if reseller else None)
+
+
+def today_of(customer) -> date:
+    """Today for a customer: the local date of its reseller (the Admin Console's today)."""
+    return today_in(customer.reseller.time_zone)
 
 
 def now() -> datetime:

@@ -32,7 +32,7 @@ from vip.services.accounts import create_user
 from vip.services.authorizations import issue_authorization_number, order_window_days
 from vip.services.catalog import load_catalog
 from vip.services.customers import create_customer
-from vip.services.invitations import accept_invitation, token_for
+from vip.services.invitations import accept_invitation, accept_with_account, token_for
 from vip.services.orders import request_return
 from vip.services.renewals import record_renewal
 from vip.services.terms import add_months, months_to_anniversary
@@ -212,7 +212,7 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         DemoLogin("anna@reseller.example", "reseller_admin", DEMO_RESELLER),
         DemoLogin("erik@reseller.example", "reseller_sales", DEMO_RESELLER),
         DemoLogin("other@reseller2.example", "reseller_admin", OTHER_RESELLER),
-        DemoLogin("it@kund.example", "vip_admin", "Kund AB"),
+        DemoLogin("it@kund.example", "vip_admin", "Kund AB, Kund Oy"),
     ]
     if db.session.scalar(select(Reseller).where(Reseller.name == DEMO_RESELLER)):
         return False, logins
@@ -548,4 +548,30 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
     )
     _mark_accepted(helsinki)
     db.session.commit()
+
+    # The VIP admin of Kund AB administers Kund Oy of the other reseller too (one login,
+    # the Admin Console's customer switcher), whose anniversary is 12 days ahead.
+    kund_oy = _customer(
+        olli,
+        today - timedelta(days=355),
+        name="Kund Oy",
+        segment="commercial",
+        admin="Ingrid Tech",
+        email="it@kund.example",
+        country="FI",
+    )
+    _first_order(
+        kund_oy,
+        olli,
+        anniversary=today + timedelta(days=12),
+        license_type=team_c,
+        lines=[(_product("Acrobat Pro", team_c, com), 8)],
+    )
+    db.session.commit()
+    accept_with_account(
+        token=token_for(kund_oy.invitations[0]),
+        password=password,
+        today=today - timedelta(days=354),
+        now=_at(today - timedelta(days=354)),
+    )
     return True, logins

@@ -32,9 +32,12 @@ class RenderedMail:
     html: str
 
 
-def console_url() -> str:
-    """The Admin Console's address as mailed: VIP_BASE_URL, whoever rendered the mail."""
-    return external_url("admin_console.index")
+def console_url(customer=None) -> str:
+    """The Admin Console's address as mailed (of the mail's customer, when it has one: a
+    VIP admin may administer several): VIP_BASE_URL, whoever rendered the mail."""
+    if customer is not None:
+        return external_url("admin_console.index", customer_id=customer.id)
+    return external_url("admin_console.home")
 
 
 def render_mail(kind: str, *, language: str, **context) -> RenderedMail:

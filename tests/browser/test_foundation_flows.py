@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS, PASSWORD, TODAY
 from vip.extensions import db
-from vip.models import User
+from vip.models import Notification, User
 from vip.services.customers import create_customer
 
 pytestmark = pytest.mark.browser
@@ -197,7 +197,7 @@ def test_another_tenants_customer_is_not_found(page, live_server, tenants):
 
 
 def test_sales_creates_a_customer_whose_admin_accepts_the_invitation(
-    page, live_server, tenants, new_context
+    app, page, live_server, tenants, new_context
 ):
     sign_in(page, live_server, tenants.a.sales.email)
     page.goto(f"{live_server}/customers/new")
@@ -212,9 +212,21 @@ def test_sales_creates_a_customer_whose_admin_accepts_the_invitation(
     expect(page.locator(".subtitle .mono")).to_have_text(re.compile(r"^\d{10}$"))
     vip_id = page.locator(".subtitle .mono").inner_text()
     expect(page.locator("#flash .flash-success")).to_contain_text(vip_id)
-    link = page.locator("#invitation-link")
-    expect(link).to_be_visible()
-    invitation_url = link.input_value()
+    # The reseller never sees the link (S57): only the invited mailbox gets it.
+    expect(page.locator("#invitation-heading")).to_be_visible()
+    expect(page.locator("#invitation-link")).to_have_count(0)
+    assert "/invitations/" not in page.content()
+    with app.app_context():
+        try:
+            mail = db.session.scalar(
+                sa.select(Notification.body_text).where(
+                    Notification.recipient == "lisa@laxen.example",
+                    Notification.kind == "invitation",
+                )
+            )
+        finally:
+            db.session.remove()
+    invitation_url = re.search(r"http\S+/invitations/\S+", mail).group(0)
     assert invitation_url.startswith(f"{live_server}/invitations/")
 
     # The VIP admin, in a browser of their own that has never signed in.
@@ -231,7 +243,7 @@ def test_sales_creates_a_customer_whose_admin_accepts_the_invitation(
     admin_page.locator("#password").fill(NEW_PASSWORD)
     admin_page.locator("form button[type=submit].primary").click()
 
-    expect(admin_page).to_have_url(re.compile(r"/console$"))
+    expect(admin_page).to_have_url(re.compile(r"/console/\d+$"))
     expect(admin_page.get_by_role("heading", level=1)).to_have_text("Admin Console")
     expect(admin_page.locator("main")).to_contain_text(vip_id)
 
@@ -276,7 +288,8 @@ def test_a_too_short_company_name_is_refused_next_to_the_field(page, live_server
 
 def test_screenshot_of_the_swedish_customer_details(app, page, live_server, tenants):
     """A customer whose VIP admin has not accepted the invitation yet (the tenant's own
-    customer already has its VIP admin): VIP information offers the invitation link."""
+    customer already has its VIP admin): VIP information shows the invitation, not its
+    link (S57)."""
     with app.test_request_context():
         customer = create_customer(
             user=db.session.get(User, tenants.a.admin.id),
@@ -295,7 +308,7 @@ def test_screenshot_of_the_swedish_customer_details(app, page, live_server, tena
     open_customer(page, live_server, customer)
     expect(page.locator("html")).to_have_attribute("lang", "sv")
     expect(page.locator(".breadcrumbs")).to_contain_text("Kunddetaljer")
-    expect(page.locator("#invitation-link")).to_be_visible()
+    expect(page.locator("#invitation-heading")).to_be_visible()
 
     target = ARTIFACTS / "browser" / "kunddetaljer-sv.png"
     target.parent.mkdir(parents=True, exist_ok=True)

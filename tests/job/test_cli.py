@@ -13,6 +13,7 @@ from tests.conftest import TODAY
 from vip.demo import DEFAULT_PASSWORD, DEMO_RESELLER, OTHER_RESELLER
 from vip.extensions import db
 from vip.models import Customer, CustomerStatus, MarketSegment, Product, Reseller, Role, User
+from vip.services import access
 from vip.services.accounts import LoginRefused, authenticate
 from vip.services.customers import list_customers
 
@@ -130,7 +131,10 @@ def test_demo_creates_the_four_logins_and_prints_them(app, demo):
             assert user.role == role, email
             assert user.active
             if reseller_name is None:
-                assert user.customer is not None and user.reseller_id is None
+                # The demo VIP admin administers a customer of each reseller, and belongs
+                # to neither (S55).
+                names = {c.company_name for c in access.administered_customers(user)}
+                assert names == {"Kund AB", "Kund Oy"} and user.reseller_id is None
             else:
                 assert user.reseller.name == reseller_name
     for email in DEMO_LOGINS:
@@ -167,7 +171,7 @@ def test_demo_has_customers_in_every_status(app, demo):
 def test_demo_vip_admins_customer_has_anniversary_20_to_60_days_ahead(app, demo):
     with app.app_context():
         it = db.session.scalar(select(User).where(User.email == "it@kund.example"))
-        customer = it.customer
+        customer = next(c for c in access.administered_customers(it) if c.company_name == "Kund AB")
         assert customer.status == CustomerStatus.ACTIVE
         assert customer.anniversary_date is not None
         ahead = customer.anniversary_date - TODAY
@@ -190,8 +194,12 @@ def test_demo_resellers_never_see_each_others_customers(app, demo):
             assert {c.reseller_id for c in page.items} == {demo_reseller.id}
             assert not other_names & {c.company_name for c in page.items}
             for customer in other_customers:
-                for search in (customer.company_name, customer.vip_id, customer.admin_email):
+                for search in (customer.company_name, customer.vip_id):
                     assert list_customers(user=user, search=search).total == 0, search
+                # An admin email both resellers' customers share (the demo VIP admin of
+                # Kund AB and Kund Oy) finds only the reseller's own customer.
+                found = list_customers(user=user, search=customer.admin_email).items
+                assert {c.reseller_id for c in found} <= {demo_reseller.id}, customer.admin_email
         olli = db.session.scalar(select(User).where(User.email == "other@reseller2.example"))
         theirs = list_customers(user=olli, page_size=1000)
         assert {c.company_name for c in theirs.items} == other_names
@@ -251,7 +259,8 @@ def test_create_user_for_a_customer(app, runner, demo):
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "admin@nordljus.example"))
-        assert user.role == Role.VIP_ADMIN and user.customer.vip_id == vip_id
+        assert user.role == Role.VIP_ADMIN
+        assert [c.vip_id for c in access.administered_customers(user)] == [vip_id]
         assert user.name == "Maja Berg" and user.language == "en"
 
 

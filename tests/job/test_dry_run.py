@@ -36,6 +36,7 @@ from vip.models import (
     Reseller,
     Role,
     User,
+    VipAdminCustomer,
 )
 from vip.services import job, outbox
 from vip.services.authorizations import LineInput, create_purchase_authorization
@@ -741,17 +742,17 @@ def build_portfolio(plans: list[dict], today: date, now: datetime) -> int:
                 )
             )
         if plan["vip_admin"] is not None:
-            db.session.add(
-                User(
-                    email=f"vip{i}@p{n}.example",
-                    name="VIP",
-                    password_hash="-",
-                    role=Role.VIP_ADMIN,
-                    customer_id=customer.id,
-                    language="sv" if plan["vip_admin"] == "inactive" else plan["vip_admin"],
-                    active=plan["vip_admin"] != "inactive",
-                )
+            vip_admin = User(
+                email=f"vip{i}@p{n}.example",
+                name="VIP",
+                password_hash="-",
+                role=Role.VIP_ADMIN,
+                language="sv" if plan["vip_admin"] == "inactive" else plan["vip_admin"],
+                active=plan["vip_admin"] != "inactive",
             )
+            db.session.add(vip_admin)
+            db.session.flush()
+            db.session.add(VipAdminCustomer(user_id=vip_admin.id, customer_id=customer.id))
     db.session.commit()
     return reseller.id
 

@@ -24,6 +24,7 @@ from vip.models import (
     Notification,
     PurchaseAuthorization,
     User,
+    VipAdminCustomer,
 )
 from vip.services import outbox
 from vip.services.invitations import accept_invitation, token_for
@@ -237,7 +238,17 @@ def invited_id(app, customer_id) -> int:
         db.session.execute(
             update(Customer).where(Customer.id == customer_id).values(status=CustomerStatus.INVITED)
         )
-        db.session.execute(update(User).where(User.customer_id == customer_id).values(active=False))
+        db.session.execute(
+            update(User)
+            .where(
+                User.id.in_(
+                    select(VipAdminCustomer.user_id).where(
+                        VipAdminCustomer.customer_id == customer_id
+                    )
+                )
+            )
+            .values(active=False)
+        )
         db.session.commit()
     return customer_id
 

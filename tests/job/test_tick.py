@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import TODAY
+from tests.conftest import CONSULTANT, TODAY
 from tests.support import in_app
 from vip import mail
 from vip.extensions import db
@@ -385,7 +385,9 @@ def test_tick_sends_through_smtp_in_each_admins_language(
         assert "Hello a It," in body
         assert "December 20, 2026" in body
         assert world["a"].customer.vip_id in body
-    assert "http://localhost/console" in text and 'href="http://localhost/console"' in html
+    # The link opens this customer's console (a VIP admin may administer several).
+    console = f"http://localhost/console/{world['a'].customer.id}"
+    assert f"{console}\r\n" in text and f'href="{console}"' in html
 
     # Tenant b: Swedish, and the missed-renewal mail names the removal date.
     messages_b = [
@@ -876,3 +878,52 @@ def test_r10_a_queued_reminder_is_cancelled_when_it_is_no_longer_relevant(
     sent_files = [path.name for path in eml_files(app)]
     assert not any("renewal_due" in name for name in sent_files)
     assert any("renewal_missed" in name for name in sent_files)  # the other one still goes
+
+
+# --- S55: a VIP admin of two customers gets each customer's reminders (R10) ---------------------
+
+
+def test_s55_r10_a_vip_admin_of_two_customers_gets_each_customers_reminders(
+    app, runner, shared_admin
+):
+    """One person administers Alfa AB (reseller a, renewal due on the tick day) and Beta
+    Oy (reseller b, anniversary passed): two mails, each about its own customer, in the
+    account's language, each linking that customer's console; the next run adds none."""
+    shared = shared_admin
+    with in_app(app):
+        for customer_id, anniversary in ((shared.alfa_id, AD_A), (shared.beta_id, AD_B)):
+            db.session.execute(
+                update(Customer)
+                .where(Customer.id == customer_id)
+                .values(status=CustomerStatus.ACTIVE, anniversary_date=anniversary)
+            )
+        db.session.execute(update(User).where(User.id == shared.user_id).values(language="sv"))
+        db.session.commit()
+    result = tick(runner, "--today", TICK_DAY, "--no-send")
+    assert result.exit_code == 0, result.output
+    with in_app(app):
+        reminders = {
+            n.customer_id: n
+            for n in db.session.scalars(
+                select(Notification).where(Notification.kind.in_(REMINDER_KINDS))
+            )
+        }
+        assert {cid: (n.kind, n.recipient, n.language) for cid, n in reminders.items()} == {
+            shared.alfa_id: ("renewal_due", CONSULTANT, "sv"),
+            shared.beta_id: ("renewal_missed", CONSULTANT, "sv"),
+        }
+        for own, other, reseller in (
+            (shared.alfa_id, shared.beta_id, "Reseller A AB"),
+            (shared.beta_id, shared.alfa_id, "Reseller B AB"),
+        ):
+            mail_ = reminders[own]
+            names = {shared.alfa_id: "Alfa AB", shared.beta_id: "Beta Oy"}
+            for body in (mail_.body_text, mail_.body_html):
+                assert names[own] in body and names[other] not in body
+                assert f"http://localhost/console/{own}" in body
+                assert f"/console/{other}" not in body
+                assert reseller in body
+            assert names[own] in mail_.subject
+    again = tick(runner, "--today", TICK_DAY, "--no-send")
+    assert again.exit_code == 0
+    assert printed_counts(again.output)[3:] == (0, 0, 0)

@@ -32,6 +32,7 @@ from vip.models import (
     PurchaseAuthorization,
     Role,
     User,
+    VipAdminCustomer,
 )
 from vip.services import calendar_feed
 from vip.services.authorizations import LineInput, create_purchase_authorization
@@ -541,10 +542,9 @@ def test_calendar_feed_unknown_inactive_or_non_reseller_gives_nothing(app, tenan
         db.session.commit()
         assert calendar_feed.feed_for_token(token) is None
         db.session.execute(
-            update(User)
-            .where(User.id == sales.id)
-            .values(active=True, role=Role.VIP_ADMIN, customer_id=tenants.a.customer.id)
+            update(User).where(User.id == sales.id).values(active=True, role=Role.VIP_ADMIN)
         )
+        db.session.add(VipAdminCustomer(user_id=sales.id, customer_id=tenants.a.customer.id))
         db.session.commit()
         assert calendar_feed.feed_for_token(token) is None
         db.session.execute(update(User).where(User.id == sales.id).values(role=Role.RESELLER_SALES))

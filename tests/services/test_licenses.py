@@ -54,7 +54,11 @@ LONGEST = "a" * 64 + "@" + ".".join(["k" * 63, "k" * 63, "k" * 58]) + ".se"  # 2
 
 def assign(tenant, email: str, name: str = "Photoshop", *, actor=None) -> LicenseAssignment:
     return assign_license(
-        user=user(actor or tenant.vip_admin), product_id=pid(name), email=email, today=TODAY
+        user=user(actor or tenant.vip_admin),
+        customer_id=tenant.customer.id,
+        product_id=pid(name),
+        email=email,
+        today=TODAY,
     )
 
 
@@ -63,7 +67,11 @@ def assign_many(tenant, how_many: int, name: str = "Photoshop", prefix: str = "u
 
 
 def unassign(tenant, assignment_id: int, *, actor=None) -> LicenseAssignment:
-    return unassign_license(user=user(actor or tenant.vip_admin), assignment_id=assignment_id)
+    return unassign_license(
+        user=user(actor or tenant.vip_admin),
+        customer_id=tenant.customer.id,
+        assignment_id=assignment_id,
+    )
 
 
 def emails(customer_id: int, name: str = "Photoshop") -> list[str]:
@@ -234,7 +242,11 @@ def test_r6_a_product_the_customer_does_not_hold_is_not_visible(tenants, ctx):
     for product in (pid("InDesign"), pid("Illustrator"), 999_999):
         refused(
             lambda product=product: assign_license(
-                user=user(a.vip_admin), product_id=product, email="x@kund.example", today=TODAY
+                user=user(a.vip_admin),
+                customer_id=a.customer.id,
+                product_id=product,
+                email="x@kund.example",
+                today=TODAY,
             ),
             NotVisible,
         )

@@ -186,9 +186,19 @@ def console(app, tenants, login_as):
     return login_as(tenants.a.vip_admin)
 
 
-def assign(client, product: int, email: str, *, htmx: bool = True):
+def console_path(client) -> str:
+    """The signed-in VIP admin's console: /console answers with its customer's address."""
+    response = client.get("/console")
+    assert response.status_code == 302, response.status_code
+    return response.headers["Location"]
+
+
+def assign(client, product: int, email: str, *, htmx: bool = True, customer_id=None):
     return client.post(
-        f"/console/licenses/{product}/assign", data={"email": email}, headers=HX if htmx else {}
+        f"{f'/console/{customer_id}' if customer_id else console_path(client)}/licenses/"
+        f"{product}/assign",
+        data={"email": email},
+        headers=HX if htmx else {},
     )
 
 
@@ -198,7 +208,7 @@ def assign(client, product: int, email: str, *, htmx: bool = True):
 def test_r6_console_lists_products_with_licenses_assigned_and_available(
     client, tenants, stock, console
 ):
-    response = client.get("/console")
+    response = client.get("/console", follow_redirects=True)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "<html" in page and "Admin Console" in page
@@ -206,7 +216,7 @@ def test_r6_console_lists_products_with_licenses_assigned_and_available(
     illustrator = section(page, stock["Illustrator"])
     assert counts(illustrator) == {"Licenses": "7", "Assigned": "1", "Available": "6"}
     assert "designer@a.example" in illustrator
-    assert "/console/assignments/" in illustrator and "Unassign" in illustrator
+    assert f"{console_path(client)}/assignments/" in illustrator and "Unassign" in illustrator
     assert counts(section(page, stock["Premiere Pro"])) == {
         "Licenses": "3",
         "Assigned": "0",
@@ -223,7 +233,7 @@ def test_r6_console_lists_products_with_licenses_assigned_and_available(
 def test_r6_pending_authorization_licenses_show_as_awaiting_order_and_are_assignable(
     client, tenants, stock, console
 ):
-    page = client.get("/console").get_data(as_text=True)
+    page = client.get("/console", follow_redirects=True).get_data(as_text=True)
     photoshop = section(page, stock["Photoshop"])
     assert counts(photoshop) == {
         "Licenses": "0",
@@ -232,14 +242,14 @@ def test_r6_pending_authorization_licenses_show_as_awaiting_order_and_are_assign
         "Available": "5",
     }
     form = re.search(r'<form class="assign-form"[^>]*>', photoshop).group(0)
-    assert attr(form, "hx-post") == f"/console/licenses/{stock['Photoshop']}/assign"
-    assert attr(form, "action") == f"/console/licenses/{stock['Photoshop']}/assign"
+    assert attr(form, "hx-post") == f"{console_path(client)}/licenses/{stock['Photoshop']}/assign"
+    assert attr(form, "action") == f"{console_path(client)}/licenses/{stock['Photoshop']}/assign"
     assert attr(form, "hx-target") == f"#product-{stock['Photoshop']}"
 
 
 def test_r6_console_in_swedish(client, tenants, stock, login_as):
     login_as(tenants.a.vip_admin)  # Swedish UI
-    page = client.get("/console").get_data(as_text=True)
+    page = client.get("/console", follow_redirects=True).get_data(as_text=True)
     assert counts(section(page, stock["Photoshop"])) == {
         "Licenser": "0",
         "Väntar på order": "5",
@@ -257,7 +267,7 @@ def test_r6_console_without_licenses(client, tenants, console, app):
             .values(status=AuthorizationStatus.CANCELLED)
         )
         db.session.commit()
-    page = client.get("/console").get_data(as_text=True)
+    page = client.get("/console", follow_redirects=True).get_data(as_text=True)
     assert "No licenses yet. Your reseller Reseller A AB orders them for you." in text_of(page)
     assert 'class="license-product"' not in page
 
@@ -294,7 +304,7 @@ def test_r6_assign_by_htmx_answers_the_product_section(app, client, tenants, sto
 def test_r6_assign_without_javascript_redirects_with_a_flash(app, client, tenants, stock, console):
     response = assign(client, stock["Illustrator"], "second@a.example", htmx=False)
     assert response.status_code == 303
-    assert response.headers["Location"].endswith("/console")
+    assert response.headers["Location"] == console_path(client)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "second@a.example got a license of Illustrator." in text_of(page)
     assert counts(section(page, stock["Illustrator"]))["Assigned"] == "2"
@@ -352,7 +362,7 @@ def test_r6_same_user_twice_is_refused(app, client, tenants, stock, console):
 def test_r6_assigning_beyond_the_licenses_is_refused(app, client, tenants, stock, console):
     for n in range(3):
         assert assign(client, stock["Premiere Pro"], f"user{n}@a.example").status_code == 200
-    page = client.get("/console").get_data(as_text=True)
+    page = client.get("/console", follow_redirects=True).get_data(as_text=True)
     full = section(page, stock["Premiere Pro"])
     assert counts(full)["Available"] == "0"
     assert 'class="assign-form"' not in full  # nothing left to assign: no form
@@ -386,7 +396,7 @@ def test_r11_inactive_customer_cannot_assign(app, client, tenants, stock, consol
             .values(status=CustomerStatus.INACTIVE)
         )
         db.session.commit()
-    page = client.get("/console").get_data(as_text=True)
+    page = client.get("/console", follow_redirects=True).get_data(as_text=True)
     assert 'class="assign-form"' not in page
     before = snapshot(app)
     response = assign(client, stock["Illustrator"], "late@a.example")
@@ -396,8 +406,11 @@ def test_r11_inactive_customer_cannot_assign(app, client, tenants, stock, consol
 
 
 def test_s13_console_actions_over_get_are_not_allowed(client, stock, console):
-    assert client.get(f"/console/licenses/{stock['Photoshop']}/assign").status_code == 405
-    assert client.get("/console/assignments/1/unassign").status_code == 405
+    assert (
+        client.get(f"{console_path(client)}/licenses/{stock['Photoshop']}/assign").status_code
+        == 405
+    )
+    assert client.get(f"{console_path(client)}/assignments/1/unassign").status_code == 405
 
 
 # --- unassigning ---------------------------------------------------------------------------
@@ -405,7 +418,7 @@ def test_s13_console_actions_over_get_are_not_allowed(client, stock, console):
 
 def test_r6_unassign_by_htmx_answers_the_product_section(app, client, tenants, stock, console):
     target = assignment_id(app, tenants.a.customer.id, "designer@a.example")
-    response = client.post(f"/console/assignments/{target}/unassign", headers=HX)
+    response = client.post(f"{console_path(client)}/assignments/{target}/unassign", headers=HX)
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
     assert fragment.lstrip().startswith(f'<section id="product-{stock["Illustrator"]}"')
@@ -425,7 +438,7 @@ def test_r6_unassign_by_htmx_answers_the_product_section(app, client, tenants, s
         )
     # A second unassign finds nothing to take back.
     before = snapshot(app)
-    again = client.post(f"/console/assignments/{target}/unassign", headers=HX)
+    again = client.post(f"{console_path(client)}/assignments/{target}/unassign", headers=HX)
     assert again.status_code == 404
     assert snapshot(app) == before
 
@@ -434,9 +447,9 @@ def test_r6_unassign_without_javascript_redirects_with_a_flash(
     app, client, tenants, stock, console
 ):
     target = assignment_id(app, tenants.a.customer.id, "designer@a.example")
-    response = client.post(f"/console/assignments/{target}/unassign")
+    response = client.post(f"{console_path(client)}/assignments/{target}/unassign")
     assert response.status_code == 303
-    assert response.headers["Location"].endswith("/console")
+    assert response.headers["Location"] == console_path(client)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "The license of Illustrator was taken back from designer@a.example." in text_of(page)
     assert "designer@a.example" not in section(page, stock["Illustrator"])
@@ -450,7 +463,7 @@ def test_s10_other_customers_vip_admin_gets_404_and_changes_nothing(
     app, client, tenants, stock, login_as
 ):
     login_as(tenants.b.vip_admin)
-    own = client.get("/console").get_data(as_text=True)
+    own = client.get("/console", follow_redirects=True).get_data(as_text=True)
     assert "designer@b.example" in own
     for secret in (
         "designer@a.example",
@@ -462,28 +475,47 @@ def test_s10_other_customers_vip_admin_gets_404_and_changes_nothing(
 
     before = snapshot(app)
     target = assignment_id(app, tenants.a.customer.id, "designer@a.example")
-    assert client.post(f"/console/assignments/{target}/unassign").status_code == 404
-    assert client.post(f"/console/assignments/{target}/unassign", headers=HX).status_code == 404
+    assert client.post(f"{console_path(client)}/assignments/{target}/unassign").status_code == 404
+    assert (
+        client.post(f"{console_path(client)}/assignments/{target}/unassign", headers=HX).status_code
+        == 404
+    )
     # A product only tenant a holds, and one nobody holds.
     for product in (stock["Premiere Pro"], pid(app, "InDesign")):
         assert assign(client, product, "intruder@b.example").status_code == 404
         assert assign(client, product, "intruder@b.example", htmx=False).status_code == 404
-    assert client.post("/console/assignments/999999/unassign").status_code == 404
+    assert client.post(f"{console_path(client)}/assignments/999999/unassign").status_code == 404
+    # A's customer in the URL: not one b's VIP admin administers (S55).
+    a_customer = tenants.a.customer.id
+    assert client.get(f"/console/{a_customer}").status_code == 404
+    assert client.get(f"/console/choose?customer={a_customer}").status_code == 404
+    assert client.post(f"/console/{a_customer}/assignments/{target}/unassign").status_code == 404
+    for product in (stock["Premiere Pro"], stock["Photoshop"]):
+        for htmx in (True, False):
+            intrusion = assign(client, product, "x@b.example", htmx=htmx, customer_id=a_customer)
+            assert intrusion.status_code == 404
     assert snapshot(app) == before
     # A's data is still a's, and b's page still shows only b's.
     assert (stock["Illustrator"], "designer@a.example") in assignments(app, tenants.a.customer.id)
-    assert "designer@a.example" not in client.get("/console").get_data(as_text=True)
+    assert "designer@a.example" not in client.get("/console", follow_redirects=True).get_data(
+        as_text=True
+    )
 
 
 @pytest.mark.parametrize("role", ["admin", "sales"])
 def test_s11_reseller_users_are_refused_the_console(app, client, tenants, stock, login_as, role):
     login_as(getattr(tenants.a, role))
     before = snapshot(app)
-    assert client.get("/console").status_code == 403
-    assert assign(client, stock["Photoshop"], "reseller@a.example").status_code == 403
-    assert assign(client, stock["Photoshop"], "reseller@a.example", htmx=False).status_code == 403
+    own = tenants.a.customer.id
+    assert client.get("/console", follow_redirects=True).status_code == 403
+    assert client.get(f"/console/{own}").status_code == 403
+    assert client.get(f"/console/choose?customer={own}").status_code == 403
+    photoshop = stock["Photoshop"]
+    assert assign(client, photoshop, "reseller@a.example", customer_id=own).status_code == 403
+    refused = assign(client, photoshop, "reseller@a.example", htmx=False, customer_id=own)
+    assert refused.status_code == 403
     target = assignment_id(app, tenants.a.customer.id, "designer@a.example")
-    assert client.post(f"/console/assignments/{target}/unassign").status_code == 403
+    assert client.post(f"/console/{own}/assignments/{target}/unassign").status_code == 403
     assert snapshot(app) == before
 
 
@@ -504,11 +536,11 @@ def test_s13_console_actions_need_the_csrf_token(app, client, tenants, stock):
     htmx = assign(client, stock["Photoshop"], "csrf@a.example")
     assert htmx.status_code == 400 and htmx.headers.get("HX-Refresh") == "true"
     target = assignment_id(app, tenants.a.customer.id, "designer@a.example")
-    assert client.post(f"/console/assignments/{target}/unassign").status_code == 400
+    assert client.post(f"{console_path(client)}/assignments/{target}/unassign").status_code == 400
     assert snapshot(app) == before
-    token = _csrf_token(client.get("/console").get_data(as_text=True))
+    token = _csrf_token(client.get("/console", follow_redirects=True).get_data(as_text=True))
     ok = client.post(
-        f"/console/licenses/{stock['Photoshop']}/assign",
+        f"{console_path(client)}/licenses/{stock['Photoshop']}/assign",
         data={"email": "csrf@a.example"},
         headers={**HX, "X-CSRFToken": token},
     )
@@ -518,18 +550,20 @@ def test_s13_console_actions_need_the_csrf_token(app, client, tenants, stock):
 
 # --- R12 the banner ------------------------------------------------------------------------
 
+# The banner names its customer first (a VIP admin may administer several).
 NOTICE_EN = (
-    "Your anniversary date is January 15, 2027. Contact your account manager at Reseller A AB "
-    "to renew."
+    "a Kund AB · Your anniversary date is January 15, 2027. Contact your account manager at "
+    "Reseller A AB to renew."
 )
 IN_GRACE_EN = (
-    "Your anniversary date January 15, 2027 has passed without a renewal: access will be "
-    "removed on February 14, 2027. Contact your account manager at Reseller A AB to renew."
+    "a Kund AB · Your anniversary date January 15, 2027 has passed without a renewal: access "
+    "will be removed on February 14, 2027. Contact your account manager at Reseller A AB to "
+    "renew."
 )
 REMOVED_EN = (
-    "Access to your licenses was removed on February 14, 2027 because the anniversary date "
-    "January 15, 2027 passed without a renewal. Contact your account manager at Reseller A AB "
-    "to renew."
+    "a Kund AB · Access to your licenses was removed on February 14, 2027 because the "
+    "anniversary date January 15, 2027 passed without a renewal. Contact your account manager "
+    "at Reseller A AB to renew."
 )
 
 
@@ -548,7 +582,7 @@ REMOVED_EN = (
 )
 def test_r12_banner_on_every_console_page(client, tenants, stock, console, kind, text):
     for url in ("/console", "/account/password"):
-        response = client.get(url)
+        response = client.get(url, follow_redirects=True)
         assert response.status_code == 200, url
         shown = banner(response.get_data(as_text=True))
         if kind is None:
@@ -578,7 +612,7 @@ NOTICE_SV = (
 def test_r12_banner_in_swedish(client, tenants, stock, login_as, kind, expected):
     login_as(tenants.a.vip_admin)  # Swedish UI
     for url in ("/console", "/account/password"):
-        shown = banner(client.get(url).get_data(as_text=True))
+        shown = banner(client.get(url, follow_redirects=True).get_data(as_text=True))
         assert shown is not None and f"banner-{kind}" in shown
         text = text_of(shown)
         for part in expected:
@@ -591,7 +625,10 @@ def test_r12_banner_in_swedish(client, tenants, stock, login_as, kind, expected)
 def test_r12_banner_follows_the_language_switch(client, tenants, stock, login_as):
     login_as(tenants.a.vip_admin)
     client.post("/language", data={"language": "en", "next": "/console"})
-    assert text_of(banner(client.get("/console").get_data(as_text=True))) == IN_GRACE_EN
+    assert (
+        text_of(banner(client.get("/console", follow_redirects=True).get_data(as_text=True)))
+        == IN_GRACE_EN
+    )
 
 
 @pytest.mark.parametrize("app_config", [{"VIP_TODAY": "2026-12-20"}])
@@ -599,11 +636,11 @@ def test_r12_banner_is_only_for_the_vip_admin(client, tenants, stock, login_as):
     for user in (tenants.a.admin, tenants.a.sales):
         login_as(user)
         for url in ("/customers", "/renewals", "/account/password"):
-            assert banner(client.get(url).get_data(as_text=True)) is None
+            assert banner(client.get(url, follow_redirects=True).get_data(as_text=True)) is None
         client.post("/logout")
     # The other customer's anniversary is the same day: its own banner, its own reseller.
     login_as(tenants.b.vip_admin)
-    shown = banner(client.get("/console").get_data(as_text=True))
+    shown = banner(client.get("/console", follow_redirects=True).get_data(as_text=True))
     assert shown is not None and "Reseller B AB" in shown and "Reseller A AB" not in shown
 
 
@@ -616,7 +653,7 @@ def test_s15_banner_escapes_a_hostile_reseller_name(app, client, tenants, stock,
         )
         db.session.commit()
     for url in ("/console", "/account/password"):
-        page = client.get(url).get_data(as_text=True)
+        page = client.get(url, follow_redirects=True).get_data(as_text=True)
         shown = banner(page)
         assert shown is not None
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
@@ -629,7 +666,7 @@ def test_s15_banner_escapes_a_hostile_reseller_name(app, client, tenants, stock,
 def test_r9_renewal_clears_the_banner_and_shows_in_the_consoles_history(
     app, client, tenants, stock, console
 ):
-    assert banner(client.get("/console").get_data(as_text=True)) is not None
+    assert banner(client.get("/console", follow_redirects=True).get_data(as_text=True)) is not None
     reseller = app.test_client()
     assert login(reseller, tenants.a.sales.email).status_code == 303
     recorded = reseller.post(
@@ -643,8 +680,8 @@ def test_r9_renewal_clears_the_banner_and_shows_in_the_consoles_history(
     )
     assert recorded.status_code == 303, recorded.get_data(as_text=True)[:2000]
     for url in ("/console", "/account/password"):
-        assert banner(client.get(url).get_data(as_text=True)) is None
-    page = client.get("/console").get_data(as_text=True)
+        assert banner(client.get(url, follow_redirects=True).get_data(as_text=True)) is None
+    page = client.get("/console", follow_redirects=True).get_data(as_text=True)
     history = re.search(r'<section class="renewal-history".*?</section>', page, re.S).group(0)
     text = text_of(history)
     assert "Renewal history" in text and "RENEW777777" in text
@@ -693,7 +730,10 @@ def test_r6_assigned_pending_licenses_block_the_cancel_until_unassigned(
 
     # Unassigned again, the authorization may be cancelled.
     target = assignment_id(app, customer_id, "early@a.example")
-    assert client.post(f"/console/assignments/{target}/unassign", headers=HX).status_code == 200
+    assert (
+        client.post(f"{console_path(client)}/assignments/{target}/unassign", headers=HX).status_code
+        == 200
+    )
     assert cancel_button in plans_row()
     done = reseller.post(f"/authorizations/{pa.id}/cancel", headers=HX)
     assert done.status_code == 200
@@ -703,5 +743,5 @@ def test_r6_assigned_pending_licenses_block_the_cancel_until_unassigned(
     with in_app(app):
         assert db.session.get(PurchaseAuthorization, pa.id).status == AuthorizationStatus.CANCELLED
     # Its licenses left the console with it.
-    page = client.get("/console").get_data(as_text=True)
+    page = client.get("/console", follow_redirects=True).get_data(as_text=True)
     assert f'id="product-{stock["Photoshop"]}"' not in page

@@ -224,4 +224,6 @@ def test_a_customer_imported_without_invitation_can_be_invited_later(app, client
                 Notification.recipient == "dana@delta.example", Notification.kind == "invitation"
             )
         )
-    assert "Copy link" in client.get(f"/customers/{customer_id}/info").text
+    # Sent now (VIP information shows it, never its link: S57).
+    after = client.get(f"/customers/{customer_id}/info").text
+    assert "Sent to dana@delta.example." in after and "/invitations/" not in after

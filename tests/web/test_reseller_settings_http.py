@@ -54,7 +54,7 @@ def test_a_partner_admin_edits_the_reseller_profile(app, client, tenants, login_
     # The VIP admin sees the new contact details in the Admin Console.
     client.post("/logout")
     login_as(tenants.a.vip_admin)
-    console = client.get("/console").text
+    console = client.get("/console", follow_redirects=True).text
     assert "order@a.example" in console and "+358 9 123 4567" in console
 
 

@@ -142,11 +142,13 @@ def test_s10_vip_admin_sees_only_its_console(client, tenants, login_as):
     login_as(tenants.a.vip_admin)
     assert client.get("/customers").status_code == 403
     assert client.get(f"/customers/{tenants.a.customer.id}/info").status_code == 403
-    console = client.get("/console")
+    assert client.get("/console").headers["Location"] == f"/console/{tenants.a.customer.id}"
+    console = client.get(f"/console/{tenants.a.customer.id}")
     assert console.status_code == 200
     html = console.get_data(as_text=True)
     assert tenants.a.customer.vip_id in html
     assert tenants.b.customer.company_name not in html
+    assert client.get(f"/console/{tenants.b.customer.id}").status_code == 404
 
 
 def test_s10_denied_access_changes_nothing_and_is_audited(app, client, tenants, login_as):

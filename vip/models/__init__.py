@@ -21,7 +21,14 @@ from vip.models.orders import (
     ReturnAuthorizationLine,
     ReturnStatus,
 )
-from vip.models.tenancy import RecoveryCode, Reseller, Role, User
+from vip.models.tenancy import (
+    RecoveryCode,
+    Reseller,
+    Role,
+    User,
+    VipAdminCustomer,
+    administered_customer_ids,
+)
 from vip.models.webhooks import (
     DeliveryStatus,
     WebhookAttempt,
@@ -61,4 +68,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "VipAdminCustomer",
+    "administered_customer_ids",
 ]

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Index, String, false, func
+from sqlalchemy import BigInteger, ForeignKey, Index, String, false, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vip.extensions import db
@@ -40,8 +40,9 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role))
+    # A reseller user's reseller; a VIP admin has none: it belongs to no reseller's team and
+    # reaches its customers only through `vip_admin_customers`.
     reseller_id: Mapped[int | None] = mapped_column(ForeignKey("resellers.id"), index=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     language: Mapped[str] = mapped_column(String(2), default="sv")
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
@@ -56,7 +57,6 @@ class User(UserMixin, db.Model):
     two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     reseller: Mapped[Reseller | None] = relationship()
-    customer: Mapped[Customer | None] = relationship(foreign_keys=[customer_id])  # noqa: F821
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -76,10 +76,30 @@ class User(UserMixin, db.Model):
 
     @property
     def tenant_reseller_id(self) -> int | None:
-        """The reseller whose data this user works in (a VIP admin's via the customer)."""
-        if self.reseller_id is not None:
-            return self.reseller_id
-        return self.customer.reseller_id if self.customer else None
+        """The reseller whose data this user works in; None for a VIP admin, who may
+        administer customers of several resellers (its events belong to a customer)."""
+        return self.reseller_id
+
+
+class VipAdminCustomer(db.Model):
+    """One customer a VIP admin administers. One person (one login) may administer
+    several customers, of one reseller or of different resellers, as in the vendor's
+    own Admin Console; this link never makes them a member of any reseller's team."""
+
+    __tablename__ = "vip_admin_customers"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def administered_customer_ids(user_id):
+    """The ids of the customers a VIP admin administers, as a subquery."""
+    return select(VipAdminCustomer.customer_id).where(VipAdminCustomer.user_id == user_id)
 
 
 # Emails are unique whatever their case.

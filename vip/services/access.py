@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 
 from vip.extensions import db
-from vip.models import Customer, Role, User
+from vip.models import Customer, Role, User, administered_customer_ids
 from vip.services.errors import NotVisible, PermissionDenied
 
 RESELLER_ROLES = frozenset({Role.RESELLER_ADMIN, Role.RESELLER_SALES})
@@ -43,13 +43,22 @@ def require(user: User, action: str) -> None:
 
 
 def visible_customers(user: User) -> Select:
-    """Customers this user may see: the reseller's, or a VIP admin's own one."""
+    """Customers this user may see: the reseller's, or those a VIP admin administers
+    (through `vip_admin_customers` only: a VIP admin has no reseller)."""
     query = select(Customer)
     if user.role in RESELLER_ROLES:
         return query.where(Customer.reseller_id == user.reseller_id)
     if user.role == Role.VIP_ADMIN:
-        return query.where(Customer.id == user.customer_id)
+        return query.where(Customer.id.in_(administered_customer_ids(user.id)))
     return query.where(False)
+
+
+def administered_customers(user: User) -> list[Customer]:
+    """The customers of a VIP admin's Admin Console, by company name (its switcher)."""
+    require(user, "admin_console.use")
+    return list(
+        db.session.scalars(visible_customers(user).order_by(Customer.company_name, Customer.vip_id))
+    )
 
 
 def get_customer_for(*, user: User, customer_id: int, action: str = "customers.view") -> Customer:

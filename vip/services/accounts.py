@@ -16,7 +16,7 @@ from vip.database import reading_then_release, release_transaction
 from vip.extensions import db
 from vip.links import external_url
 from vip.mail import render_mail
-from vip.models import Customer, Reseller, Role, User
+from vip.models import Customer, Reseller, Role, User, VipAdminCustomer
 from vip.services import audit, outbox
 from vip.services.access import get_team_member_for, require
 from vip.services.errors import DomainError
@@ -231,6 +231,7 @@ def new_user(
     customer: Customer | None = None,
     actor: User | None = None,
 ) -> User:
+    """A reseller user of `reseller`, or a VIP admin administering `customer`."""
     email = email.strip()
     if (role == Role.VIP_ADMIN) != (customer is not None) or (reseller is None) == (
         customer is None
@@ -245,10 +246,11 @@ def new_user(
         role=role,
         language=language,
         reseller=reseller,
-        customer=customer,
     )
     db.session.add(user)
     db.session.flush()
+    if customer is not None:  # a VIP admin's first customer; more may follow (invitations)
+        db.session.add(VipAdminCustomer(user_id=user.id, customer_id=customer.id))
     audit.record(
         actor=actor,
         action="user.created",

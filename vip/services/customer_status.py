@@ -21,6 +21,7 @@ from vip.models import (
     PurchaseAuthorization,
     Role,
     User,
+    VipAdminCustomer,
 )
 from vip.services import audit, events
 
@@ -48,7 +49,10 @@ def invitation_state(customer: Customer) -> InvitationState:
         return select(column).where(Invitation.customer_id == customer.id).scalar_subquery()
 
     admin = exists().where(
-        User.customer_id == customer.id, User.role == Role.VIP_ADMIN, User.active.is_(True)
+        VipAdminCustomer.customer_id == customer.id,
+        User.id == VipAdminCustomer.user_id,
+        User.role == Role.VIP_ADMIN,
+        User.active.is_(True),
     )
     sent, accepted, has_admin = db.session.execute(
         select(of(func.count(Invitation.id)), of(func.count(Invitation.accepted_at)), admin)

@@ -24,6 +24,7 @@ from vip.models import (
     PurchaseAuthorization,
     Role,
     User,
+    VipAdminCustomer,
 )
 from vip.services import audit, events
 
@@ -263,23 +264,32 @@ def _reminders_due(customers: list[Customer], today: date) -> list[DueReminder]:
             )
         ).all()
     )
-    admins = {
-        user.customer_id: user
-        for user in db.session.scalars(
-            select(User).where(
-                User.role == Role.VIP_ADMIN,
-                User.active.is_(True),
-                User.customer_id.in_([c.id for c in customers]),
-            )
+    # Each customer's VIP admins (one person may administer several customers, each
+    # with its own reminders): the mail goes to the customer's admin email, in the
+    # language of the account with that email, else of its first VIP admin.
+    admins: dict[int, list[User]] = {}
+    for customer_id, user in db.session.execute(
+        select(VipAdminCustomer.customer_id, User)
+        .join(User, User.id == VipAdminCustomer.user_id)
+        .where(
+            User.role == Role.VIP_ADMIN,
+            User.active.is_(True),
+            VipAdminCustomer.customer_id.in_([c.id for c in customers]),
         )
-    }
+        .order_by(User.id)
+    ):
+        admins.setdefault(customer_id, []).append(user)
     due = []
     for customer in customers:
         kind = relevant_reminder(customer.anniversary_date, today)
         cycle = customer.anniversary_date.isoformat()
         if kind is None or (customer.id, kind, cycle) in existing:
             continue
-        admin = admins.get(customer.id)
+        candidates = admins.get(customer.id, [])
+        admin = next(
+            (each for each in candidates if each.email.lower() == customer.admin_email.lower()),
+            candidates[0] if candidates else None,
+        )
         language = admin.language if admin is not None else customer.admin_language
         due.append(DueReminder(customer, kind, cycle, language))
     return due

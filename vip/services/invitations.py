@@ -1,4 +1,9 @@
-"""The VIP invitation: a single-use link, valid 30 days, that makes the VIP admin."""
+"""The VIP invitation: a single-use link, valid 30 days, that makes the VIP admin.
+
+The link is bound to the invited email (S56, S57): accepting it makes a new VIP admin
+account with that email, or adds the customer to the VIP admin account that already has
+it, once that person signs in with the account's password (S55). An email of a reseller
+user's account never becomes a VIP admin, and no signed-in reseller user can accept."""
 
 from __future__ import annotations
 
@@ -20,16 +25,21 @@ from vip.models import (
     Invitation,
     Role,
     User,
+    VipAdminCustomer,
 )
 from vip.services import audit, events, outbox
 from vip.services.access import get_customer_for
-from vip.services.accounts import new_user
+from vip.services.accounts import authenticate, find_user_by_email, new_user
 from vip.services.customer_status import invitation_accepted
 from vip.services.errors import DomainError
 
 
 class InvitationUnusable(DomainError):
     pass
+
+
+class InvitationRefused(DomainError):
+    """The link is valid, but the person or account in front of it may not accept it."""
 
 
 def _serializer() -> URLSafeSerializer:
@@ -138,10 +148,66 @@ def check_usable(invitation: Invitation | None, *, today: date) -> Invitation:
     return invitation
 
 
-def accept_invitation(*, token: str, password: str, today: date, now) -> User:
-    invitation = check_usable(find_by_token(token), today=today)
-    customer = invitation.customer
-    # Single-shot (S23): only one request can claim the link.
+def _refuse(*, invitation: Invitation, reason: str, actor: User | None, message) -> None:
+    """Audits a refused acceptance on the customer (the reason, never another tenant's
+    data) and raises InvitationRefused with the message for the person in front of it."""
+    audit.record(
+        actor=actor,
+        actor_label=None if actor is not None else invitation.email,
+        action="invitation.refused",
+        customer=invitation.customer,
+        object_type="invitation",
+        object_id=invitation.id,
+        details={"reason": reason},
+    )
+    db.session.commit()
+    raise InvitationRefused(message)
+
+
+def account_for(*, invitation: Invitation, signed_in: User | None) -> User | None:
+    """Who may accept: None when the invited email has no account (the person chooses a
+    password), or the VIP admin account that has it (the person signs in with its
+    password). Refuses, audited, a signed-in reseller user (S57), anyone signed in as
+    another account than the invited email (S56), and an email of a reseller user (S58)."""
+    if signed_in is not None and signed_in.role != Role.VIP_ADMIN:
+        _refuse(
+            invitation=invitation,
+            reason="reseller_user_signed_in",
+            actor=signed_in,
+            message=_l(
+                "You are signed in as a reseller user, who cannot become a customer's VIP "
+                "admin. Forward the invitation mail to the customer's VIP admin instead."
+            ),
+        )
+    if signed_in is not None and signed_in.email.lower() != invitation.email.lower():
+        _refuse(
+            invitation=invitation,
+            reason="other_account_signed_in",
+            actor=signed_in,
+            message=_l(
+                "This invitation is for %(email)s, but you are signed in with another "
+                "account. Sign out, then open the link again.",
+                email=invitation.email,
+            ),
+        )
+    account = find_user_by_email(invitation.email)
+    if account is not None and account.role != Role.VIP_ADMIN:
+        _refuse(
+            invitation=invitation,
+            reason="email_of_reseller_user",
+            actor=None,
+            message=_l(
+                "%(email)s is the email of a reseller user's account, which cannot be a "
+                "customer's VIP admin. Ask %(reseller)s to invite another email address.",
+                email=invitation.email,
+                reseller=invitation.customer.reseller.name,
+            ),
+        )
+    return account
+
+
+def _claim(invitation: Invitation, now) -> None:
+    """Single-shot (S23): only one request can claim the link."""
     claimed = db.session.execute(
         db.update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
@@ -151,21 +217,14 @@ def accept_invitation(*, token: str, password: str, today: date, now) -> User:
     if claimed != 1:
         db.session.rollback()
         raise InvitationUnusable(_l("This invitation has already been accepted."))
-    try:
-        admin = new_user(
-            email=invitation.email,
-            name=customer.admin_name,
-            password=password,
-            role=Role.VIP_ADMIN,
-            language=customer.admin_language,
-            customer=customer,
-            actor=None,
-        )
-    except DomainError:
-        db.session.rollback()
-        raise
-    # Accepting gives the customer the status with access it would have had; it never
-    # restores access removed after a missed anniversary: a renewal does that.
+
+
+def _accepted(*, invitation: Invitation, admin: User, existing_account: bool) -> None:
+    """The customer's status once its VIP admin is in place, the audit event, the commit.
+
+    Accepting gives the customer the status with access it would have had; it never
+    restores access removed after a missed anniversary: a renewal does that."""
+    customer = invitation.customer
     if customer.status == CustomerStatus.INVITED:
         customer.status = CustomerStatus.ACTIVE
         events.customer_status_changed(
@@ -182,7 +241,71 @@ def accept_invitation(*, token: str, password: str, today: date, now) -> User:
         customer=customer,
         object_type="invitation",
         object_id=invitation.id,
-        details={"status": customer.status.value},
+        details={"status": customer.status.value, "existing_account": existing_account},
     )
     db.session.commit()
+
+
+def accept_invitation(
+    *, token: str, password: str, today: date, now, signed_in: User | None = None
+) -> User:
+    """Accepts with a new VIP admin account: the invited email and a password chosen now."""
+    invitation = check_usable(find_by_token(token), today=today)
+    if account_for(invitation=invitation, signed_in=signed_in) is not None:
+        raise DomainError(
+            _l(
+                "%(email)s has an account already: sign in with its password.",
+                email=invitation.email,
+            ),
+            field="password",
+        )
+    _claim(invitation, now)
+    try:
+        admin = new_user(
+            email=invitation.email,
+            name=invitation.customer.admin_name,
+            password=password,
+            role=Role.VIP_ADMIN,
+            language=invitation.customer.admin_language,
+            customer=invitation.customer,
+            actor=None,
+        )
+    except DomainError:
+        db.session.rollback()
+        raise
+    _accepted(invitation=invitation, admin=admin, existing_account=False)
+    return admin
+
+
+def accept_with_account(
+    *, token: str, password: str, today: date, now, signed_in: User | None = None
+) -> User:
+    """Accepts with the VIP admin account the invited email already has (S55): once its
+    password is right (a sign-in, with its lock-out and audit: S3), the customer is added
+    to the account, which then administers it beside its other customers."""
+    invitation = check_usable(find_by_token(token), today=today)
+    account = account_for(invitation=invitation, signed_in=signed_in)
+    if account is None:
+        raise DomainError(_l("Choose a password for your new account."), field="password")
+    invitation_id = invitation.id
+    try:
+        admin = authenticate(email=invitation.email, password=password, now=now)
+    except DomainError:
+        invitation = db.session.get(Invitation, invitation_id)
+        audit.record(
+            actor=account,
+            action="invitation.refused",
+            customer=invitation.customer,
+            object_type="invitation",
+            object_id=invitation.id,
+            details={"reason": "sign_in_refused"},
+        )
+        db.session.commit()
+        raise
+    invitation = check_usable(db.session.get(Invitation, invitation_id), today=today)
+    _claim(invitation, now)
+    already = db.session.get(VipAdminCustomer, (admin.id, invitation.customer_id))
+    if already is None:
+        db.session.add(VipAdminCustomer(user_id=admin.id, customer_id=invitation.customer_id))
+    _accepted(invitation=invitation, admin=admin, existing_account=True)
     return admin

@@ -145,9 +145,9 @@ def license_inventory(*, customer: Customer, with_pending: bool = False) -> list
 # -- Assignment in the Admin Console ------------------------------------------------------------
 
 
-def console_customer(user: User) -> Customer:
-    """The one customer a VIP admin's Admin Console shows."""
-    return get_customer_for(user=user, customer_id=user.customer_id, action="admin_console.use")
+def console_customer(*, user: User, customer_id: int) -> Customer:
+    """The customer a VIP admin's Admin Console shows: one it administers, or NotVisible."""
+    return get_customer_for(user=user, customer_id=customer_id, action="admin_console.use")
 
 
 def assignments_of(*, customer: Customer) -> dict[int, list[LicenseAssignment]]:
@@ -192,10 +192,12 @@ def assignment_closed(customer: Customer, today: date) -> bool:
     return customer.status == CustomerStatus.INACTIVE or removed
 
 
-def assign_license(*, user: User, product_id: int, email: str, today: date) -> LicenseAssignment:
-    """The VIP admin gives one license of a product to a user: never beyond what the
-    customer owns or has pending, once per user and product."""
-    customer = console_customer(user)
+def assign_license(
+    *, user: User, customer_id: int, product_id: int, email: str, today: date
+) -> LicenseAssignment:
+    """The VIP admin gives one license of a product of one of its customers to a user:
+    never beyond what the customer owns or has pending, once per user and product."""
+    customer = console_customer(user=user, customer_id=customer_id)
     lock_customer(customer.id)
     db.session.refresh(customer)
     inventory = license_inventory(customer=customer, with_pending=True)
@@ -267,9 +269,10 @@ def assign_license(*, user: User, product_id: int, email: str, today: date) -> L
     return assignment
 
 
-def unassign_license(*, user: User, assignment_id: int) -> LicenseAssignment:
-    """Takes a license back; a second, concurrent unassign finds nothing to do."""
-    customer = console_customer(user)
+def unassign_license(*, user: User, customer_id: int, assignment_id: int) -> LicenseAssignment:
+    """Takes a license of one of the VIP admin's customers back; a second, concurrent
+    unassign finds nothing to do."""
+    customer = console_customer(user=user, customer_id=customer_id)
     assignment = db.session.scalar(
         select(LicenseAssignment).where(
             LicenseAssignment.id == assignment_id,

@@ -124,6 +124,7 @@ class Banner:
     stage: RenewalStage
     dates: RenewalDates
     reseller_name: str
+    company_name: str  # a VIP admin may administer several customers: the banner names it
 
     @property
     def is_warning(self) -> bool:
@@ -137,7 +138,7 @@ def banner_for(customer: Customer, today: date) -> Banner | None:
     dates = dates_for(customer, today)
     if dates is None or not dates.renewal_due:
         return None
-    return Banner(dates.stage, dates, customer.reseller.name)
+    return Banner(dates.stage, dates, customer.reseller.name, customer.company_name)
 
 
 # -- The overview --------------------------------------------------------------------------

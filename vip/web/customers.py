@@ -166,9 +166,9 @@ def tab(customer_id: int, tab: str):
         state = customer_status.invitation_state(customer)
         # An imported customer may have none yet (imported without invitations).
         context["may_invite"] = invitation is None and not state.admin_in_place
-        context["invitation_link"] = (
-            invitations.link_for(invitation) if invitation is not None and state.awaiting else None
-        )
+        # The link itself is never shown to reseller users (S57): only the invited mailbox
+        # gets it, so nobody of the reseller can accept in the VIP admin's place.
+        context["invitation_awaiting"] = invitation is not None and state.awaiting
         context["today"] = clock.today_for(current_user)
         context["inventory"] = orders.license_inventory(customer=customer)
         context["renewal_history"] = renewals.renewal_history(customer=customer)

@@ -19,7 +19,7 @@ SECTION_KEYS = ", ".join(key.value for key in dashboard.SectionKey)
 @login_required
 def index():
     if current_user.role == Role.VIP_ADMIN:
-        return redirect(url_for("admin_console.index"))
+        return redirect(url_for("admin_console.home"))
     today = clock.today_for(current_user)
     return render_template(
         "dashboard/index.html",

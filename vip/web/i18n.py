@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     Flask,
     current_app,
+    g,
     has_request_context,
     redirect,
     request,
@@ -39,9 +40,10 @@ def current_language() -> str:
 
 def select_timezone() -> str:
     if has_request_context() and current_user and current_user.is_authenticated:
-        reseller = current_user.reseller or (
-            current_user.customer.reseller if current_user.customer else None
-        )
+        # A VIP admin's: the reseller of the Admin Console's customer (it may administer
+        # customers of several resellers).
+        customer = g.get("console_customer")
+        reseller = current_user.reseller or (customer.reseller if customer else None)
         if reseller is not None:
             return reseller.time_zone
     return DEFAULT_TIME_ZONE

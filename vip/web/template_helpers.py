@@ -30,6 +30,7 @@ from vip.models import (
 )
 from vip.services import orders, pipeline, renewals
 from vip.web import charts
+from vip.web.admin_console import chosen_customer
 from vip.web.i18n import current_language
 from vip.web.labels import RENEWAL_STAGE_LABELS, labels_context
 
@@ -156,10 +157,11 @@ def renewal_banner() -> dict:
         return {}
     if current_user.role != Role.VIP_ADMIN:
         return {}
-    customer = current_user.customer
+    # The chosen customer's (a VIP admin may administer several, each its own anniversary).
+    customer = chosen_customer()
     if customer is None:
         return {}
-    return {"renewal_banner": renewals.banner_for(customer, clock.today_for(current_user))}
+    return {"renewal_banner": renewals.banner_for(customer, clock.today_of(customer))}
 
 
 def init_app(app: Flask) -> None:

@@ -97,10 +97,36 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's batch mode rebuilds a table (copy, DROP TABLE, rename); with foreign
+            # keys enforced, dropping a table others refer to deletes its rows first, which
+            # those references refuse (or cascade). SQLite's own procedure for altering a
+            # table: enforcement off, outside any transaction, for the migration; then
+            # `foreign_key_check` before the commit, and enforcement on again.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys = OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+            if sqlite and connection.in_transaction():
+                connection.commit()  # the PRAGMA below is ignored inside a transaction
+        finally:
+            if sqlite:
+                if connection.in_transaction():  # the migration failed
+                    connection.rollback()
+                _sqlite_pragma(connection, "PRAGMA foreign_keys = ON")
+
+
+def _sqlite_pragma(connection, pragma: str) -> None:
+    """A PRAGMA on the driver's connection: outside SQLAlchemy's transaction, where
+    SQLite ignores `foreign_keys`."""
+    connection.connection.driver_connection.execute(pragma)
 
 
 if context.is_offline_mode():

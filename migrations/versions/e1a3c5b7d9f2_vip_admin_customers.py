@@ -21,10 +21,10 @@ branch_labels = None
 depends_on = None
 
 
-def _keep_email_index(change) -> None:
-    """SQLite's batch mode rebuilds the table from what it can reflect, and it cannot
-    reflect the expression index that keeps emails unique whatever their case: dropped
-    before, made again after."""
+def _rebuilding_users(change) -> None:
+    """SQLite's batch mode rebuilds `users` (a copy, DROP TABLE users, a rename; with
+    foreign keys off, migrations/env.py), and cannot reflect the expression index that
+    keeps emails unique whatever their case: dropped before, made again after."""
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
         op.drop_index("uq_users_email_lower", table_name="users")
@@ -34,6 +34,25 @@ def _keep_email_index(change) -> None:
 
 
 def upgrade():
+    bind = op.get_bind()
+    # Read before the users table is rebuilt (SQLite), which drops the column.
+    pairs = [
+        {"user_id": user_id, "customer_id": customer_id, "added_at": created_at}
+        for user_id, customer_id, created_at in bind.execute(
+            sa.text(
+                "SELECT id, customer_id, created_at FROM users "
+                "WHERE role = 'vip_admin' AND customer_id IS NOT NULL ORDER BY id"
+            )
+        )
+    ]
+
+    def drop_column():
+        with op.batch_alter_table("users") as batch:
+            batch.drop_index("ix_users_customer_id")
+            batch.drop_constraint("fk_users_customer_id_customers", type_="foreignkey")
+            batch.drop_column("customer_id")
+
+    _rebuilding_users(drop_column)
     op.create_table(
         "vip_admin_customers",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -57,22 +76,31 @@ def upgrade():
         batch.create_index(
             batch.f("ix_vip_admin_customers_customer_id"), ["customer_id"], unique=False
         )
-    op.execute(
-        "INSERT INTO vip_admin_customers (user_id, customer_id, added_at) "
-        "SELECT id, customer_id, created_at FROM users "
-        "WHERE role = 'vip_admin' AND customer_id IS NOT NULL"
-    )
-
-    def drop_column():
-        with op.batch_alter_table("users") as batch:
-            batch.drop_index("ix_users_customer_id")
-            batch.drop_constraint("fk_users_customer_id_customers", type_="foreignkey")
-            batch.drop_column("customer_id")
-
-    _keep_email_index(drop_column)
+    if pairs:
+        bind.execute(
+            sa.text(
+                "INSERT INTO vip_admin_customers (user_id, customer_id, added_at) "
+                "VALUES (:user_id, :customer_id, :added_at)"
+            ),
+            pairs,
+        )
 
 
 def downgrade():
+    bind = op.get_bind()
+    # Each VIP admin's first customer, read before the users table is rebuilt (SQLite).
+    first = [
+        {"user_id": user_id, "customer_id": customer_id}
+        for user_id, customer_id in bind.execute(
+            sa.text(
+                "SELECT user_id, min(customer_id) FROM vip_admin_customers GROUP BY user_id"
+            )
+        )
+    ]
+    with op.batch_alter_table("vip_admin_customers") as batch:
+        batch.drop_index(batch.f("ix_vip_admin_customers_customer_id"))
+    op.drop_table("vip_admin_customers")
+
     def add_column():
         with op.batch_alter_table("users") as batch:
             batch.add_column(sa.Column("customer_id", sa.Integer(), nullable=True))
@@ -81,12 +109,8 @@ def downgrade():
             )
             batch.create_index("ix_users_customer_id", ["customer_id"], unique=False)
 
-    _keep_email_index(add_column)
-    op.execute(
-        "UPDATE users SET customer_id = (SELECT min(link.customer_id) "
-        "FROM vip_admin_customers AS link WHERE link.user_id = users.id) "
-        "WHERE role = 'vip_admin'"
-    )
-    with op.batch_alter_table("vip_admin_customers") as batch:
-        batch.drop_index(batch.f("ix_vip_admin_customers_customer_id"))
-    op.drop_table("vip_admin_customers")
+    _rebuilding_users(add_column)
+    if first:
+        bind.execute(
+            sa.text("UPDATE users SET customer_id = :customer_id WHERE id = :user_id"), first
+        )

@@ -137,3 +137,116 @@ def test_migrations_create_the_models_schema_and_go_back_down(request, tmp_path)
     finally:
         if drop:
             drop()
+
+
+def _rows(engine, sql: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql))]
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+def test_s55_the_vip_admin_link_migration_carries_each_vip_admin_over_and_back(request, tmp_path):
+    """Before: a VIP admin has one `users.customer_id`. After: the same pair in
+    `vip_admin_customers`, the column gone, the rows referring to users intact; a second
+    customer added afterwards is dropped by going down, which keeps the first."""
+    url, options, drop = _fresh_database(request, tmp_path)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+            "SECRET_KEY": "x",
+            "TESTING": True,
+        }
+    )
+    try:
+        with app.app_context():
+            upgrade(revision="c5f7b9d1e3a2")
+            with db.engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO resellers (id, name, country, time_zone, created_at) "
+                        "VALUES (1, 'R', 'SE', 'Europe/Stockholm', '2026-01-01 00:00:00')"
+                    )
+                )
+                for number in (1, 2):
+                    connection.execute(
+                        sa.text(
+                            "INSERT INTO customers (id, reseller_id, company_name, country,"
+                            " market_segment, admin_name, admin_email, admin_language, vip_id,"
+                            " status, search_key, created_at, updated_at) VALUES (:id, 1,"
+                            " :name, 'SE', 'commercial', 'A', 'a@c.example', 'sv', :vip_id,"
+                            " 'active', '', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                        ),
+                        {"id": number, "name": f"C{number} AB", "vip_id": f"123456789{number}"},
+                    )
+                for user_id, email, role, reseller_id, customer_id in (
+                    (1, "admin@r.example", "reseller_admin", 1, None),
+                    (2, "vip1@c.example", "vip_admin", None, 1),
+                    (3, "vip2@c.example", "vip_admin", None, 2),
+                ):
+                    connection.execute(
+                        sa.text(
+                            "INSERT INTO users (id, email, name, password_hash, role,"
+                            " reseller_id, customer_id, language, active, failed_logins,"
+                            " session_version, created_at) VALUES (:id, :email, 'N', '-',"
+                            " :role, :reseller_id, :customer_id, 'sv', :active, 0, 1,"
+                            " '2026-02-03 04:05:06')"
+                        ),
+                        {
+                            "id": user_id,
+                            "email": email,
+                            "role": role,
+                            "reseller_id": reseller_id,
+                            "customer_id": customer_id,
+                            "active": True,
+                        },
+                    )
+                # Rows that refer to a user: SQLite's rebuild of `users` must keep them.
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO audit_events (actor_id, actor_label, action, details, at)"
+                        " VALUES (2, 'vip1@c.example', 'login.succeeded', '{}',"
+                        " '2026-02-03 04:05:06')"
+                    )
+                )
+            upgrade(revision="e1a3c5b7d9f2")
+            assert _rows(db.engine, "SELECT actor_id FROM audit_events") == [(2,)]
+            if db.engine.dialect.name == "sqlite":  # enforced again after the migration
+                assert _rows(db.engine, "PRAGMA foreign_keys") == [(1,)]
+            assert sorted(
+                _rows(db.engine, "SELECT user_id, customer_id FROM vip_admin_customers")
+            ) == [(2, 1), (3, 2)]
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("users")}
+            assert "customer_id" not in columns
+            # Emails stay unique in any case (the index survives SQLite's table rebuild).
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO users (id, email, name, password_hash, role, language,"
+                        " active, failed_logins, session_version, created_at) VALUES (9,"
+                        " 'VIP1@c.example', 'N', '-', 'vip_admin', 'sv', :active, 0, 1,"
+                        " '2026-02-03 04:05:06')"
+                    ),
+                    {"active": True},
+                )
+            # vip1 administers customer 2 too; going down keeps its first customer.
+            with db.engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO vip_admin_customers (user_id, customer_id, added_at)"
+                        " VALUES (2, 2, '2026-03-01 00:00:00')"
+                    )
+                )
+            downgrade(revision="c5f7b9d1e3a2")
+            assert sorted(_rows(db.engine, "SELECT id, customer_id FROM users")) == [
+                (1, None),
+                (2, 1),
+                (3, 2),
+            ]
+            assert "vip_admin_customers" not in sa.inspect(db.engine).get_table_names()
+            assert _rows(db.engine, "SELECT actor_id FROM audit_events") == [(2,)]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if drop:
+            drop()

@@ -160,7 +160,7 @@ def test_s55_the_vip_admin_link_migration_carries_each_vip_admin_over_and_back(r
     )
     try:
         with app.app_context():
-            upgrade(revision="c5f7b9d1e3a2")
+            upgrade(revision="ad46b91eecc8")
             with db.engine.begin() as connection:
                 connection.execute(
                     sa.text(
@@ -237,7 +237,7 @@ def test_s55_the_vip_admin_link_migration_carries_each_vip_admin_over_and_back(r
                         " VALUES (2, 2, '2026-03-01 00:00:00')"
                     )
                 )
-            downgrade(revision="c5f7b9d1e3a2")
+            downgrade(revision="ad46b91eecc8")
             assert sorted(_rows(db.engine, "SELECT id, customer_id FROM users")) == [
                 (1, None),
                 (2, 1),

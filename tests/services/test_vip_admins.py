@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import CONSULTANT, PASSWORD, TODAY
-from tests.support import administered_ids, count, english, user
+from tests.support import administered_ids, count, english, enrol_two_factor, totp_code, user
 from vip.extensions import db
 from vip.models import AuditEvent, Customer, CustomerStatus, Role, User
 from vip.services import access, licenses
@@ -25,6 +25,7 @@ from vip.services.invitations import (
     find_by_token,
     token_for,
 )
+from vip.services.two_factor import SecondFactorRefused
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 NEW_PASSWORD = "glad lemon typewriter harbour"
@@ -126,6 +127,63 @@ def test_s55_wrong_password_is_refused_counted_and_audited(second_invitation, ct
     later = NOW + timedelta(minutes=app.config["VIP_LOCKOUT_MINUTES"] + 1)
     accept_with_account(token=shared.beta_token, password=PASSWORD, today=TODAY, now=later)
     assert administered_ids(shared.user_id) == {shared.alfa_id, shared.beta_id}
+
+
+def test_s55_an_account_with_a_second_factor_needs_its_code_too(second_invitation, ctx):
+    shared = second_invitation
+    enrolled_at = NOW - timedelta(minutes=5)
+    secret, recovery = enrol_two_factor(shared.user_id, now=enrolled_at)
+    accept = accept_with_account  # the password alone is not enough, nor a wrong code
+    with pytest.raises(SecondFactorRefused) as raised:
+        accept(token=shared.beta_token, password=PASSWORD, today=TODAY, now=NOW)
+    assert raised.value.field == "code"
+    with pytest.raises(SecondFactorRefused):
+        accept(token=shared.beta_token, password=PASSWORD, code="000000", today=TODAY, now=NOW)
+    assert user(shared.user_id).failed_logins == 1  # the wrong code counts (S3)
+    # The code of the enrolment's step was spent: it is refused again (no replay).
+    with pytest.raises(SecondFactorRefused):
+        accept(
+            token=shared.beta_token,
+            password=PASSWORD,
+            code=totp_code(secret, enrolled_at),
+            today=TODAY,
+            now=enrolled_at,
+        )
+    assert [e.details["reason"] for e in refusals(shared.beta_id)] == ["second_factor_refused"] * 3
+    assert_still_invited(shared.beta_id, shared.beta_token)
+    admin = accept(
+        token=shared.beta_token,
+        password=PASSWORD,
+        code=totp_code(secret, NOW),
+        today=TODAY,
+        now=NOW,
+    )
+    assert administered_ids(admin) == {shared.alfa_id, shared.beta_id}
+    assert user(shared.user_id).failed_logins == 0
+    signed_in = db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "login.succeeded", AuditEvent.actor_id == shared.user_id
+        )
+    ).all()
+    assert signed_in[-1].details == {"second_factor": "totp"}
+    assert len(recovery) == 10
+
+
+def test_s55_a_recovery_code_works_once_in_place_of_the_code(tenants, ctx):
+    built_a, token_a = invite(tenants.a, "twofa@gamma.example", "Delta AB")
+    admin = accept_invitation(token=token_a, password=NEW_PASSWORD, today=TODAY, now=NOW)
+    _, recovery = enrol_two_factor(admin.id, now=NOW)
+    second, token_b = invite(tenants.b, "twofa@gamma.example", "Epsilon Oy")
+    third, token_c = invite(tenants.b, "twofa@gamma.example", "Zeta Oy")
+    accept_with_account(
+        token=token_b, password=NEW_PASSWORD, code=recovery[0], today=TODAY, now=NOW
+    )
+    with pytest.raises(SecondFactorRefused):
+        accept_with_account(
+            token=token_c, password=NEW_PASSWORD, code=recovery[0], today=TODAY, now=NOW
+        )
+    assert administered_ids(admin) == {built_a.id, second.id}
+    assert_still_invited(third.id, token_c)
 
 
 def test_s55_an_inactive_account_cannot_accept(second_invitation, ctx):

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import CONSULTANT, HX, PASSWORD, TODAY, login
-from tests.support import administered_ids, in_app, pid, user
+from tests.support import administered_ids, enrol_two_factor, in_app, pid, totp_code, user
 from vip.extensions import db
 from vip.models import AuditEvent, Customer, CustomerStatus, Invitation, LicenseAssignment, User
 from vip.services.authorizations import LineInput, create_purchase_authorization
@@ -102,6 +102,29 @@ def test_s55_row1_second_invitation_asks_for_the_existing_password(app, client, 
         assert db.session.scalar(select(db.func.count()).where(User.email == CONSULTANT)) == 1
     # The link is spent.
     assert client.get(url, headers=EN).status_code == 410
+
+
+def test_s55_row1_an_account_with_a_second_factor_gives_its_code_on_the_page(
+    app, client, second_invitation
+):
+    shared = second_invitation
+    now = datetime.now(UTC)
+    with in_app(app):
+        secret, _ = enrol_two_factor(shared.user_id, now=now - timedelta(minutes=2))
+    url = f"/invitations/{shared.beta_token}"
+    page = client.get(url, headers=EN).get_data(as_text=True)
+    assert 'name="password"' in page and 'name="code"' in page
+    assert 'autocomplete="one-time-code"' in page
+    without = client.post(url, data={"password": PASSWORD}, headers=EN)
+    assert without.status_code == 422
+    assert 'id="code-error"' in without.get_data(as_text=True)
+    assert status_of(app, shared.beta_id) == CustomerStatus.INVITED
+    accepted = client.post(
+        url, data={"password": PASSWORD, "code": totp_code(secret, now)}, headers=EN
+    )
+    assert accepted.status_code == 303 and accepted.headers["Location"] == "/login"
+    assert status_of(app, shared.beta_id) == CustomerStatus.ACTIVE
+    assert refusal_reasons(app, shared.beta_id) == ["second_factor_refused"]
 
 
 def test_s55_row1_a_new_password_posted_for_an_existing_account_is_no_500(

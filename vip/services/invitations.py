@@ -27,11 +27,12 @@ from vip.models import (
     User,
     VipAdminCustomer,
 )
-from vip.services import audit, events, outbox
+from vip.services import audit, events, outbox, two_factor
 from vip.services.access import get_customer_for
 from vip.services.accounts import authenticate, find_user_by_email, new_user
 from vip.services.customer_status import invitation_accepted
 from vip.services.errors import DomainError
+from vip.services.two_factor import SecondFactorRefused
 
 
 class InvitationUnusable(DomainError):
@@ -278,27 +279,49 @@ def accept_invitation(
 
 
 def accept_with_account(
-    *, token: str, password: str, today: date, now, signed_in: User | None = None
+    *,
+    token: str,
+    password: str,
+    today: date,
+    now,
+    code: str = "",
+    signed_in: User | None = None,
 ) -> User:
-    """Accepts with the VIP admin account the invited email already has (S55): once its
-    password is right (a sign-in, with its lock-out and audit: S3), the customer is added
-    to the account, which then administers it beside its other customers."""
+    """Accepts with the VIP admin account the invited email already has (S55): once the
+    person signs in with its password and, when the account has one, its second factor
+    (a code or a recovery code: `two_factor.sign_in_with_code`, with the lock-out, the
+    replay check and the audit of a sign-in: S3, S40), the customer is added to the
+    account, which then administers it beside its other customers."""
     invitation = check_usable(find_by_token(token), today=today)
     account = account_for(invitation=invitation, signed_in=signed_in)
     if account is None:
         raise DomainError(_l("Choose a password for your new account."), field="password")
-    invitation_id = invitation.id
+    invitation_id, account_id = invitation.id, account.id
     try:
         admin = authenticate(email=invitation.email, password=password, now=now)
-    except DomainError:
+        if admin.two_factor_enabled:
+            if not code.strip():
+                raise SecondFactorRefused(
+                    _l("Enter the code your authenticator app shows now, or a recovery code."),
+                    field="code",
+                )
+            admin = two_factor.sign_in_with_code(
+                user_id=admin.id, session_version=admin.session_version, code=code, now=now
+            )
+    except DomainError as refused:
+        db.session.rollback()
         invitation = db.session.get(Invitation, invitation_id)
         audit.record(
-            actor=account,
+            actor=db.session.get(User, account_id),
             action="invitation.refused",
             customer=invitation.customer,
             object_type="invitation",
             object_id=invitation.id,
-            details={"reason": "sign_in_refused"},
+            details={
+                "reason": "second_factor_refused"
+                if isinstance(refused, SecondFactorRefused)
+                else "sign_in_refused"
+            },
         )
         db.session.commit()
         raise

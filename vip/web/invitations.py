@@ -8,8 +8,8 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import PasswordField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms import PasswordField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
 from vip import clock
 from vip.services import invitations
@@ -34,9 +34,11 @@ class AcceptInvitationForm(Form):
 
 
 class AcceptWithAccountForm(Form):
-    """The VIP admin account the invited email has: its password."""
+    """The VIP admin account the invited email has: its password, and its second factor
+    when it has one (checked by the service, which says why at the field)."""
 
     password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=1024)])
+    code = StringField(_l("Code"), validators=[Optional(), Length(max=32)])
 
 
 def _unusable(message, status: int):
@@ -58,17 +60,26 @@ def accept(token: str):
         return _unusable(str(error), 410)
     except InvitationRefused as error:
         return _unusable(str(error), 403)
-    accept_with = invitations.accept_with_account if account else invitations.accept_invitation
     form = AcceptWithAccountForm() if account else AcceptInvitationForm()
     if form.validate_on_submit():
         try:
-            admin = accept_with(
-                token=token,
-                password=form.password.data,
-                today=today,
-                now=clock.now(),
-                signed_in=signed_in,
-            )
+            if account is None:
+                admin = invitations.accept_invitation(
+                    token=token,
+                    password=form.password.data,
+                    today=today,
+                    now=clock.now(),
+                    signed_in=signed_in,
+                )
+            else:
+                admin = invitations.accept_with_account(
+                    token=token,
+                    password=form.password.data,
+                    code=form.code.data or "",
+                    today=today,
+                    now=clock.now(),
+                    signed_in=signed_in,
+                )
         except InvitationUnusable as error:
             return _unusable(str(error), 410)
         except InvitationRefused as error:

@@ -25,7 +25,7 @@ from vip.models import (
 from vip.services import audit, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.customer_status import clear_delay_if_resolved
-from vip.services.errors import DomainError, NotVisible
+from vip.services.errors import DomainError, NotVisible, StateConflict
 from vip.services.licenses import assigned_by_product, lock_customer, owned_by_product
 
 #: The most licenses one row may carry, per license type.
@@ -281,6 +281,33 @@ def get_for(*, user: User, pa_id: int) -> PurchaseAuthorization:
     return authorization
 
 
+def id_for_number(*, user: User, number: str) -> int:
+    """The id of the authorization with this number among those the user may see, or
+    NotVisible (404): the API names authorizations by number."""
+    require(user, "authorizations.manage")
+    visible = visible_customers(user).with_only_columns(Customer.id)
+    found = db.session.scalar(
+        select(PurchaseAuthorization.id).where(
+            PurchaseAuthorization.number == number,
+            PurchaseAuthorization.customer_id.in_(visible),
+        )
+    )
+    if found is None:
+        raise NotVisible(f"purchase authorization {number}")
+    return found
+
+
+def products_for_skus(skus: list[str]) -> dict[str, int]:
+    """Catalog product ids by SKU, for the SKUs that exist (the API names products by SKU;
+    whether one may be ordered is the authorization's rule)."""
+    wanted = {sku for sku in skus if sku}
+    if not wanted:
+        return {}
+    return dict(
+        db.session.execute(select(Product.sku, Product.id).where(Product.sku.in_(wanted))).all()
+    )
+
+
 def products_used_beyond_orders(*, customer: Customer, product_ids: set[int]) -> set[int]:
     """Products whose assigned licenses exceed the current term's licenses (less returns):
     those assignments use licenses of a pending authorization. Two queries, any size."""
@@ -328,7 +355,7 @@ def cancel_purchase_authorization(
     """R6: only a pending authorization whose licenses nobody uses; single-shot (S23)."""
     authorization = get_for(user=user, pa_id=pa_id)
     if authorization.status == AuthorizationStatus.ORDERED:
-        raise DomainError(
+        raise StateConflict(
             _l(
                 "%(number)s is already ordered and cannot be cancelled. "
                 "Request a return authorization for its order instead.",
@@ -336,11 +363,11 @@ def cancel_purchase_authorization(
             )
         )
     if authorization.status == AuthorizationStatus.CANCELLED:
-        raise DomainError(_l("%(number)s is already cancelled.", number=authorization.number))
+        raise StateConflict(_l("%(number)s is already cancelled.", number=authorization.number))
     lock_customer(authorization.customer_id)  # an assignment may be under way
     in_use = assigned_beyond_ordered(authorization)
     if in_use:
-        raise DomainError(
+        raise StateConflict(
             _l(
                 "%(number)s cannot be cancelled: licenses of %(products)s are assigned to users. "
                 "Ask the VIP admin to unassign them first.",
@@ -359,7 +386,7 @@ def cancel_purchase_authorization(
     ).rowcount
     if changed != 1:
         db.session.rollback()
-        raise DomainError(_l("%(number)s is already cancelled.", number=authorization.number))
+        raise StateConflict(_l("%(number)s is already cancelled.", number=authorization.number))
     db.session.refresh(authorization)
     customer = authorization.customer
     audit.record(

@@ -320,11 +320,35 @@ def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> li
 def feed_deadlines(*, reseller_id: int, today: date) -> list[Deadline]:
     """The reseller's deadlines from LOOKBACK_DAYS ago to LOOKAHEAD_DAYS ahead, ordered by
     day and UID: three queries, whatever the number of rows."""
-    first = today - timedelta(days=LOOKBACK_DAYS)
-    last = today + timedelta(days=LOOKAHEAD_DAYS)
+    return _deadlines_between(
+        reseller_id,
+        today,
+        today - timedelta(days=LOOKBACK_DAYS),
+        today + timedelta(days=LOOKAHEAD_DAYS),
+    )
+
+
+def _deadlines_between(reseller_id: int, today: date, first: date, last: date) -> list[Deadline]:
     deadlines = [
         *_order_due(reseller_id, first, last),
         *_return_windows(reseller_id, first, last),
         *_anniversaries(reseller_id, today, first, last),
     ]
     return sorted(deadlines, key=lambda deadline: (deadline.day, deadline.uid))
+
+
+#: The longest range one request for deadlines may span.
+MAX_RANGE_DAYS = LOOKBACK_DAYS + LOOKAHEAD_DAYS
+
+
+def deadlines_between(*, user: User, first: date, last: date, today: date) -> list[Deadline]:
+    """The feed's deadlines of the user's reseller from `first` to `last` (the API's
+    `GET /deadlines`), at most MAX_RANGE_DAYS apart."""
+    require(user, "customers.view")
+    if last < first:
+        raise DomainError(_l("The end of the range is before its start."), field="to")
+    if (last - first).days > MAX_RANGE_DAYS:
+        raise DomainError(
+            _l("Ask for at most %(count)d days at a time.", count=MAX_RANGE_DAYS), field="to"
+        )
+    return _deadlines_between(user.reseller_id, today, first, last)

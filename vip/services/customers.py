@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -13,7 +14,7 @@ from vip.models import Customer, CustomerStatus, MarketSegment, User
 from vip.services import audit, events
 from vip.services.access import require, visible_customers
 from vip.services.dashboard import customer_condition
-from vip.services.errors import DomainError
+from vip.services.errors import DomainError, NotVisible
 from vip.services.invitations import issue_invitation
 from vip.services.listing import CustomerPage, capped_count, paginate, search_clause
 
@@ -29,6 +30,33 @@ SORTS = {
 }
 
 
+def _filtered(
+    user: User,
+    *,
+    search: str,
+    status: str,
+    attention: str = "",
+    today: date | None = None,
+    anniversary_from: date | None = None,
+    anniversary_to: date | None = None,
+):
+    """The user's customers narrowed by the filters the list and the API share."""
+    require(user, "customers.view")
+    query = visible_customers(user)
+    search = search.strip()
+    if search:
+        query = query.where(search_clause(search))
+    if status in {s.value for s in CustomerStatus}:
+        query = query.where(Customer.status == CustomerStatus(status))
+    if today is not None and (condition := customer_condition(attention, today)) is not None:
+        query = query.where(condition)
+    if anniversary_from is not None:
+        query = query.where(Customer.anniversary_date >= anniversary_from)
+    if anniversary_to is not None:
+        query = query.where(Customer.anniversary_date <= anniversary_to)
+    return query
+
+
 def list_customers(
     *,
     user: User,
@@ -42,19 +70,55 @@ def list_customers(
 ) -> CustomerPage:
     """One count and one page query, whatever the data size. `attention` narrows the list
     to the customers of one of the dashboard's sections (on `today`)."""
-    require(user, "customers.view")
-    query = visible_customers(user)
-    search = search.strip()
-    if search:
-        query = query.where(search_clause(search))
-    if status in {s.value for s in CustomerStatus}:
-        query = query.where(Customer.status == CustomerStatus(status))
-    if today is not None and (condition := customer_condition(attention, today)) is not None:
-        query = query.where(condition)
+    query = _filtered(user, search=search, status=status, attention=attention, today=today)
     key = sort.removeprefix("-")
     column = SORTS.get(key, Customer.company_name)
     ordering = column.desc() if sort.startswith("-") else column.asc()
     return paginate(query, [ordering, Customer.id], page=page, page_size=page_size)
+
+
+@dataclass(frozen=True)
+class CustomerSlice:
+    """Customers in the order they were created, after a cursor (the API's pages)."""
+
+    items: list[Customer]
+    next_after: int | None  # the cursor of the next slice; None: this is the last one
+
+
+def customers_after(
+    *,
+    user: User,
+    search: str = "",
+    status: str = "",
+    anniversary_from: date | None = None,
+    anniversary_to: date | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> CustomerSlice:
+    """Up to `limit` customers after the cursor `after`: the customers list's filters, plus
+    a range of anniversary dates, in one query on the primary key (stable while rows are
+    added, whatever the data size)."""
+    query = _filtered(
+        user,
+        search=search,
+        status=status,
+        anniversary_from=anniversary_from,
+        anniversary_to=anniversary_to,
+    )
+    if after is not None:
+        query = query.where(Customer.id > after)
+    rows = list(db.session.scalars(query.order_by(Customer.id).limit(limit + 1)))
+    items = rows[:limit]
+    return CustomerSlice(items, items[-1].id if len(rows) > limit else None)
+
+
+def customer_by_vip_id(*, user: User, vip_id: str, action: str = "customers.view") -> Customer:
+    """The customer with this VIP ID among those the user may see, or NotVisible (404)."""
+    require(user, action)
+    customer = db.session.scalar(visible_customers(user).where(Customer.vip_id == vip_id))
+    if customer is None:
+        raise NotVisible(f"customer {vip_id}")
+    return customer
 
 
 def issue_vip_id() -> str:

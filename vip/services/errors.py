@@ -15,6 +15,11 @@ class DomainError(Exception):
         return str(self.message)
 
 
+class StateConflict(DomainError):
+    """The object is in a state that refuses the action (cancelling an ordered purchase
+    authorization, recording the order of a cancelled one): the API answers 409."""
+
+
 class NotVisible(LookupError):
     """The object does not exist for this user (another tenant's, or none): answers 404."""
 

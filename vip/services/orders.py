@@ -31,13 +31,18 @@ from vip.services.access import require, visible_customers
 from vip.services.authorizations import AuthorizationInvalid, get_for
 from vip.services.customer_status import clear_delay_if_resolved, status_with_access
 from vip.services.deadlines import access_removed_on
-from vip.services.errors import DomainError, LocalizedDate, NotVisible
+from vip.services.errors import DomainError, LocalizedDate, NotVisible, StateConflict
 from vip.services.licenses import license_inventory, lock_customer
 from vip.services.terms import add_months, months_to_anniversary, period_containing
 
 VENDOR_ORDER_NUMBER = re.compile(r"[A-Za-z0-9]{6,20}")
 RETURN_WINDOW_DAYS = 14
 REASON_MAX = 500
+
+
+class AuthorizationNotPending(AuthorizationInvalid, StateConflict):
+    """Its order was recorded, or it was cancelled: the form shows it at the field, the
+    API answers 409."""
 
 
 # -- Recording the order ------------------------------------------------------------
@@ -113,6 +118,20 @@ def propose_duration(
     )
 
 
+def proposal_for_authorization(
+    *, user: User, pa_id: int, order_date: date | None, today: date
+) -> DurationProposal | None:
+    """What the console proposes for the order of this authorization on `order_date` (the
+    dialog's calculation), or None when the date has none (`record_order` says why)."""
+    authorization = get_for(user=user, pa_id=pa_id)
+    if order_date is None:
+        return None
+    try:
+        return propose_duration(customer=authorization.customer, order_date=order_date, today=today)
+    except DomainError:
+        return None
+
+
 def record_order(
     *,
     user: User,
@@ -151,11 +170,13 @@ def record_order(
     if duration_months is None or not 1 <= duration_months <= 12:
         errors["duration_months"] = [_l("Enter a whole number of months from 1 to 12.")]
     if authorization.status != AuthorizationStatus.PENDING:
-        errors = {
-            "vendor_order_number": [
-                _l("%(number)s is no longer pending.", number=authorization.number)
-            ]
-        }
+        raise AuthorizationNotPending(
+            {
+                "vendor_order_number": [
+                    _l("%(number)s is no longer pending.", number=authorization.number)
+                ]
+            }
+        )
     if errors:
         raise AuthorizationInvalid(errors)
 
@@ -170,7 +191,7 @@ def record_order(
     ).rowcount
     if claimed != 1:
         db.session.rollback()
-        raise DomainError(_l("%(number)s is no longer pending.", number=authorization.number))
+        raise StateConflict(_l("%(number)s is no longer pending.", number=authorization.number))
     order = Order(
         customer=customer,
         vendor_order_number=number,
@@ -302,6 +323,22 @@ def order_id_for_authorization(authorization: PurchaseAuthorization) -> int | No
     return db.session.scalar(select(Order.id).where(Order.authorization_id == authorization.id))
 
 
+def order_id_for_number(*, user: User, vendor_order_number: str) -> int:
+    """The id of the order with this vendor order number (whatever its case) among those
+    the user may see, or NotVisible (404): the API names orders by that number."""
+    require(user, "customers.view")
+    visible = visible_customers(user).with_only_columns(Customer.id)
+    found = db.session.scalar(
+        select(Order.id).where(
+            func.upper(Order.vendor_order_number) == vendor_order_number.upper(),
+            Order.customer_id.in_(visible),
+        )
+    )
+    if found is None:
+        raise NotVisible(f"order {vendor_order_number}")
+    return found
+
+
 def get_order_for(*, user: User, order_id: int) -> Order:
     require(user, "customers.view")
     visible = visible_customers(user).with_only_columns(Customer.id)
@@ -387,6 +424,32 @@ def returnable_lines(*, order: Order) -> list[ReturnableLine]:
     return result
 
 
+NOT_IN_ORDER = _l("This line is not part of the order.")
+
+
+def quantities_by_sku(
+    *, user: User, order_id: int, lines: list[tuple[str | None, int | None]]
+) -> tuple[dict[int, int | None], dict[str, str]]:
+    """The API's rows of a return (SKU, quantity) as `request_return` takes them (by order
+    line), and the field name of each order line's row ("line-7" -> "lines.0.quantity").
+    A SKU the order lacks is refused at its row."""
+    order = get_order_for(user=user, order_id=order_id)
+    by_sku = {line.sku.upper(): line.id for line in order.lines}
+    quantities: dict[int, int | None] = {}
+    names: dict[str, str] = {}
+    unknown: dict[str, list] = {}
+    for index, (sku, quantity) in enumerate(lines):
+        line_id = by_sku.get((sku or "").upper())
+        if line_id is None:
+            unknown[f"lines.{index}.sku"] = [NOT_IN_ORDER]
+            continue
+        quantities[line_id] = quantity
+        names[f"line-{line_id}"] = f"lines.{index}.quantity"
+    if unknown:
+        raise AuthorizationInvalid(unknown)
+    return quantities, names
+
+
 def request_return(
     *, user: User, order_id: int, today: date, quantities: dict[int, int | None], reason: str
 ) -> ReturnAuthorization:
@@ -396,16 +459,16 @@ def request_return(
     lock_customer(order.customer_id)  # assignments change the free licenses
     _lock_order(order.id)
     if order.status != OrderStatus.PLACED:
-        raise DomainError(_l("This order is already fully returned."))
+        raise StateConflict(_l("This order is already fully returned."))
     if not order.has_return_window:
-        raise DomainError(
+        raise StateConflict(
             _l(
                 "An imported order has no return window: its licenses were bought before the "
                 "customer came to this console."
             )
         )
     if not return_window_open(order, today):
-        raise DomainError(
+        raise StateConflict(
             _l(
                 "The return window of this order closed on %(date)s (14 days after the order "
                 "date). Contact the vendor's support if licenses must still be returned.",
@@ -419,7 +482,7 @@ def request_return(
         item = lines.get(line_id)
         field = f"line-{line_id}"
         if item is None:
-            errors[field] = [_l("This line is not part of the order.")]
+            errors[field] = [NOT_IN_ORDER]
             continue
         if quantity in (None, 0):
             continue
@@ -508,7 +571,7 @@ def decide_return(
             _l("Use at most %(count)d characters.", count=REASON_MAX), field="comment"
         )
     if item.status != ReturnStatus.REQUESTED:
-        raise DomainError(_l("This return authorization was already decided."))
+        raise StateConflict(_l("This return authorization was already decided."))
     order = item.order
     if approve:
         # Licenses may have been assigned since the request: check again.
@@ -539,7 +602,7 @@ def decide_return(
     ).rowcount
     if decided != 1:
         db.session.rollback()
-        raise DomainError(_l("This return authorization was already decided."))
+        raise StateConflict(_l("This return authorization was already decided."))
     if approve:
         for line in item.lines:
             order_line = line.order_line

@@ -31,7 +31,7 @@ from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists, status_with_access
 from vip.services.deadlines import GRACE_DAYS, RENEWAL_WINDOW_DAYS, RENEWED, ReminderKind
-from vip.services.errors import DomainError, LocalizedDate
+from vip.services.errors import LocalizedDate, StateConflict
 from vip.services.licenses import (
     license_inventory,
     lock_customer,
@@ -330,6 +330,35 @@ def renewal_lines_of(customer: Customer) -> list[RenewalLine]:
     ]
 
 
+def quantities_by_sku(
+    *, user: User, customer_id: int, lines: list[tuple[str | None, int | None]]
+) -> tuple[dict[int, int | None], dict[str, str]]:
+    """The API's rows of a renewal (a product's SKU or renewal SKU, and a quantity) as
+    `record_renewal` takes them (by product), and the field name of each product's row
+    ("quantity-12" -> "lines.0.quantity"; a product left out of the rows is named by its
+    SKU, "lines.<sku>.quantity"). A SKU the customer holds no license of is refused."""
+    customer = get_customer_for(user=user, customer_id=customer_id)
+    products = {}
+    for line in renewal_lines_of(customer):
+        products[line.product.sku.upper()] = line.product.id
+        products[line.renewal_sku.upper()] = line.product.id
+    names = {f"quantity-{pid}": f"lines.{sku}.quantity" for sku, pid in products.items()}
+    quantities: dict[int, int | None] = {}
+    unknown: dict[str, list] = {}
+    for index, (sku, quantity) in enumerate(lines):
+        product_id = products.get((sku or "").upper())
+        if product_id is None:
+            unknown[f"lines.{index}.sku"] = [
+                _l("One of the products is not among the customer's licenses.")
+            ]
+            continue
+        quantities[product_id] = quantity
+        names[f"quantity-{product_id}"] = f"lines.{index}.quantity"
+    if unknown:
+        raise AuthorizationInvalid(unknown)
+    return quantities, names
+
+
 def _check_order_date(customer: Customer, order_date: date | None, today: date):
     if order_date is None:
         return _l("Enter the order date.")
@@ -404,7 +433,7 @@ def record_renewal(
     db.session.refresh(customer)
     old_anniversary = customer.anniversary_date
     if old_anniversary is None:
-        raise DomainError(
+        raise StateConflict(
             _l(
                 "%(name)s has no anniversary date yet: record its first order.",
                 name=customer.company_name,
@@ -445,7 +474,7 @@ def record_renewal(
     ).rowcount
     if moved != 1:
         db.session.rollback()
-        raise DomainError(
+        raise StateConflict(
             _l(
                 "The anniversary date %(date)s was already renewed.",
                 date=LocalizedDate(old_anniversary),

@@ -99,3 +99,17 @@ def release_transaction() -> None:
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("release_transaction with unsaved changes")
     session.rollback()
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """A write inside a reading request (an API key noting its use): the reading
+    transaction is ended, the block's begins IMMEDIATE, and the request reads on in
+    deferred transactions after it."""
+    release_transaction()
+    reading = g.get("read_only_request", False)
+    g.read_only_request = False
+    try:
+        yield
+    finally:
+        g.read_only_request = reading

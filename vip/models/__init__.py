@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models of the domain (docs/rules.md). Models never commit."""
 
 from vip.models import customer_search  # noqa: F401, E402 - the search index's DDL events
+from vip.models.api_keys import ApiKey, ApiKeyScope, IdempotentRequest
 from vip.models.audit import AuditEvent
 from vip.models.authorizations import (
     AuthorizationStatus,
@@ -38,12 +39,15 @@ from vip.models.webhooks import (
 )
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyScope",
     "AuditEvent",
     "AuthorizationStatus",
     "CalendarFeed",
     "Customer",
     "CustomerStatus",
     "DeliveryStatus",
+    "IdempotentRequest",
     "Invitation",
     "LicenseAssignment",
     "LicenseType",

@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "admin_console.use": frozenset({Role.VIP_ADMIN}),
     "calendar.subscribe": RESELLER_ROLES,
     "webhooks.manage": frozenset({Role.RESELLER_ADMIN}),
+    "api_keys.manage": frozenset({Role.RESELLER_ADMIN}),
 }
 
 

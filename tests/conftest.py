@@ -701,6 +701,7 @@ class TenantObjects:
     unheld_product_id: int = 0  # a catalog product the customer holds no license of
     webhook_endpoint_id: int = 0
     webhook_delivery_id: int = 0
+    api_key_id: int = 0
 
 
 def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
@@ -750,6 +751,11 @@ def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
     db.session.add(assignment)
     db.session.commit()
     endpoint_id, delivery_id = add_delivered_webhook(tenant, prefix)
+    from vip.services.api_keys import create_key
+
+    api_key, _secret = create_key(
+        user=db.session.get(User, tenant.admin.id), name="ERP", scope="write", now=order.created_at
+    )
     return TenantObjects(
         tenant,
         order,
@@ -759,6 +765,7 @@ def add_order_and_return(tenant: Tenant, prefix: str) -> TenantObjects:
         product_id("InDesign", "team", "commercial"),
         endpoint_id,
         delivery_id,
+        api_key.id,
     )
 
 
@@ -833,18 +840,19 @@ def _objects_ids(objects: TenantObjects) -> tuple[int, ...]:
         objects.unheld_product_id,
         objects.webhook_endpoint_id,
         objects.webhook_delivery_id,
+        objects.api_key_id,
     )
 
 
 def _load_objects(tenant: Tenant, ids: tuple[int, ...]) -> TenantObjects:
-    order_id, return_id, notification_id, assignment_id, unheld_product_id, *webhook = ids
+    order_id, return_id, notification_id, assignment_id, unheld_product_id, *rest = ids
     order = db.session.get(Order, order_id)
     item = db.session.get(ReturnAuthorization, return_id)
     for obj in (order, item):
         db.session.refresh(obj)
         db.session.expunge(obj)
     return TenantObjects(
-        tenant, order, item, notification_id, assignment_id, unheld_product_id, *webhook
+        tenant, order, item, notification_id, assignment_id, unheld_product_id, *rest
     )
 
 

@@ -11,9 +11,10 @@ from flask import Flask
 from vip import database
 from vip.cli import vip_cli
 from vip.config import Config, StartupError, load_settings
-from vip.extensions import babel, csrf, db, login_manager, migrate
+from vip.extensions import babel, csrf, db, limiter, login_manager, migrate
 from vip.web import (
     admin_console,
+    api_keys,
     auth,
     authorizations,
     calendar_feed,
@@ -34,6 +35,7 @@ from vip.web import (
     throttling,
     webhooks,
 )
+from vip.web.api import resources as api_resources
 from vip.web.auth import load_user, unauthorized
 
 #: The project folder (of app.py): found from the package, so any working directory works.
@@ -110,6 +112,7 @@ def register_extensions(app: Flask) -> None:
     database.configure_engine_events(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
@@ -138,11 +141,13 @@ def register_blueprints(app: Flask) -> None:
         team,
         settings,
         webhooks,
+        api_keys,
         admin_console,
         security_log,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(calendar_feed.bp)
+    api_resources.register(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from limits import parse_many
 
 
 class StartupError(RuntimeError):
@@ -97,6 +98,14 @@ def _security_log_days(value: object) -> int:
 MIN_SECURITY_LOG_DAYS = 400
 
 
+def _rate_limit(value: object) -> str:
+    try:
+        parse_many(str(value))
+    except ValueError:
+        raise ValueError('a rate limit such as "120 per minute"') from None
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # in the environment, `.env` and instance/config.py
@@ -124,6 +133,7 @@ SETTINGS = (
     Setting("VIP_SECURITY_LOG_DAYS", "VIP_SECURITY_LOG_DAYS", _security_log_days),
     Setting("VIP_WEBHOOK_ALLOW_HTTP", "VIP_WEBHOOK_ALLOW_HTTP", _boolean),
     Setting("VIP_WEBHOOK_ALLOWED_NETWORKS", "VIP_WEBHOOK_ALLOWED_NETWORKS", _networks),
+    Setting("VIP_API_RATE_LIMIT", "VIP_API_RATE_LIMIT", _rate_limit),
 )
 _SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 
@@ -201,6 +211,12 @@ class Config:
     VIP_WEBHOOK_ALLOWED_NETWORKS = ""
     VIP_WEBHOOK_MAX_ATTEMPTS = 10
     VIP_WEBHOOK_TIMEOUT_SECONDS = 10
+    # The JSON API (docs/api.md): requests per API key (counted where the throttling
+    # above counts: VIP_RATELIMIT_STORAGE_URI).
+    VIP_API_RATE_LIMIT = "120 per minute"
+    API_TITLE = "VIP Reseller Console API"
+    API_VERSION = "1"
+    OPENAPI_VERSION = "3.1.0"
 
 
 def settings_in(values: Mapping[str, object], *, source: str) -> dict:

@@ -5,6 +5,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
+from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -33,3 +34,18 @@ babel = Babel()
 #: API key); none applies by default. Storage: RATELIMIT_STORAGE_URI (in-process memory
 #: by default; a shared store such as redis:// when several servers serve the app).
 limiter = Limiter(get_remote_address, headers_enabled=True)
+
+
+class OpenApi(Api):
+    """flask-smorest's Api (the OpenAPI document of vip/web/api), without its app-wide
+    JSON error handler: the web pages keep their HTML error pages and the API answers
+    problem+json from its own blueprints' handlers (vip/web/api/problems.py)."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None  # each operation documents its problem responses
+
+    def _register_error_handlers(self):
+        return None
+
+
+#: The document is built per app, in create_app (flask-smorest keeps it on the instance).
+openapi = OpenApi()

@@ -40,6 +40,7 @@ TEXT_AND_VALUE = {
     "VIP_SECURITY_LOG_DAYS": ("730", 730),
     "VIP_WEBHOOK_ALLOW_HTTP": ("on", True),
     "VIP_WEBHOOK_ALLOWED_NETWORKS": ("127.0.0.1, 10.1.0.0/16", "127.0.0.1/32, 10.1.0.0/16"),
+    "VIP_API_RATE_LIMIT": ("30 per minute",) * 2,
 }
 #: The same as Python values, as instance/config.py may hold them.
 PYTHON_VALUES = {

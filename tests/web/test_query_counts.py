@@ -54,7 +54,7 @@ from vip.models import (
     WebhookDelivery,
 )
 from vip.models.types import utcnow
-from vip.services import audit, renewals
+from vip.services import api_keys, audit, renewals
 from vip.services.accounts import create_user
 from vip.services.authorizations import (
     LineInput,
@@ -128,6 +128,16 @@ PINNED = {
         "/security-log?page=2": 6,
         # two BEGINs, as the renewals export: the rows stream in a transaction of their own
         "/security-log/export.csv": 5,
+        "/settings/api-keys": 4,
+        # the key's lookup with its partner admin and reseller, then the list's own
+        "/api/v1/customers": 3,
+        "/api/v1/customers?status=delayed": 3,
+        "/api/v1/customers/<vip_id>": 3,
+        "/api/v1/customers/<vip_id>/purchase-authorizations": 7,
+        "/api/v1/customers/<vip_id>/orders": 8,
+        "/api/v1/customers/<vip_id>/licenses": 6,
+        "/api/v1/renewals": 5,
+        "/api/v1/deadlines?from=2026-11-01&to=2027-11-01": 5,
     },
     "postgresql": {
         "/customers": 9,
@@ -152,6 +162,16 @@ PINNED = {
         "/security-log?user=<id>": 6,
         "/security-log?page=2": 5,
         "/security-log/export.csv": 3,
+        "/settings/api-keys": 3,
+        # the key's lookup with its partner admin and reseller, then the list's own
+        "/api/v1/customers": 2,
+        "/api/v1/customers?status=delayed": 2,
+        "/api/v1/customers/<vip_id>": 2,
+        "/api/v1/customers/<vip_id>/purchase-authorizations": 6,
+        "/api/v1/customers/<vip_id>/orders": 7,
+        "/api/v1/customers/<vip_id>/licenses": 5,
+        "/api/v1/renewals": 4,
+        "/api/v1/deadlines?from=2026-11-01&to=2027-11-01": 4,
     },
 }
 
@@ -584,6 +604,60 @@ def test_perf_query_count_security_log_is_constant(app, client, login_as, portfo
     assert first.count('id="security-event-') == PAGE_SIZE
     exported = measured["/security-log/export.csv"].body.strip().splitlines()
     assert len(exported) >= 1 + 9 * portfolio.customers
+
+
+# --- API-nycklar and the JSON API -----------------------------------------------------------
+
+API = (
+    "/api/v1/customers",
+    "/api/v1/customers?status=delayed",
+    "/api/v1/customers/<vip_id>",
+    "/api/v1/customers/<vip_id>/purchase-authorizations",
+    "/api/v1/customers/<vip_id>/orders",
+    "/api/v1/customers/<vip_id>/licenses",
+    "/api/v1/renewals",
+    "/api/v1/deadlines?from=2026-11-01&to=2027-11-01",
+)
+
+
+def _api_keys(app, size: int) -> str:
+    """Keys of the portfolio's partner admin: one per five customers, and one more."""
+    with app.test_request_context():
+        admin = db.session.scalar(select(User).where(User.email == ADMIN))
+        secrets = [
+            api_keys.create_key(user=admin, name=f"System {n}", scope="read", now=utcnow())[1]
+            for n in range(size // 5 + 1)
+        ]
+        db.session.remove()
+    return secrets[0]
+
+
+def test_perf_query_count_api_keys_page_is_constant(app, client, login_as, portfolio):
+    _api_keys(app, portfolio.customers)
+    login_as(ADMIN, PASSWORD)
+    measured = {"/settings/api-keys": measure(app, client, "/settings/api-keys")}
+    assert measured["/settings/api-keys"].body.count('id="api-key-revoke-') == (
+        portfolio.customers // 5 + 1
+    )
+    assert_pinned(app, measured, portfolio.customers)
+
+
+def test_perf_query_count_api_is_constant(app, client, portfolio):
+    """Each list answers with a fixed number of statements, whatever its length: the key's
+    lookup (its last use is written at most once a minute, not counted here) and the
+    pages' own queries."""
+    secret = _api_keys(app, portfolio.customers)
+    with app.app_context():
+        vip_id = db.session.get(Customer, portfolio.busy_id).vip_id
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    try:
+        measured = {path: measure(app, client, path.replace("<vip_id>", vip_id)) for path in API}
+    finally:
+        del client.environ_base["HTTP_AUTHORIZATION"]
+    pas = measured["/api/v1/customers/<vip_id>/purchase-authorizations"].body
+    assert all(number in pas for number in portfolio.pa_numbers)
+    orders = measured["/api/v1/customers/<vip_id>/orders"].body
+    assert all(number in orders for number in portfolio.order_numbers)
     assert_pinned(app, measured, portfolio.customers)
 
 

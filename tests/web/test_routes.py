@@ -21,6 +21,8 @@ PUBLIC_ENDPOINTS = {
     "i18n.switch_language",
     "home.health",
     "calendar_feed.feed",  # the token is the key (tests/web/test_calendar_feed_http.py)
+    "api_reference.openapi_document",  # the API's OpenAPI document: no data
+    "api_reference.reference",  # its reference page
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -33,8 +35,16 @@ def _rules():
     )
 
 
+def _is_api(endpoint: str) -> bool:
+    """The JSON API's own walk (tests/api/test_api.py): a key, never a session, and 404 for
+    another reseller's ids."""
+    from vip.web.api.resources import BLUEPRINTS
+
+    return endpoint.split(".")[0] in {module.bp.name for module in BLUEPRINTS}
+
+
 RULES = _rules()
-PRIVATE_RULES = [rule for rule in RULES if rule[0] not in PUBLIC_ENDPOINTS]
+PRIVATE_RULES = [rule for rule in RULES if rule[0] not in PUBLIC_ENDPOINTS and not _is_api(rule[0])]
 # Routes with an object id in the path; list pages are scoped by their queries, tested below.
 OBJECT_RULES = [rule for rule in PRIVATE_RULES if re.search(r"<(?:\w+:)?\w+_id>", rule[1])]
 
@@ -65,6 +75,7 @@ def _samples(objects) -> dict:
         "product_id": objects.unheld_product_id,
         "endpoint_id": objects.webhook_endpoint_id,
         "delivery_id": objects.webhook_delivery_id,
+        "key_id": objects.api_key_id,
     }
 
 

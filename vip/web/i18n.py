@@ -18,13 +18,18 @@ from flask_login import current_user
 
 from vip.clock import DEFAULT_TIME_ZONE
 from vip.services import accounts
+from vip.web.api import is_api_request
 from vip.web.navigation import safe_next
+
+API_DEFAULT_LANGUAGE = "en"
 
 
 def select_locale() -> str:
     languages = current_app.config["VIP_LANGUAGES"]
     if not has_request_context():  # the job and the command line: mail forces its own
         return languages[0]
+    if is_api_request():  # the API: Accept-Language alone, English without one
+        return request.accept_languages.best_match(languages) or API_DEFAULT_LANGUAGE
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     if session.get("language") in languages:
@@ -39,7 +44,12 @@ def current_language() -> str:
 
 
 def select_timezone() -> str:
-    if has_request_context() and current_user and current_user.is_authenticated:
+    if (
+        has_request_context()
+        and not is_api_request()
+        and current_user
+        and current_user.is_authenticated
+    ):
         # A VIP admin's: the reseller of the Admin Console's customer (it may administer
         # customers of several resellers).
         customer = g.get("console_customer")

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from vip.extensions import db
 from vip.services import audit
 from vip.services.errors import NotVisible, PermissionDenied
+from vip.web.api import is_api_request, problems
 from vip.web.htmx import is_htmx, redirect_to_login
 
 log = logging.getLogger("vip.errors")
@@ -62,6 +63,8 @@ def _timestamp() -> float:
 
 def enforce_session_timeouts():
     """Idle 30 minutes, absolute 12 hours (S7), checked on every request."""
+    if is_api_request():
+        return None  # the API authenticates by key alone, never by the session (S63)
     if request.endpoint == "static" or not current_user.is_authenticated:
         return None
     from flask import current_app
@@ -139,6 +142,8 @@ def _audit_denial(action: str, detail: str) -> None:
 
 
 def not_visible(error: NotVisible):
+    if is_api_request():
+        return problems.not_visible_problem(error)
     _audit_denial("access.denied_not_found", str(error))
     return http_error(NotFound())
 
@@ -146,6 +151,8 @@ def not_visible(error: NotVisible):
 def permission_denied(error: PermissionDenied):
     from flask_babel import gettext as _
 
+    if is_api_request():
+        return problems.permission_problem(error)
     _audit_denial("access.denied_role", error.action)
     return _error_page(
         403, title=_("Not allowed"), message=_("Your role does not allow this action.")
@@ -183,6 +190,8 @@ def http_error(error: HTTPException):
         404: _("There is nothing here, or you do not have access to it."),
         405: _("This address does not accept that kind of request."),
     }
+    if is_api_request():  # outside the API's views: an unknown path or method under /api/v1
+        return problems.http_problem(error)
     code = error.code or 500
     if code >= 500:
         return unexpected_error(error)
@@ -200,6 +209,8 @@ def http_error(error: HTTPException):
 def unexpected_error(error: Exception):
     from flask_babel import gettext as _
 
+    if is_api_request():
+        return problems.unexpected_problem(error)
     if isinstance(error, HTTPException) and (error.code or 500) < 500:
         return http_error(error)
     incident = uuid.uuid4().hex[:12]

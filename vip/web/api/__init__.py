@@ -1,0 +1,16 @@
+"""The JSON API under /api/v1/ (docs/api.md): API keys instead of sessions, the same
+services as the pages, problem+json errors, idempotent POSTs, an OpenAPI document.
+
+This module only says which requests are the API's; the blueprints are in its modules and
+are registered by `register(app)` in vip/web/api/resources.py."""
+
+from __future__ import annotations
+
+from flask import request
+
+API_PREFIX = "/api/v1"
+
+
+def is_api_request() -> bool:
+    """The request is the API's: it authenticates by key, never by the session cookie."""
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")

@@ -1,0 +1,54 @@
+"""Registers the API on an app: its OpenAPI document, its blueprints, its reference page."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+
+from vip.extensions import openapi
+from vip.web.api import (
+    API_PREFIX,
+    authorizations,
+    customers,
+    deadlines,
+    orders,
+    reference,
+    renewals,
+)
+
+BLUEPRINTS = (customers, authorizations, orders, renewals, deadlines)
+
+DESCRIPTION = (
+    "The VIP Reseller Console's API: the reseller's customers, purchase authorizations, "
+    "orders, returns, renewals, licenses and deadlines, through the same rules as the "
+    "pages. Authenticate with `Authorization: Bearer <key>` (a partner admin creates keys "
+    "on the API keys page). Errors are RFC 9457 problem details. Every POST takes an "
+    "`Idempotency-Key` header. The guide: docs/api.md."
+)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The pages' signed-cookie sessions; the API's answers never set or refresh one (S63)."""
+
+    def should_set_cookie(self, app, session) -> bool:
+        if request.path.startswith(API_PREFIX + "/"):
+            return False
+        return super().should_set_cookie(app, session)
+
+
+def register(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+    openapi.init_app(
+        app,
+        spec_kwargs={
+            "info": {"description": DESCRIPTION},
+            "servers": [{"url": app.config["VIP_BASE_URL"].rstrip("/")}],
+        },
+    )
+    openapi.spec.components.security_scheme(
+        "apiKey",
+        {"type": "http", "scheme": "bearer", "description": "An API key: `vip_...`."},
+    )
+    for module in BLUEPRINTS:
+        openapi.register_blueprint(module.bp)
+    app.register_blueprint(reference.bp)

@@ -102,7 +102,8 @@ WRITE_ERRORS = (401, 403, 404, 409, 422, 429)
 
 
 def documented(blueprint: Blueprint, errors: tuple[int, ...]):
-    """Documents an operation's key and its problem responses."""
+    """Documents an operation's key, its problem responses and its operationId (the view's
+    name, which client generators use as the method's)."""
 
     def decorate(view):
         for code in errors:
@@ -112,7 +113,7 @@ def documented(blueprint: Blueprint, errors: tuple[int, ...]):
                 content_type=PROBLEM_MEDIA_TYPE,
                 description=ERROR_DESCRIPTIONS[code],
             )(view)
-        doc = {"security": SECURITY}
+        doc = {"security": SECURITY, "operationId": view.__name__}
         if 409 in errors:  # the writes: every POST takes an Idempotency-Key
             doc["parameters"] = [IDEMPOTENCY_PARAMETER]
         return blueprint.doc(**doc)(view)

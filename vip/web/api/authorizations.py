@@ -1,5 +1,5 @@
-"""/api/v1/.../purchase-authorizations: the Plans tab's list, the dialog's creation (R3)
-and cancelling (R6)."""
+"""/api/v1/.../purchase-authorizations: the Plans tab's list, the dialog's creation
+and cancelling."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def list_authorizations(vip_id: str):
 @documented(bp, WRITE_ERRORS)
 def create_authorization(vip_id: str, license_type, lines, deployment_date, customer_po_number):
     """Creates a purchase authorization: license type, product rows (by SKU), numbers of
-    licenses, PO number and deployment date, checked as in the dialog (R3)."""
+    licenses, PO number and deployment date, checked as in the dialog."""
     with acting() as user:
         customer = customers.customer_by_vip_id(
             user=user, vip_id=vip_id, action="authorizations.manage"
@@ -96,7 +96,7 @@ def _location(vip_id: str) -> str:
 @bp.response(200, schemas.Authorization)
 @documented(bp, WRITE_ERRORS)
 def cancel_authorization(number: str):
-    """Cancels a pending authorization whose licenses nobody uses (R6); 409 otherwise."""
+    """Cancels a pending authorization whose licenses nobody uses; 409 otherwise."""
     with acting() as user:
         pa_id = authorizations.id_for_number(user=user, number=number)
         day = today()

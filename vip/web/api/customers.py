@@ -1,5 +1,5 @@
 """/api/v1/customers: the customers list's search and filters, a customer, creating one
-with its VIP invitation (R1), and its licenses."""
+with its VIP invitation, and its licenses."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def get_customer(vip_id: str):
 @bp.response(201, schemas.Customer)
 @documented(bp, WRITE_ERRORS)
 def create_customer(market_segment, **fields):
-    """Creates the customer, issues its VIP ID and sends the VIP invitation (R1)."""
+    """Creates the customer, issues its VIP ID and sends the VIP invitation."""
     with acting() as user:
         customer = customers.create_customer(
             user=user, today=today(), market_segment=market_segment or "", **fields

@@ -1,5 +1,5 @@
 """/api/v1/.../orders: recording the vendor order of an authorization with the proposed
-duration (R5), the Orders tab's list, and requesting a return (R7)."""
+duration, the Orders tab's list, and requesting a return."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def order(row) -> dict:
 @bp.response(201, schemas.OrderRecorded)
 @documented(bp, WRITE_ERRORS)
 def record_order(number: str, vendor_order_number, order_date, duration_months):
-    """Records the vendor order of a pending authorization (R5). Without
+    """Records the vendor order of a pending authorization. Without
     `duration_months` the proposed duration is recorded; the answer carries the proposal
     and its calculation either way."""
     with acting() as user:
@@ -80,7 +80,7 @@ def list_orders(vip_id: str):
 @bp.response(201, schemas.Return)
 @documented(bp, WRITE_ERRORS)
 def request_return(vendor_order_number: str, lines, reason):
-    """Asks to return unassigned licenses of an order within its 14-day window (R7); a
+    """Asks to return unassigned licenses of an order within its 14-day window; a
     partner admin decides it on the Returns page."""
     with acting() as user:
         order_id = orders.order_id_for_number(user=user, vendor_order_number=vendor_order_number)

@@ -1,5 +1,5 @@
-"""/api/v1/renewals: the renewals overview's rows and filters (R8), and recording a
-renewal order (R9)."""
+"""/api/v1/renewals: the renewals overview's rows and filters, and recording a
+renewal order."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def list_renewals(window, stage, q, sort, page, limit):
 @documented(bp, WRITE_ERRORS)
 def record_renewal(vip_id: str, vendor_order_number, order_date, lines):
     """Records the renewal order: every product of the term with its quantity (0 leaves it
-    out); the anniversary moves one year on (R9)."""
+    out); the anniversary moves one year on."""
     with acting() as user:
         customer = customers.customer_by_vip_id(user=user, vip_id=vip_id, action="orders.record")
         quantities, names = renewals.quantities_by_sku(

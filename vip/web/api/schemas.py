@@ -106,7 +106,7 @@ class Authorization(Schema):
     status = fields.String(
         required=True, metadata={"enum": _codes(AuthorizationStatus)}, attribute="status.value"
     )
-    overdue = fields.Boolean(required=True, metadata={"description": "Försenad: past due (R4)."})
+    overdue = fields.Boolean(required=True, metadata={"description": "Försenad: past due."})
     created_on = fields.Date(required=True)
     order_due_on = fields.Date(required=True)
     deployment_date = fields.Date(required=True)

@@ -497,3 +497,30 @@ def test_s64_a_refused_request_keeps_no_answer(app, api, keys):
         assert count(IdempotentRequest) == 0
     good = api.post("/api/v1/customers", key=keys.a_write, json=NEW_CUSTOMER, headers=headers)
     assert good.status_code == 201
+
+
+# -- Errors never leak (S66) --------------------------------------------------------------------
+
+
+def test_s66_an_unexpected_error_is_a_problem_with_an_incident_id(app, api, keys, monkeypatch):
+    from vip.services import customers
+
+    def broken(**_kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(customers, "customers_after", broken)
+    response = api.get("/api/v1/customers", key=keys.a_read)
+    assert response.status_code == 500
+    problem = response.get_json()
+    assert problem["type"] == PROBLEM + "internal-error" and len(problem["incident"]) == 12
+    assert "secret internals" not in response.get_data(as_text=True)
+
+
+def test_s66_a_denial_is_audited_with_the_keys_user(app, api, keys, tenants):
+    api.get(f"/api/v1/customers/{tenants.b.customer.vip_id}", key=keys.a_read)
+    with in_app(app):
+        denial = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "access.denied_not_found")
+        )
+        assert denial.actor_id == tenants.a.admin.id
+        assert denial.details["api_key"]["name"] == "Reports"

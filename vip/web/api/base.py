@@ -88,6 +88,7 @@ ERROR_DESCRIPTIONS = {
     409: "The object's state refuses the action.",
     422: "Invalid input; `errors` names each field. Or an Idempotency-Key reused.",
     429: "Over the key's rate limit; see Retry-After.",
+    500: "An unexpected error, logged; quote its `incident` id to support.",
 }
 IDEMPOTENCY_PARAMETER = {
     "in": "header",
@@ -97,8 +98,8 @@ IDEMPOTENCY_PARAMETER = {
     "description": "A repeat with the same key and body gets the first answer and changes "
     "nothing; the same key with another body answers 422.",
 }
-READ_ERRORS = (401, 404, 422, 429)
-WRITE_ERRORS = (401, 403, 404, 409, 422, 429)
+READ_ERRORS = (401, 404, 422, 429, 500)
+WRITE_ERRORS = (401, 403, 404, 409, 422, 429, 500)
 
 
 def documented(blueprint: Blueprint, errors: tuple[int, ...]):

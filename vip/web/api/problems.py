@@ -162,11 +162,10 @@ def permission_problem(error: PermissionDenied):
 def _audit_denial(action: str, detail: str) -> None:
     try:
         db.session.rollback()
-        audit.record(
-            actor=g.get("api_user"),
-            action=action,
-            details={"path": request.path, "method": request.method, "detail": detail},
-        )
+        details = {"path": request.path, "method": request.method, "detail": detail}
+        if (key := g.get("api_key")) is not None:
+            details["api_key"] = {"id": key.id, "name": key.name, "prefix": key.prefix}
+        audit.record(actor=g.get("api_user"), action=action, details=details)
         db.session.commit()
     except Exception:  # pragma: no cover - auditing must never hide the denial itself
         db.session.rollback()

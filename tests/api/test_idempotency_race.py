@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from tests.api.conftest import ApiClient
+from tests.conftest import ApiClient
 from tests.support import count, in_app
 from vip.extensions import db
 from vip.models import AuditEvent, Customer, IdempotentRequest, Notification

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jsonschema import ValidationError
 
-from tests.api.conftest import OpenApiDocument
+from tests.conftest import OpenApiDocument
 
 ROOT = Path(__file__).resolve().parents[2]
 SWAGGER = ROOT / "static" / "vendor" / "swagger-ui-5.35.0"

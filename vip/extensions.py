@@ -46,6 +46,12 @@ class OpenApi(Api):
     def _register_error_handlers(self):
         return None
 
+    def _register_responses(self):
+        return None  # its JSON error responses are not ours: ours are problem details
+
+    def _register_pagination_header(self):
+        return None  # the API pages with `next` links, not flask-smorest's header
+
 
 #: The document is built per app, in create_app (flask-smorest keeps it on the instance).
 openapi = OpenApi()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from vip.extensions import openapi
 from vip.web.api import (
-    API_PREFIX,
     authorizations,
     customers,
     deadlines,
+    is_api_request,
     orders,
     reference,
     renewals,
@@ -31,7 +31,7 @@ class SessionInterface(SecureCookieSessionInterface):
     """The pages' signed-cookie sessions; the API's answers never set or refresh one (S63)."""
 
     def should_set_cookie(self, app, session) -> bool:
-        if request.path.startswith(API_PREFIX + "/"):
+        if is_api_request():
             return False
         return super().should_set_cookie(app, session)
 

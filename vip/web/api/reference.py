@@ -4,17 +4,19 @@ UI (static/vendor/swagger-ui-5.35.0/, no CDN). Both are public: they hold no dat
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 
-from vip.extensions import openapi
 from vip.web.api import API_PREFIX
+
+#: The app's OpenAPI document (an apispec APISpec) in app.extensions.
+DOCUMENT = "vip_openapi_document"
 
 bp = Blueprint("api_reference", __name__, url_prefix=API_PREFIX)
 
 
 @bp.get("/openapi.json")
 def openapi_document():
-    return jsonify(openapi.spec.to_dict())
+    return jsonify(current_app.extensions[DOCUMENT].to_dict())
 
 
 @bp.get("/docs")

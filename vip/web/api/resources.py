@@ -51,4 +51,6 @@ def register(app: Flask) -> None:
     )
     for module in BLUEPRINTS:
         openapi.register_blueprint(module.bp)
+    # flask-smorest keeps the document of the app it was last given; each app keeps its own.
+    app.extensions[reference.DOCUMENT] = openapi.spec
     app.register_blueprint(reference.bp)

@@ -199,4 +199,8 @@ def register_handlers(blueprint) -> None:
     blueprint.register_error_handler(NotVisible, not_visible_problem)
     blueprint.register_error_handler(PermissionDenied, permission_problem)
     blueprint.register_error_handler(HTTPException, http_problem)
+    # Flask looks for a handler of the status code (the pages' 429 page, say) before one of
+    # HTTPException: the API's statuses are claimed by code too.
+    for code in STATUS_SLUGS:
+        blueprint.register_error_handler(code, http_problem)
     blueprint.register_error_handler(Exception, unexpected_problem)

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from vip.database import reading_then_release
 from vip.extensions import db
 from vip.models import IdempotentRequest
 
@@ -104,9 +105,12 @@ def wait_for_answer(
     """The stored answer, once the request that holds the key has stored it; what there is
     after `timeout` seconds otherwise (an answer with no status: still in progress)."""
     deadline = time.monotonic() + timeout
+    db.session.rollback()
     while True:
-        db.session.rollback()  # a fresh snapshot, and no lock held while waiting
-        answer = _answer(api_key_id, key)
+        # Each look in a fresh snapshot that takes no lock (on SQLite a deferred read, not a
+        # write transaction), so the request that holds the key can store its answer.
+        with reading_then_release():
+            answer = _answer(api_key_id, key)
         if answer is None or answer.status_code is not None or time.monotonic() >= deadline:
             return answer
         time.sleep(ANSWER_POLL_SECONDS)

@@ -449,8 +449,11 @@ def _snapshot(app):
 
 @pytest.mark.parametrize("app_config", [{"VIP_API_RATE_LIMIT": "3 per minute"}])
 def test_s65_over_the_per_key_limit_429_with_retry_after(api, keys):
-    for _ in range(3):
-        assert api.get("/api/v1/customers", key=keys.a_read).status_code == 200
+    for left in (2, 1, 0):
+        response = api.get("/api/v1/customers", key=keys.a_read)
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "3"
+        assert response.headers["X-RateLimit-Remaining"] == str(left)
     response = api.get("/api/v1/customers", key=keys.a_read)
     assert response.status_code == 429
     assert response.get_json()["type"] == PROBLEM + "rate-limited"

@@ -1,7 +1,7 @@
 """API keys and idempotent requests
 
 Revision ID: 75f73fa03ad7
-Revises: ad46b91eecc8
+Revises: e1a3c5b7d9f2
 Create Date: 2026-12-05 11:30:56.196221
 
 """
@@ -13,7 +13,7 @@ import vip.models.types  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = '75f73fa03ad7'
-down_revision = 'ad46b91eecc8'
+down_revision = 'e1a3c5b7d9f2'
 branch_labels = None
 depends_on = None
 

@@ -141,6 +141,54 @@
     sectionFocus = null;
   }
 
+  // Screen readers hear what a swap changed: the text of a swapped-in element marked
+  // data-announce (a list's result count, say) is put into the page's live region
+  // #announcer. (A live region that arrives with the swap itself is not read out.)
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (!region || !text) return;
+    region.textContent = "";
+    setTimeout(function () { region.textContent = text; }, 30);
+  }
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.detail.elt;
+    if (!root || root === document.body || !root.querySelector) return;
+    var marked = root.matches("[data-announce]") ? root : root.querySelector("[data-announce]");
+    if (marked) announce(marked.textContent.trim().replace(/\s+/g, " "));
+  });
+
+  // A request that took keyboard focus away (its button disabled meanwhile, or the focused
+  // element swapped out) gives it back: to the same element if it is still there, else to
+  // its successor (the same id), else to the swapped-in element; keyboard users keep their place.
+  var focusBefore = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var active = document.activeElement;
+    focusBefore = active && active !== document.body ? { element: active, id: active.id } : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var lost = focusBefore;
+    focusBefore = null;
+    var active = document.activeElement;
+    if (!lost || document.querySelector("dialog[open]") ||
+        (active && active !== document.body && document.body.contains(active))) return;
+    var target = event.detail.target;
+    var successor = (document.body.contains(lost.element) && lost.element) ||
+      (lost.id && document.getElementById(lost.id)) ||
+      (target && target.id && document.getElementById(target.id));
+    if (!successor) return;
+    if (!successor.hasAttribute("tabindex") && successor.tabIndex < 0) successor.setAttribute("tabindex", "-1");
+    successor.focus();
+  });
+
+  // The header's menu (a <details> on narrow screens): Esc closes it, focus on its button.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || document.querySelector("dialog[open]")) return;
+    var menu = document.querySelector("details.nav-menu[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+
   // The language switcher returns to the URL htmx last pushed, not the one first loaded.
   document.addEventListener("submit", function (event) {
     var form = event.target.closest(".language-switcher");

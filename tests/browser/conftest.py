@@ -91,20 +91,42 @@ def live_server(app):
         server.server_close()
 
 
+#: Checks every htmx swap a user causes: it moves focus or a live region announces it.
+SWAP_CHECK = HERE / "swap_check.js"
+
+
 @pytest.fixture
 def new_context(chromium, live_server):
-    """Makes browser contexts (Swedish by default), all closed before the server stops."""
+    """Makes browser contexts (Swedish by default), all closed before the server stops.
+
+    Every page of them runs tests/browser/swap_check.js: a test fails when an htmx swap
+    its user caused neither moved keyboard focus nor changed a live region (README,
+    "Every screen, every user")."""
     contexts = []
+    unheard: list[str] = []
 
     def _new_context(locale: str = "sv-SE", **options):
         context = chromium.new_context(locale=locale, base_url=live_server, **options)
         context.set_default_timeout(TIMEOUT_MS)
+        context.expose_function("__vipSwapProblem", lambda problem: unheard.append(problem))
+        context.add_init_script(path=str(SWAP_CHECK))
         contexts.append(context)
         return context
 
     yield _new_context
     for context in contexts:
+        for page in context.pages:
+            check_last_swaps(page)
         context.close()
+    assert unheard == [], "htmx swaps a screen-reader user would not notice:\n" + "\n".join(unheard)
+
+
+def check_last_swaps(page) -> None:
+    """Checks at once the swaps whose check is still waiting (swap_check.js)."""
+    try:
+        page.evaluate("() => window.__vipSwapFlush && window.__vipSwapFlush()")
+    except Exception as error:  # a closed or crashed page has nothing left to check
+        print(f"could not check the last swaps: {error}")
 
 
 @pytest.fixture
@@ -123,6 +145,8 @@ def page(request, new_context, locale):
         and getattr(request.node, f"rep_{when}").failed
         for when in ("setup", "call")
     )
+    if not page.is_closed():
+        check_last_swaps(page)
     if failed and not page.is_closed():
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]

@@ -1,0 +1,100 @@
+// Injected into every browser test's pages (tests/browser/conftest.py): every htmx swap a
+// user caused (a click, a key, a submit, a change) must move keyboard focus, or be heard: a
+// change inside a live region that was on the page before the request, or a new role=alert.
+// What fails is reported to the test through window.__vipSwapProblem.
+(function () {
+  "use strict";
+  var USER_EVENTS = ["click", "submit", "change", "input", "keyup", "keydown", "search"];
+  var LIVE = '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]';
+  var WAIT_MS = 200;  // after the request: the settle (20 ms) and after-settle triggers
+
+  function describe(element) {
+    if (!element || !element.tagName) return String(element);
+    var text = (element.getAttribute("aria-label") || element.textContent || "").trim().slice(0, 40);
+    return element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") +
+      (text ? ' "' + text.replace(/\s+/g, " ") + '"' : "");
+  }
+
+  function watch(state) {
+    var regions = Array.prototype.slice.call(document.querySelectorAll(LIVE));
+    state.observer = new MutationObserver(function (records) {
+      records.forEach(function (record) {
+        var target = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+        if (regions.some(function (region) { return region.contains(target); })) {
+          state.changed.push(target.closest(LIVE));
+        }
+        Array.prototype.forEach.call(record.addedNodes, function (node) {
+          if (node.nodeType !== 1) return;
+          var alert = node.matches('[role="alert"]') ? node : node.querySelector('[role="alert"]');
+          if (alert) state.changed.push(alert);
+        });
+      });
+    });
+    state.observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+    // Focus that moved at any moment counts (a test may close a dialog again at once).
+    state.onFocus = function (event) {
+      if (event.target !== state.active && event.target !== document.body) state.focusMoved = true;
+    };
+    document.addEventListener("focusin", state.onFocus, true);
+  }
+
+  function heard(state) {
+    return state.changed.some(function (region) {
+      return region && document.contains(region) && region.textContent.trim() !== "";
+    });
+  }
+
+  function movedFocus(state) {
+    var active = document.activeElement;
+    return active && active !== document.body && active !== state.active &&
+      document.contains(active);
+  }
+
+  function check(state) {
+    state.observer.disconnect();
+    var active = document.activeElement;
+    document.removeEventListener("focusin", state.onFocus, true);
+    if (state.focusMoved || movedFocus(state) || heard(state)) return;
+    var problem = state.what + " (" + state.event + " -> " + state.url + "): focus " +
+      (active === state.active ? "stayed on " : "went to ") + describe(active) +
+      " and no live region changed";
+    if (window.__vipSwapProblem) window.__vipSwapProblem(problem);
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    if (!trigger || USER_EVENTS.indexOf(trigger.type) < 0) return;
+    var state = {
+      active: document.activeElement,
+      changed: [],
+      what: describe(event.detail.elt),
+      event: trigger.type,
+      url: event.detail.requestConfig.path,
+    };
+    watch(state);
+    event.detail.xhr.__vipSwapCheck = state;
+  });
+
+  var pending = [];
+  function settle(state) {
+    var index = pending.indexOf(state);
+    if (index < 0) return;
+    pending.splice(index, 1);
+    clearTimeout(state.timer);
+    check(state);
+  }
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var state = event.detail.xhr && event.detail.xhr.__vipSwapCheck;
+    if (!state) return;
+    delete event.detail.xhr.__vipSwapCheck;
+    pending.push(state);
+    state.timer = setTimeout(function () { settle(state); }, WAIT_MS);
+  });
+  // The test's teardown: the checks still waiting, once their swaps have settled.
+  window.__vipSwapFlush = function () {
+    return new Promise(function (resolve) {
+      setTimeout(function () { pending.slice().forEach(settle); resolve(); },
+                 pending.length ? WAIT_MS : 0);
+    });
+  };
+})();

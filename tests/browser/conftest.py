@@ -108,8 +108,9 @@ def new_context(chromium, live_server):
     def _new_context(locale: str = "sv-SE", **options):
         context = chromium.new_context(locale=locale, base_url=live_server, **options)
         context.set_default_timeout(TIMEOUT_MS)
-        context.expose_function("__vipSwapProblem", lambda problem: unheard.append(problem))
-        context.add_init_script(path=str(SWAP_CHECK))
+        if options.get("java_script_enabled", True):  # without JavaScript, no htmx swaps
+            context.expose_function("__vipSwapProblem", lambda problem: unheard.append(problem))
+            context.add_init_script(path=str(SWAP_CHECK))
         contexts.append(context)
         return context
 

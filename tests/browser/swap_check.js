@@ -17,19 +17,20 @@
 
   function watch(state) {
     var regions = Array.prototype.slice.call(document.querySelectorAll(LIVE));
-    state.observer = new MutationObserver(function (records) {
+    state.onRecords = function (records) {
       records.forEach(function (record) {
         var target = record.target.nodeType === 1 ? record.target : record.target.parentElement;
         if (regions.some(function (region) { return region.contains(target); })) {
-          state.changed.push(target.closest(LIVE));
+          said(state, target.closest(LIVE));
         }
         Array.prototype.forEach.call(record.addedNodes, function (node) {
           if (node.nodeType !== 1) return;
           var alert = node.matches('[role="alert"]') ? node : node.querySelector('[role="alert"]');
-          if (alert) state.changed.push(alert);
+          if (alert) said(state, alert);
         });
       });
-    });
+    };
+    state.observer = new MutationObserver(state.onRecords);
     state.observer.observe(document.body, { childList: true, subtree: true, characterData: true });
     // Focus that moved at any moment counts (a test may close a dialog again at once).
     state.onFocus = function (event) {
@@ -38,10 +39,9 @@
     document.addEventListener("focusin", state.onFocus, true);
   }
 
-  function heard(state) {
-    return state.changed.some(function (region) {
-      return region && document.contains(region) && region.textContent.trim() !== "";
-    });
+  // A live region changed and had something to say (a screen reader reads it then).
+  function said(state, region) {
+    if (region && document.contains(region) && region.textContent.trim() !== "") state.heard = true;
   }
 
   function movedFocus(state) {
@@ -51,10 +51,11 @@
   }
 
   function check(state) {
+    state.onRecords(state.observer.takeRecords());
     state.observer.disconnect();
     var active = document.activeElement;
     document.removeEventListener("focusin", state.onFocus, true);
-    if (state.focusMoved || movedFocus(state) || heard(state)) return;
+    if (state.focusMoved || movedFocus(state) || state.heard) return;
     var problem = state.what + " (" + state.event + " -> " + state.url + "): focus " +
       (active === state.active ? "stayed on " : "went to ") + describe(active) +
       " and no live region changed";
@@ -66,7 +67,7 @@
     if (!trigger || USER_EVENTS.indexOf(trigger.type) < 0) return;
     var state = {
       active: document.activeElement,
-      changed: [],
+      heard: false,
       what: describe(event.detail.elt),
       event: trigger.type,
       url: event.detail.requestConfig.path,
@@ -92,9 +93,9 @@
   });
   // The test's teardown: the checks still waiting, once their swaps have settled.
   window.__vipSwapFlush = function () {
+    if (!pending.length) return null;
     return new Promise(function (resolve) {
-      setTimeout(function () { pending.slice().forEach(settle); resolve(); },
-                 pending.length ? WAIT_MS : 0);
+      setTimeout(function () { pending.slice().forEach(settle); resolve(); }, WAIT_MS);
     });
   };
 })();

@@ -218,6 +218,8 @@ def _print_deadlines(report) -> None:
     click.echo(f"Access removed: {report.access_removed}.")
     for kind in deadlines.ReminderKind:
         click.echo(f"Reminders queued, {kind}: {report.reminders.get(kind, 0)}.")
+    click.echo(f"Levels raised by the look-back: {report.lookbacks}.")
+    click.echo(f"Three-year commitments changed: {report.commitments}.")
     for change in report.changes:
         click.echo(f"  {change.describe()}")
 

@@ -46,7 +46,10 @@ from vip.services.deadlines import apply_deadlines, preview_deadlines
 D = date(2026, 12, 15)  # the run's date: the fixture authorizations (due 12-13) are overdue
 D_TEXT = D.isoformat()
 DRY_HEADER = "Dry run: nothing is changed and no mail is sent."
-COUNT_LINE = re.compile(r"^(Försenad: |Access removed: |Reminders queued, )")
+COUNT_LINE = re.compile(
+    r"^(Försenad: |Access removed: |Reminders queued, |Levels raised by the look-back: "
+    r"|Three-year commitments changed: )"
+)
 OUTCOME = re.compile(r" \[(sent|retrying|failed)\]$")
 
 
@@ -357,6 +360,8 @@ def test_the_dry_run_prints_what_it_would_change_and_send(app, runner, scene):
         "Reminders queued, renewal_due: 1.",
         "Reminders queued, renewal_missed: 1.",
         "Reminders queued, access_removal: 1.",
+        "Levels raised by the look-back: 0.",
+        "Three-year commitments changed: 0.",
     ]
     assert printed.changes == expected_changes(app, scene)
     assert printed.mail_summary == "Mail: 5 to send, 1 no longer relevant."

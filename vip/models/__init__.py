@@ -11,6 +11,7 @@ from vip.models.authorizations import (
 from vip.models.calendar_feeds import CalendarFeed
 from vip.models.catalog import LicenseType, MarketSegment, Product
 from vip.models.customers import Customer, CustomerStatus, Invitation
+from vip.models.discount_levels import CommitmentState, ThreeYearCommitment
 from vip.models.licenses import LicenseAssignment
 from vip.models.notifications import Notification, NotificationStatus
 from vip.models.orders import (
@@ -44,6 +45,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationStatus",
     "CalendarFeed",
+    "CommitmentState",
     "Customer",
     "CustomerStatus",
     "DeliveryStatus",
@@ -67,6 +69,7 @@ __all__ = [
     "ReturnAuthorizationLine",
     "ReturnStatus",
     "Role",
+    "ThreeYearCommitment",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "customers.invite": RESELLER_ROLES,
     "authorizations.manage": RESELLER_ROLES,
     "orders.record": RESELLER_ROLES,
+    "commitments.manage": RESELLER_ROLES,
     "returns.request": RESELLER_ROLES,
     "returns.approve": frozenset({Role.RESELLER_ADMIN}),
     "team.manage": frozenset({Role.RESELLER_ADMIN}),

@@ -39,6 +39,7 @@ def load_catalog(path: Path = CATALOG_CSV) -> CatalogLoad:
             "education_device": row["education_device"].strip() == "1",
             "renewal_sku": row["renewal_sku"].strip(),
             "active": row["active"].strip() == "1",
+            "consumable": (row.get("consumable") or "0").strip() == "1",
         }
         sku = row["sku"].strip()
         product = existing.get(sku)

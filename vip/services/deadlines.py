@@ -102,6 +102,12 @@ DELAY = "delay"
 DELAY_CLEARED = "delay_cleared"
 ACCESS_REMOVED = "access_removed"
 REMINDER_QUEUED = "reminder_queued"
+#: The discount level's and the commitment's changes (R14-R16, vip/services/discount_levels.py
+#: and vip/services/commitments.py), applied by the same run after the steps above.
+LEVEL_LOOKBACK = "level_lookback"
+COMMITMENT_EXPIRED = "commitment_expired"
+COMMITMENT_NONCOMPLIANT = "commitment_noncompliant"
+COMMITMENT_ACTIONS = (COMMITMENT_EXPIRED, COMMITMENT_NONCOMPLIANT)
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,25 @@ class DeadlineChange:
     recipient: str | None = None
     language: str | None = None
     anniversary: date | None = None
+    #: A level's or a commitment's change: (before, after), e.g. (1, 2) or ("committed",
+    #: "expired"); the customer's status stays as it is.
+    before: int | str | None = None
+    after: int | str | None = None
+    licenses: int | None = None  # the look-back's count
+    commitment_id: int | None = None
 
     def describe(self) -> str:
         """The line the CLI prints: the same for a real run and a dry run."""
         who = f"{self.customer_name} (VIP {self.vip_id or '-'}, #{self.customer_id})"
         if self.action == REMINDER_QUEUED:
             return f"reminder {self.reminder} to {self.recipient} [{self.language}]: {who}"
+        if self.action == LEVEL_LOOKBACK:
+            return (
+                f"{self.action}: {who}: {self.licenses} licenses, "
+                f"level {self.before} -> {self.after}"
+            )
+        if self.action in COMMITMENT_ACTIONS:
+            return f"{self.action}: {who}: 3YC {self.before} -> {self.after}"
         return f"{self.action}: {who}: {self.status_before} -> {self.status_after}"
 
 
@@ -133,6 +152,8 @@ class TickReport:
     delay_cleared: int = 0
     reminders: dict[str, int] = field(default_factory=dict)
     access_removed: int = 0
+    lookbacks: int = 0
+    commitments: int = 0
     changes: list[DeadlineChange] = field(default_factory=list)
     #: In a preview: each changed customer's status after the run.
     statuses_after: dict[int, CustomerStatus] = field(default_factory=dict)
@@ -141,6 +162,8 @@ class TickReport:
         self.delayed += other.delayed
         self.delay_cleared += other.delay_cleared
         self.access_removed += other.access_removed
+        self.lookbacks += other.lookbacks
+        self.commitments += other.commitments
         for kind, count in other.reminders.items():
             self.reminders[kind] = self.reminders.get(kind, 0) + count
         self.changes.extend(other.changes)
@@ -154,6 +177,10 @@ class TickReport:
             self.delay_cleared += 1
         elif change.action == ACCESS_REMOVED:
             self.access_removed += 1
+        elif change.action == LEVEL_LOOKBACK:
+            self.lookbacks += 1
+        elif change.action in COMMITMENT_ACTIONS:
+            self.commitments += 1
         else:
             self.reminders[change.reminder] = self.reminders.get(change.reminder, 0) + 1
 

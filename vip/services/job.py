@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from vip import clock, database
 from vip.extensions import db
 from vip.models import Reseller, User
-from vip.services import deadlines, outbox
+from vip.services import commitments, deadlines, discount_levels, outbox
 from vip.services.access import require
 
 
@@ -35,9 +35,13 @@ def deliver_mail(*, days: dict[date, list[int]], now: datetime) -> outbox.Delive
 
 
 def run_deadlines(days: dict[date, list[int]]) -> deadlines.TickReport:
+    """R4, R11 and R10, then the look-back (R14) and the commitments' expiry and missed
+    renewals (R15, R16), each through its service."""
     totals = deadlines.TickReport()
     for day, reseller_ids in days.items():
         totals.add(deadlines.apply_deadlines(today=day, reseller_ids=reseller_ids))
+        totals.add(discount_levels.apply_lookbacks(today=day, reseller_ids=reseller_ids))
+        totals.add(commitments.apply_commitment_deadlines(today=day, reseller_ids=reseller_ids))
     return totals
 
 
@@ -74,6 +78,8 @@ def _preview(*, days: dict[date, list[int]], now: datetime, send: bool) -> TickP
     report = deadlines.TickReport()
     for day, reseller_ids in days.items():
         report.add(deadlines.plan_deadlines(today=day, reseller_ids=reseller_ids))
+        report.add(discount_levels.plan_lookbacks(today=day, reseller_ids=reseller_ids))
+        report.add(commitments.plan_commitment_deadlines(today=day, reseller_ids=reseller_ids))
     preview = TickPreview(days=days, deadlines=report, send=send)
     if send:
         reseller_ids = [i for ids in days.values() for i in ids]

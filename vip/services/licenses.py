@@ -142,6 +142,49 @@ def license_inventory(*, customer: Customer, with_pending: bool = False) -> list
     return sorted(stock, key=lambda item: (item.product.name, item.product.sku))
 
 
+# -- Qualifying licenses: what a discount level counts (R14) ---------------------------------------
+
+
+def _qualifying_quantity():
+    """Licenses a line gives, less those returned: what counts towards a level."""
+    return OrderLine.quantity - case(
+        (OrderLine.status == OrderStatus.RETURNED, OrderLine.quantity),
+        else_=OrderLine.returned_quantity,
+    )
+
+
+def qualifying_licenses_column():
+    """The qualifying licenses of the current term of each row's customer, as a correlated
+    subquery: consumables (Product.consumable) never count."""
+    return (
+        select(func.coalesce(func.sum(_qualifying_quantity()), 0))
+        .select_from(OrderLine)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Order.customer_id == Customer.id,
+            Order.term_ends_on == Customer.anniversary_date,
+            Product.consumable.is_(False),
+        )
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def qualifying_licenses_by_customer(customer_ids: list[int]) -> dict[int, int]:
+    """Customer id -> the qualifying licenses of its current term, in one query."""
+    if not customer_ids:
+        return {}
+    rows = db.session.execute(
+        select(Customer.id, qualifying_licenses_column()).where(Customer.id.in_(customer_ids))
+    )
+    return {customer_id: int(count or 0) for customer_id, count in rows}
+
+
+def qualifying_licenses(*, customer: Customer) -> int:
+    return qualifying_licenses_by_customer([customer.id]).get(customer.id, 0)
+
+
 # -- Assignment in the Admin Console ------------------------------------------------------------
 
 

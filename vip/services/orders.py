@@ -26,7 +26,7 @@ from vip.models import (
     ReturnStatus,
     User,
 )
-from vip.services import audit, events
+from vip.services import audit, discount_levels, events
 from vip.services.access import require, visible_customers
 from vip.services.authorizations import AuthorizationInvalid, get_for
 from vip.services.customer_status import clear_delay_if_resolved, status_with_access
@@ -231,6 +231,12 @@ def record_order(
                     "anniversary_date": proposal.anniversary.isoformat(),
                 },
             )
+    discount_levels.apply_order(
+        customer=customer,
+        quantities={line.product_id: line.quantity for line in authorization.lines},
+        new_term=proposal.order_type == OrderType.NEW,
+        user=user,
+    )
     flush_new_order()
     db.session.refresh(authorization)
     audit.record(

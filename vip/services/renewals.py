@@ -26,7 +26,8 @@ from vip.models import (
     Product,
     User,
 )
-from vip.services import audit, events
+from vip.models.discount_levels import level_for
+from vip.services import audit, commitments, discount_levels, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists, status_with_access
@@ -423,10 +424,13 @@ def record_renewal(
     vendor_order_number: str,
     order_date: date | None,
     quantities: dict[int, int | None],
+    accept_below_commitment: bool = False,
 ) -> Order:
     """Records the renewal order: the anniversary moves one year on (once, even when two
     people record at the same moment), an inactive customer is active again, and the
-    unsent reminders of the renewed cycle are cancelled."""
+    unsent reminders of the renewed cycle are cancelled. The renewed quantity sets the
+    level (R14); below a commitment's minimum it needs `accept_below_commitment` and makes
+    the commitment noncompliant (R16)."""
     require(user, "orders.record")
     customer = get_customer_for(user=user, customer_id=customer_id)
     lock_customer(customer.id)  # the job may be removing access at this moment
@@ -450,6 +454,9 @@ def record_renewal(
         lines, quantities, pending_by_product(customer_id=customer.id)
     )
     errors.update(line_errors)
+    outlook = renewal_outlook(customer=customer, quantities=chosen)
+    if not errors and outlook.compliance.below and not accept_below_commitment:
+        errors["accept_below_commitment"] = [outlook.warning]
     if errors:
         raise AuthorizationInvalid(errors)
 
@@ -517,6 +524,11 @@ def record_renewal(
     ).rowcount
     db.session.flush()
     db.session.refresh(customer)
+    if outlook.compliance.below:
+        commitments.mark_noncompliant(compliance=outlook.compliance, customer=customer, user=user)
+    discount_levels.apply_renewal(
+        customer=customer, licenses=outlook.licenses, floor=outlook.compliance.floor, user=user
+    )
     audit.record(
         actor=user,
         action="renewal.recorded",
@@ -550,6 +562,38 @@ def record_renewal(
         )
     db.session.commit()
     return order
+
+
+@dataclass(frozen=True)
+class RenewalOutlook:
+    """What a renewal of these quantities does: the level of the new term and, with a
+    commitment, whether it reaches the minimum (R14-R16)."""
+
+    licenses: int
+    level: int
+    compliance: commitments.RenewalCompliance
+
+    @property
+    def warning(self):
+        return _l(
+            "The three-year commitment's minimum is %(minimum)d licenses and this renewal has "
+            "%(count)d: saving it makes the commitment noncompliant.",
+            minimum=self.compliance.commitment.minimum_quantity,
+            count=self.licenses,
+        )
+
+
+def renewal_outlook(*, customer: Customer, quantities: dict[int, int | None]) -> RenewalOutlook:
+    """The level the renewed quantities (product id -> quantity) give and the commitment's
+    verdict, for the dialog's live hint and for `record_renewal` alike."""
+    chosen = {pid: q for pid, q in quantities.items() if q is not None and q > 0}
+    licenses = discount_levels.qualifying_quantity(chosen)
+    compliance = commitments.renewal_compliance(
+        commitment=commitments.current_commitment(customer),
+        anniversary=customer.anniversary_date,
+        licenses=licenses,
+    )
+    return RenewalOutlook(licenses, max(level_for(licenses), compliance.floor), compliance)
 
 
 def renewal_history(*, customer: Customer) -> list[Order]:

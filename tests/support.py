@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pyotp
 import sqlalchemy as sa
@@ -12,6 +13,8 @@ from flask_babel import force_locale
 from tests.conftest import product_id
 from vip.extensions import db
 from vip.models import User, VipAdminCustomer
+from vip.services.authorizations import LineInput, create_purchase_authorization
+from vip.services.orders import record_order
 
 
 @contextmanager
@@ -148,3 +151,30 @@ def fixture_bytes(name: str) -> bytes:
     from pathlib import Path
 
     return (Path(__file__).resolve().parent / "fixtures" / "import" / name).read_bytes()
+
+
+_vendor_numbers = itertools.count(1)
+
+
+def order_licenses(tenant, lines: list[tuple[int, int]], *, on: date) -> None:
+    """Through the services, as the tenant's sales user: a purchase authorization of `lines`
+    (product id, quantity) created and its order recorded on `on`. The customer's first
+    order sets its anniversary; later ones are add-ons."""
+    sales = user(tenant.sales)
+    authorization = create_purchase_authorization(
+        user=sales,
+        customer_id=tenant.customer.id,
+        today=on,
+        license_type="team",
+        lines=[LineInput(product_id=product, quantity=quantity) for product, quantity in lines],
+        deployment_date=on,
+        customer_po_number=None,
+    )
+    record_order(
+        user=sales,
+        pa_id=authorization.id,
+        today=on,
+        vendor_order_number=f"LV{next(_vendor_numbers):08d}",
+        order_date=on,
+        duration_months=12,
+    )

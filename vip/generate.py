@@ -101,9 +101,14 @@ def _fix_sequences(models: Iterable) -> None:
 
 
 def _products() -> dict[tuple[LicenseType, MarketSegment], list[Product]]:
+    """The seats a portfolio holds: active subscription products (no consumables)."""
     grouped: dict[tuple[LicenseType, MarketSegment], list[Product]] = {}
     for product in db.session.scalars(
-        select(Product).where(Product.active.is_(True), Product.education_device.is_(False))
+        select(Product).where(
+            Product.active.is_(True),
+            Product.education_device.is_(False),
+            Product.consumable.is_(False),
+        )
     ):
         grouped.setdefault((product.license_type, product.market_segment), []).append(product)
     return grouped

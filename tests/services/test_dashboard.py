@@ -20,6 +20,7 @@ from tests.support import user
 from vip.extensions import db
 from vip.models import (
     AuthorizationStatus,
+    CommitmentState,
     Customer,
     CustomerStatus,
     Notification,
@@ -29,6 +30,7 @@ from vip.models import (
     OrderStatus,
     OrderType,
     PurchaseAuthorization,
+    ThreeYearCommitment,
 )
 from vip.services import dashboard
 from vip.services.authorizations import LineInput, create_purchase_authorization
@@ -98,6 +100,25 @@ def with_anniversary(
     customer = new_customer(tenant, name)
     customer.anniversary_date = anniversary
     customer.status = status
+    db.session.commit()
+    return customer
+
+
+def committed_at_risk(tenant, name: str, anniversary: date, minimum: int = 20) -> Customer:
+    """A customer with a three-year commitment covering `anniversary` and no licenses: at
+    risk from 60 days before it (R16)."""
+    customer = with_anniversary(tenant, name, anniversary)
+    db.session.add(
+        ThreeYearCommitment(
+            customer_id=customer.id,
+            state=CommitmentState.COMMITTED,
+            minimum_quantity=minimum,
+            requested_on=anniversary - timedelta(days=300),
+            decided_on=anniversary - timedelta(days=300),
+            starts_on=anniversary - timedelta(days=300),
+            ends_on=add_months(anniversary, 24),
+        )
+    )
     db.session.commit()
     return customer
 
@@ -417,7 +438,7 @@ def test_vip_admin_has_no_dashboard(quiet):
 
 
 def test_another_resellers_rows_are_never_counted(quiet):
-    """Every section filled for reseller B only: A sees seven empty sections; B sees all."""
+    """Every section filled for reseller B only: A sees eight empty sections; B sees all."""
     b = quiet.b
     authorization_due(b, D)
     authorization_due(b, D - timedelta(days=2))  # overdue on D
@@ -425,12 +446,21 @@ def test_another_resellers_rows_are_never_counted(quiet):
     with_anniversary(b, "B Fönster AB", D + timedelta(days=33))
     with_anniversary(b, "B Årsdag AB", D + timedelta(days=3))
     with_anniversary(b, "B Respit AB", D - timedelta(days=5))
+    committed_at_risk(b, "B Åtagande AB", D + timedelta(days=40))
     failed_mail(b.customer.id)
 
     own = dashboard.dashboard(user=user(quiet.a.admin.id), today=D)
     assert [(s.key, s.count, s.rows) for s in own] == [(key, 0, []) for key in K]
     other = dashboard.dashboard(user=user(b.admin.id), today=D)
     assert {s.key: s.count for s in other} == {key: 1 for key in K}
+
+
+@pytest.mark.parametrize(("days_before", "shown"), [(61, False), (60, True), (0, True)])
+def test_r16_3yc_at_risk_card_from_60_days_before_the_anniversary(quiet, days_before, shown):
+    committed_at_risk(quiet.a, "Åtagande AB", D + timedelta(days=days_before))
+    card = dashboard.section(user=user(quiet.a.admin.id), key="commitment_at_risk", today=D)
+    assert [row.customer.company_name for row in card.rows] == (["Åtagande AB"] if shown else [])
+    assert card.count == (1 if shown else 0)
 
 
 # --- the customers list's filter (the sections' "show all") --------------------------------

@@ -12,19 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import TODAY
-from tests.support import count, english, in_app, pid, user
+from tests.support import count, english, in_app, order_licenses, pid, user
 from vip.extensions import db
 from vip.models import AuditEvent, CommitmentState, Customer, ThreeYearCommitment
 from vip.models.discount_levels import level_for
 from vip.services import commitments, discount_levels, renewals
-from vip.services.authorizations import (
-    AuthorizationInvalid,
-    LineInput,
-    create_purchase_authorization,
-)
+from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError, NotVisible
 from vip.services.licenses import qualifying_licenses
-from vip.services.orders import record_order
 from vip.services.terms import add_months
 
 AD = add_months(TODAY, 12)  # the anniversary a first order on TODAY sets
@@ -32,26 +27,7 @@ _numbers = itertools.count(1)
 
 
 def order(tenant, lines: list[tuple[int, int]], *, on: date = TODAY) -> None:
-    """Creates a purchase authorization of `lines` (product id, quantity) and records its
-    order on `on`: the first order sets the anniversary, later ones are add-ons."""
-    sales = user(tenant.sales)
-    authorization = create_purchase_authorization(
-        user=sales,
-        customer_id=tenant.customer.id,
-        today=on,
-        license_type="team",
-        lines=[LineInput(product_id=product, quantity=quantity) for product, quantity in lines],
-        deployment_date=on,
-        customer_po_number=None,
-    )
-    record_order(
-        user=sales,
-        pa_id=authorization.id,
-        today=on,
-        vendor_order_number=f"LV{next(_numbers):08d}",
-        order_date=on,
-        duration_months=12,
-    )
+    order_licenses(tenant, lines, on=on)
 
 
 def customer_of(tenant) -> Customer:

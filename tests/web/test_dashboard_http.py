@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from tests.conftest import HX, TODAY
 from tests.services.test_dashboard import (
     authorization_due,
+    committed_at_risk,
     failed_mail,
     new_customer,
     order_on,
@@ -39,6 +40,7 @@ ENGLISH_TITLES = {
     "window_opening": "Renewal windows opening in the next 7 days",
     "anniversary": "Anniversaries in the next 7 days",
     "in_grace": "Customers in the grace period",
+    "commitment_at_risk": "3YC at risk",
     "failed_mail": "Failed mail",
 }
 ENGLISH_EMPTY = {
@@ -48,6 +50,7 @@ ENGLISH_EMPTY = {
     "window_opening": "No renewal window opens soon.",
     "anniversary": "No anniversaries soon.",
     "in_grace": "No customer is in the grace period.",
+    "commitment_at_risk": "No three-year commitment is at risk.",
     "failed_mail": "No failed mail.",
 }
 
@@ -82,6 +85,7 @@ def fill(app, tenant, prefix: str) -> Board:
         with_anniversary(tenant, f"{prefix} Fönster AB", TODAY + timedelta(days=33))
         with_anniversary(tenant, f"{prefix} Årsdag AB", TODAY + timedelta(days=2))
         with_anniversary(tenant, f"{prefix} Respit AB", TODAY - timedelta(days=10))
+        committed_at_risk(tenant, f"{prefix} Åtagande AB", TODAY + timedelta(days=40))
         post = new_customer(tenant, f"{prefix} Post AB")
         failed_mail(post.id)
     return Board(
@@ -92,6 +96,7 @@ def fill(app, tenant, prefix: str) -> Board:
             "window_opening": f"{prefix} Fönster AB",
             "anniversary": f"{prefix} Årsdag AB",
             "in_grace": f"{prefix} Respit AB",
+            "commitment_at_risk": f"{prefix} Åtagande AB",
             "failed_mail": f"{prefix} Post AB",
         },
         pa_id=tenant.authorization.id,
@@ -183,6 +188,7 @@ def test_show_all_links_open_the_filtered_lists(client, tenants, login_as, board
         "window_opening": "/customers?attention=window_opening&amp;sort=anniversary",
         "anniversary": "/customers?attention=anniversary&amp;sort=anniversary",
         "in_grace": "/renewals?stage=in_grace",
+        "commitment_at_risk": "/renewals?commitment=at_risk",
         "failed_mail": "/outbox?status=failed",
     }
     for key, url in expected.items():

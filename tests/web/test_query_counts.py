@@ -49,10 +49,12 @@ from vip.models import (
     Product,
     PurchaseAuthorization,
     Role,
+    ThreeYearCommitment,
     User,
     WebhookAttempt,
     WebhookDelivery,
 )
+from vip.models.discount_levels import CommitmentState
 from vip.models.types import utcnow
 from vip.services import api_keys, audit, renewals
 from vip.services.accounts import create_user
@@ -63,8 +65,9 @@ from vip.services.authorizations import (
 )
 from vip.services.customers import create_customer
 from vip.services.deadlines import GRACE_DAYS, apply_deadlines
-from vip.services.licenses import assign_license
+from vip.services.licenses import assign_license, qualifying_licenses
 from vip.services.orders import propose_duration, record_order
+from vip.services.terms import add_months
 
 RESELLER = "Query Count AB"
 ADMIN = "admin@querycountab.example"  # made by the generator for RESELLER
@@ -83,7 +86,13 @@ DETAILS = tuple(
     f"/customers/<id>/{tab}"
     for tab in ("info", "plans", "orders", "renewals", "timeline", "history")
 )
-RENEWALS = ("/renewals", "/renewals?page=2", "/renewals/export.csv", "/renewals/pipeline")
+RENEWALS = (
+    "/renewals",
+    "/renewals?page=2",
+    "/renewals?commitment=at_risk",
+    "/renewals/export.csv",
+    "/renewals/pipeline",
+)
 CONSOLE = ("/console/<id>",)
 DASHBOARD_SECTIONS = (
     "order_due",
@@ -92,6 +101,7 @@ DASHBOARD_SECTIONS = (
     "window_opening",
     "anniversary",
     "in_grace",
+    "commitment_at_risk",
     "failed_mail",
 )
 
@@ -106,20 +116,24 @@ PINNED = {
         "/customers?status=delayed": 10,
         "/customers?page=2": 10,
         # + 1: where the VIP admin stands (invitations sent, accepted, an admin account).
-        "/customers/<id>/info": 10,
-        "/customers/<id>/plans": 11,
-        "/customers/<id>/orders": 10,
-        "/customers/<id>/renewals": 5,
-        "/customers/<id>/timeline": 6,
-        "/customers/<id>/history": 6,
-        "/renewals": 6,
-        "/renewals?page=2": 6,
+        # + 2 on every tab: the header's level and commitment (R14-R16).
+        "/customers/<id>/info": 12,
+        "/customers/<id>/plans": 13,
+        "/customers/<id>/orders": 12,
+        "/customers/<id>/renewals": 7,
+        "/customers/<id>/timeline": 8,
+        "/customers/<id>/history": 8,
+        # + 2: the page's licenses that count and commitments (R14-R16)
+        "/renewals": 8,
+        "/renewals?page=2": 8,
+        "/renewals?commitment=at_risk": 8,
         # two BEGINs: the session ends when the view returns; the rows stream in a new one
         "/renewals/export.csv": 5,
         "/renewals/pipeline": 5,
-        # + 1: the customers the VIP admin administers (the switcher), in one statement.
-        "/console/<id>": 11,
-        "/": 17,  # the dashboard: two statements for each of its seven sections
+        # + 1: the customers the VIP admin administers (the switcher), in one statement;
+        # + 2: the level and the commitment (R14-R16).
+        "/console/<id>": 13,
+        "/": 19,  # the dashboard: two statements for each of its eight sections
         **{f"/dashboard/sections/{key}": 5 for key in DASHBOARD_SECTIONS},
         # the user, the team for the filter, a capped count and the page (+1: the member)
         "/security-log": 6,
@@ -144,18 +158,19 @@ PINNED = {
         "/customers?q=nord": 9,
         "/customers?status=delayed": 9,
         "/customers?page=2": 9,
-        "/customers/<id>/info": 9,  # + 1: where the VIP admin stands
-        "/customers/<id>/plans": 10,
-        "/customers/<id>/orders": 9,
-        "/customers/<id>/renewals": 4,
-        "/customers/<id>/timeline": 5,
-        "/customers/<id>/history": 5,
-        "/renewals": 5,
-        "/renewals?page=2": 5,
+        "/customers/<id>/info": 11,  # + 1: where the VIP admin stands
+        "/customers/<id>/plans": 12,
+        "/customers/<id>/orders": 11,
+        "/customers/<id>/renewals": 6,
+        "/customers/<id>/timeline": 7,
+        "/customers/<id>/history": 7,
+        "/renewals": 7,
+        "/renewals?page=2": 7,
+        "/renewals?commitment=at_risk": 7,
         "/renewals/export.csv": 3,
         "/renewals/pipeline": 4,
-        "/console/<id>": 10,
-        "/": 16,
+        "/console/<id>": 12,
+        "/": 18,
         **{f"/dashboard/sections/{key}": 4 for key in DASHBOARD_SECTIONS},
         "/security-log": 5,
         "/security-log?kind=failures": 5,
@@ -302,6 +317,19 @@ def portfolio(request, app) -> Portfolio:
         admin = db.session.scalar(select(User).where(User.email == ADMIN))
         top_up(busy, admin, vip_admin, TOP_UP[size])
         busy = db.session.get(Customer, busy_id)
+        # A three-year commitment its licenses fall short of: "3YC at risk" (R16) has a row.
+        db.session.add(
+            ThreeYearCommitment(
+                customer_id=busy_id,
+                state=CommitmentState.COMMITTED,
+                minimum_quantity=qualifying_licenses(customer=busy) + 50,
+                requested_on=busy.anniversary_date - timedelta(days=120),
+                decided_on=busy.anniversary_date - timedelta(days=110),
+                starts_on=busy.anniversary_date - timedelta(days=110),
+                ends_on=add_months(busy.anniversary_date, 24),
+            )
+        )
+        db.session.commit()
         authorizations = list(
             db.session.scalars(
                 select(PurchaseAuthorization).where(PurchaseAuthorization.customer_id == busy_id)
@@ -496,6 +524,9 @@ def test_perf_query_count_renewals_overview_is_constant(app, client, login_as, p
     assert len(renewal_rows(measured["/renewals?page=2"].body)) == min(
         PAGE_SIZE, max(shown - PAGE_SIZE, 1)
     )
+    at_risk = measured["/renewals?commitment=at_risk"].body
+    assert renewal_rows(at_risk) == {str(portfolio.busy_id)}
+    assert "commitment-at-risk" in at_risk
     text = measured["/renewals/export.csv"].body.removeprefix("\ufeff")
     delimiter = ";" if ";" in text.splitlines()[0] else ","
     exported = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -524,6 +555,7 @@ def test_perf_query_count_admin_console_is_constant(app, client, portfolio):
 
     console = measured["/console/<id>"].body
     assert all(email in console for email in portfolio.assignment_emails)
+    assert 'id="discount-level-heading"' in console and "commitment-committed" in console
     assert_pinned(app, measured, portfolio.customers)
 
 
@@ -561,7 +593,11 @@ def test_perf_query_count_dashboard_is_constant(app, client, login_as, portfolio
         )
     # The measured customer is Försenad and in grace: neither section is ever empty.
     assert in_grace >= 1 and overdue >= 1
-    for key, rows in (("in_grace", in_grace), ("order_overdue", overdue)):
+    for key, rows in (
+        ("in_grace", in_grace),
+        ("order_overdue", overdue),
+        ("commitment_at_risk", 1),
+    ):
         shown = measured[f"/dashboard/sections/{key}"].body.count("<li>")
         assert shown == min(5, rows), key
     for path in DASHBOARD[1:]:

@@ -11,7 +11,8 @@ each an all-day event:
 - a placed order's last day to request a return (`orders.return_window_closes_on`);
 - a customer's renewal window opening, anniversary date and access removal
   (`renewals.dates_for`), for the current anniversary, which is by definition not renewed
-  yet: a renewal moves the anniversary, and the events of the new cycle get new UIDs.
+  yet: a renewal moves the anniversary, and the events of the new cycle get new UIDs;
+- the end of a running three-year commitment, its third anniversary.
 
 UIDs name the object and, for the anniversary events, the cycle (the anniversary date),
 so they are the same on every fetch and do not move when anything else changes. DTSTAMP
@@ -40,12 +41,14 @@ from vip.links import external_url
 from vip.models import (
     AuthorizationStatus,
     CalendarFeed,
+    CommitmentState,
     Customer,
     Order,
     OrderStatus,
     OrderType,
     PurchaseAuthorization,
     Reseller,
+    ThreeYearCommitment,
     User,
 )
 from vip.services import audit
@@ -203,6 +206,7 @@ class DeadlineKind(StrEnum):
     RENEWAL_WINDOW_OPENS = "renewal_window_opens"
     ANNIVERSARY = "anniversary"
     ACCESS_REMOVAL = "access_removal"
+    COMMITMENT_ENDS = "commitment_ends"  # a three-year commitment's third anniversary
 
 
 @dataclass(frozen=True)
@@ -317,9 +321,38 @@ def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> li
     return found
 
 
+def _commitment_ends(reseller_id: int, first: date, last: date) -> list[Deadline]:
+    """A running (committed or noncompliant) three-year commitment's end (R15)."""
+    rows = db.session.execute(
+        select(ThreeYearCommitment, Customer)
+        .join(Customer, Customer.id == ThreeYearCommitment.customer_id)
+        .where(
+            Customer.reseller_id == reseller_id,
+            ThreeYearCommitment.state.in_(
+                (CommitmentState.COMMITTED, CommitmentState.NONCOMPLIANT)
+            ),
+            ThreeYearCommitment.ends_on.between(first, last),
+        )
+    ).all()
+    return [
+        Deadline(
+            kind=DeadlineKind.COMMITMENT_ENDS,
+            day=commitment.ends_on,
+            uid=_uid(f"commitment-{commitment.id}-ends"),
+            customer_id=customer.id,
+            company_name=customer.company_name,
+            vip_id=customer.vip_id,
+            stamp=commitment.created_at,
+            reference=str(commitment.minimum_quantity),
+            related=commitment.starts_on,
+        )
+        for commitment, customer in rows
+    ]
+
+
 def feed_deadlines(*, reseller_id: int, today: date) -> list[Deadline]:
     """The reseller's deadlines from LOOKBACK_DAYS ago to LOOKAHEAD_DAYS ahead, ordered by
-    day and UID: three queries, whatever the number of rows."""
+    day and UID: four queries, whatever the number of rows."""
     return _deadlines_between(
         reseller_id,
         today,
@@ -333,6 +366,7 @@ def _deadlines_between(reseller_id: int, today: date, first: date, last: date) -
         *_order_due(reseller_id, first, last),
         *_return_windows(reseller_id, first, last),
         *_anniversaries(reseller_id, today, first, last),
+        *_commitment_ends(reseller_id, first, last),
     ]
     return sorted(deadlines, key=lambda deadline: (deadline.day, deadline.uid))
 

@@ -26,7 +26,7 @@ from vip.models.discount_levels import (
 )
 from vip.services import audit
 from vip.services.access import get_customer_for, require
-from vip.services.authorizations import AuthorizationInvalid
+from vip.services.authorizations import AuthorizationInvalid, grouped
 from vip.services.deadlines import (
     COMMITMENT_EXPIRED,
     COMMITMENT_NONCOMPLIANT,
@@ -199,7 +199,7 @@ def request_commitment(
         ]
     elif minimum_quantity > MAX_QUANTITY:
         errors["minimum_quantity"] = [
-            _l("At most %(count)s licenses.", count=f"{MAX_QUANTITY:,}".replace(",", "\u00a0"))
+            _l("At most %(count)s licenses.", count=grouped(MAX_QUANTITY))
         ]
     if problem := _day_problem(requested_on, today=today):
         errors["requested_on"] = [problem]

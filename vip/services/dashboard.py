@@ -31,6 +31,7 @@ from vip.models import (
     User,
 )
 from vip.services.access import can, require, visible_customers
+from vip.services.commitments import at_risk_clause
 from vip.services.listing import capped_count
 from vip.services.orders import ordered_on_for_window_closing, return_window_closes_on
 from vip.services.renewals import STAGE_RANGES, RenewalDates, RenewalStage
@@ -51,6 +52,7 @@ class SectionKey(StrEnum):
     WINDOW_OPENING = "window_opening"
     ANNIVERSARY = "anniversary"
     IN_GRACE = "in_grace"
+    COMMITMENT_AT_RISK = "commitment_at_risk"  # R16
     FAILED_MAIL = "failed_mail"
 
 
@@ -165,6 +167,7 @@ CONDITIONS: dict[SectionKey, tuple[type, Callable[[date], ColumnElement[bool]]]]
     SectionKey.WINDOW_OPENING: (Customer, _window_opening),
     SectionKey.ANNIVERSARY: (Customer, _anniversary),
     SectionKey.IN_GRACE: (Customer, _in_grace),
+    SectionKey.COMMITMENT_AT_RISK: (Customer, at_risk_clause),
     SectionKey.FAILED_MAIL: (Notification, _failed_mail),
 }
 
@@ -187,6 +190,11 @@ ORDERINGS = {
     SectionKey.WINDOW_OPENING: (Customer.anniversary_date, Customer.company_name, Customer.id),
     SectionKey.ANNIVERSARY: (Customer.anniversary_date, Customer.company_name, Customer.id),
     SectionKey.IN_GRACE: (Customer.anniversary_date, Customer.company_name, Customer.id),
+    SectionKey.COMMITMENT_AT_RISK: (
+        Customer.anniversary_date,
+        Customer.company_name,
+        Customer.id,
+    ),
     SectionKey.FAILED_MAIL: (Notification.created_at.desc(), Notification.id.desc()),
 }
 

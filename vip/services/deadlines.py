@@ -17,12 +17,14 @@ from sqlalchemy.orm import joinedload
 from vip.extensions import db
 from vip.mail import render_mail
 from vip.models import (
+    CommitmentState,
     Customer,
     CustomerStatus,
     Notification,
     NotificationStatus,
     PurchaseAuthorization,
     Role,
+    ThreeYearCommitment,
     User,
     VipAdminCustomer,
 )
@@ -419,6 +421,20 @@ def _transition(
     return changed == 1
 
 
+def committed_minimum(customer_id: int, anniversary: date) -> int | None:
+    """The minimum of a three-year commitment that covers the renewal of `anniversary`
+    (R15, R16), for the reminder to name; None without one."""
+    commitment = ThreeYearCommitment
+    return db.session.scalar(
+        select(commitment.minimum_quantity).where(
+            commitment.customer_id == customer_id,
+            commitment.state == CommitmentState.COMMITTED,
+            commitment.starts_on < anniversary,
+            commitment.ends_on > anniversary,
+        )
+    )
+
+
 def _insert_if_absent(values: dict) -> bool:
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -444,6 +460,7 @@ def _queue_reminder(customer: Customer, change: DeadlineChange, today: date) -> 
         reseller=customer.reseller,
         anniversary=change.anniversary,
         removal_on=access_removed_on(change.anniversary),
+        commitment_minimum=committed_minimum(customer.id, change.anniversary),
     )
     queued = _insert_if_absent(
         {

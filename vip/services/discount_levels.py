@@ -12,7 +12,7 @@ from sqlalchemy import case, or_, select, update
 from vip.extensions import db
 from vip.models import Customer, Product, ThreeYearCommitment, User
 from vip.models.discount_levels import LEVEL_THRESHOLDS, level_for, next_level, threshold_of
-from vip.services import audit
+from vip.services import audit, commitments
 from vip.services.commitments import current_commitment
 from vip.services.deadlines import (
     GRACE_DAYS,
@@ -21,7 +21,11 @@ from vip.services.deadlines import (
     DeadlineChange,
     TickReport,
 )
-from vip.services.licenses import qualifying_licenses, qualifying_licenses_column
+from vip.services.licenses import (
+    qualifying_licenses,
+    qualifying_licenses_by_customer,
+    qualifying_licenses_column,
+)
 
 LOOKBACK_DAYS = 31  # R14: the look-back counts the term's licenses 31 days before the anniversary
 
@@ -278,3 +282,77 @@ def apply_lookbacks(*, today: date, reseller_ids: list[int]) -> TickReport:
     )
     db.session.commit()
     return report
+
+
+# -- What the pages show --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelStanding:
+    """A customer's level, the licenses that count, its look-back and its commitment, as
+    the customer header, VIP information and the Admin Console show them."""
+
+    level: int
+    licenses: int
+    anniversary: date | None
+    lookback_applied: bool
+    commitment: ThreeYearCommitment | None
+    at_risk: bool
+
+    @property
+    def lookback_on(self) -> date | None:
+        return lookback_on(self.anniversary) if self.anniversary else None
+
+    @property
+    def next_level(self) -> int | None:
+        return next_level(self.level)
+
+    @property
+    def next_threshold(self) -> int | None:
+        return threshold_of(self.next_level) if self.next_level else None
+
+    @property
+    def more_needed(self) -> int | None:
+        """Licenses to add this term for the look-back to reach the next level."""
+        if self.next_level is None:
+            return None
+        return max(0, self.next_threshold - self.licenses)
+
+    @property
+    def anniversaries(self) -> list[date]:
+        return commitments.covered_anniversaries(self.commitment) if self.commitment else []
+
+    @property
+    def may_request_commitment(self) -> bool:
+        return self.commitment is None or not self.commitment.is_open
+
+    @property
+    def awaits_answer(self) -> bool:
+        return self.commitment is not None and self.commitment.state == "requested"
+
+
+def standings(*, customers: list[Customer], today: date) -> dict[int, LevelStanding]:
+    """Customer id -> its standing, for a page of customers in two queries."""
+    ids = [customer.id for customer in customers]
+    counts = qualifying_licenses_by_customer(ids)
+    current = commitments.current_commitments(ids)
+    result = {}
+    for customer in customers:
+        licenses = counts.get(customer.id, 0)
+        commitment = current.get(customer.id)
+        result[customer.id] = LevelStanding(
+            level=customer.discount_level,
+            licenses=licenses,
+            anniversary=customer.anniversary_date,
+            lookback_applied=customer.anniversary_date is not None
+            and customer.lookback_anniversary == customer.anniversary_date,
+            commitment=commitment,
+            at_risk=commitments.is_at_risk(
+                commitment, anniversary=customer.anniversary_date, licenses=licenses, today=today
+            ),
+        )
+    return result
+
+
+def standing(*, customer: Customer, today: date) -> LevelStanding:
+    return standings(customers=[customer], today=today)[customer.id]

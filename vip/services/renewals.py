@@ -24,9 +24,10 @@ from vip.models import (
     OrderStatus,
     OrderType,
     Product,
+    ThreeYearCommitment,
     User,
 )
-from vip.models.discount_levels import level_for
+from vip.models.discount_levels import CLOSED_STATES, CommitmentState, level_for
 from vip.services import audit, commitments, discount_levels, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
@@ -159,12 +160,19 @@ SORTS = {
 }
 
 
+#: The three-year commitment filter (R16): "at risk", or a noncompliant commitment.
+AT_RISK = "at_risk"
+NONCOMPLIANT = "noncompliant"
+COMMITMENT_FILTERS = (AT_RISK, NONCOMPLIANT)
+
+
 @dataclass(frozen=True)
 class OverviewFilter:
     window: str = ""
     stage: str = ""
     search: str = ""
     sort: str = "anniversary"
+    commitment: str = ""
 
     def normalized(self) -> OverviewFilter:
         sort = self.sort if self.sort.removeprefix("-") in SORTS else "anniversary"
@@ -173,6 +181,7 @@ class OverviewFilter:
             stage=self.stage if self.stage in {s.value for s in RenewalStage} else "",
             search=self.search.strip(),
             sort=sort,
+            commitment=self.commitment if self.commitment in COMMITMENT_FILTERS else "",
         )
 
 
@@ -191,6 +200,10 @@ def _overview_customers(user: User, today: date, chosen: OverviewFilter) -> Sele
     )
     if chosen.search:
         query = query.where(search_clause(chosen.search))
+    if chosen.commitment == AT_RISK:
+        query = query.where(commitments.at_risk_clause(today))
+    elif chosen.commitment == NONCOMPLIANT:
+        query = query.where(commitments.in_state_clause(CommitmentState.NONCOMPLIANT))
     return query
 
 
@@ -301,6 +314,7 @@ class ExportRow:
     customer: Customer
     line: RenewalLine
     dates: RenewalDates
+    commitment: ThreeYearCommitment | None = None  # the open one (requested, committed, ...)
 
 
 def export_rows(*, user: User, today: date, chosen: OverviewFilter) -> Iterator[ExportRow]:
@@ -309,13 +323,24 @@ def export_rows(*, user: User, today: date, chosen: OverviewFilter) -> Iterator[
     chosen = chosen.normalized()
     query = (
         _lines_query(_overview_customers(user, today, chosen))
+        .add_columns(ThreeYearCommitment)
+        .outerjoin(
+            ThreeYearCommitment,
+            and_(
+                ThreeYearCommitment.customer_id == Customer.id,
+                ThreeYearCommitment.state.not_in(CLOSED_STATES),
+            ),
+        )
+        .group_by(ThreeYearCommitment.id)
         .order_by(*_ordering(chosen.sort), Product.name, Product.sku)
         .execution_options(yield_per=500)
     )
-    for customer, product, purchased, returned, assigned in db.session.execute(query):
+    for customer, product, purchased, returned, assigned, commitment in db.session.execute(query):
         line = _line(product, purchased, returned, assigned)
         if _renewable(line):
-            yield ExportRow(customer, line, RenewalDates(customer.anniversary_date, today))
+            yield ExportRow(
+                customer, line, RenewalDates(customer.anniversary_date, today), commitment
+            )
 
 
 # -- Recording the renewal (R9) -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from vip import clock
 from vip.models import Customer, Role
-from vip.services import access, licenses, renewals
+from vip.services import access, discount_levels, licenses, renewals
 from vip.services.errors import DomainError, NotVisible
 from vip.web.forms import Form
 from vip.web.htmx import is_htmx
@@ -144,6 +144,7 @@ def index(customer_id: int):
         dates=renewals.dates_for(customer, today),
         assignment_closed=licenses.assignment_closed(customer, today),
         renewal_history=renewals.renewal_history(customer=customer),
+        standing=discount_levels.standing(customer=customer, today=today),
     )
 
 

@@ -24,7 +24,7 @@ from wtforms.validators import Optional
 
 from vip import clock
 from vip.models import LicenseType
-from vip.services import access, authorizations
+from vip.services import access, authorizations, discount_levels
 from vip.services.errors import DomainError
 from vip.web.forms import Form
 from vip.web.htmx import (
@@ -154,6 +154,22 @@ def _without_row(formdata, index: int) -> MultiDict:
     return data
 
 
+def _level_hint(customer, form: PurchaseAuthorizationForm):
+    """R14: the level the customer has and the one the form's rows would reach."""
+    offered = {
+        _posted_id(choice.value) for row in form.lines for choice in row.form.product.choices
+    } - {None}
+    most = max(authorizations.LICENSE_LIMITS.values())  # beyond it the service refuses the row
+    quantities: dict[int, int] = {}
+    for line in form.line_inputs():
+        quantity = line.quantity
+        if line.product_id in offered and isinstance(quantity, int) and 0 < quantity <= most:
+            quantities[line.product_id] = quantities.get(line.product_id, 0) + quantity
+    return discount_levels.order_hint(
+        customer=customer, quantities=quantities, today=clock.today_for(current_user)
+    )
+
+
 def _render_form(customer, form, *, invalid=False, focus_row=None):
     """The dialog (its own page without JavaScript), or with `invalid` the same with the
     form's errors (422) and the focus on the first invalid field."""
@@ -167,6 +183,7 @@ def _render_form(customer, form, *, invalid=False, focus_row=None):
         limits=authorizations.LICENSE_LIMITS,
         today=clock.today_for(current_user),
         first_invalid=_first_invalid_id(form) if invalid else None,
+        hint=_level_hint(customer, form),
     )
 
 
@@ -220,8 +237,19 @@ def change_rows(customer_id: int):
     if is_htmx():
         return render_template(
             "authorizations/_product_rows.html", customer=customer, form=form, focus_row=focus_row
-        )
+        ) + render_template("authorizations/_level_hint_oob.html", hint=_level_hint(customer, form))
     return _render_form(customer, form, focus_row=focus_row)
+
+
+@bp.post("/customers/<int:customer_id>/authorizations/new/level")
+@login_required
+def level_hint(customer_id: int):
+    """A row or a quantity changed: the level the order would reach (R14), live."""
+    customer = access.get_customer_for(
+        user=current_user, customer_id=customer_id, action="authorizations.manage"
+    )
+    form = _form_for(customer)
+    return render_template("partials/_level_hint.html", hint=_level_hint(customer, form))
 
 
 @bp.post("/customers/<int:customer_id>/authorizations")

@@ -24,6 +24,7 @@ TABS = {
     DeadlineKind.RENEWAL_WINDOW_OPENS: "renewals",
     DeadlineKind.ANNIVERSARY: "renewals",
     DeadlineKind.ACCESS_REMOVAL: "renewals",
+    DeadlineKind.COMMITMENT_ENDS: "info",
 }
 
 
@@ -91,6 +92,16 @@ def _wording(deadline: Deadline) -> tuple[str, str]:
                 _(
                     "Without a recorded renewal of the anniversary date %(date)s, the "
                     "customer's access is removed today.",
+                    date=format_date(deadline.related, "long"),
+                ),
+            )
+        case DeadlineKind.COMMITMENT_ENDS:
+            return (
+                _("Three-year commitment ends: %(company)s", company=company),
+                _(
+                    "The three-year commitment of at least %(count)s licenses (from %(date)s) "
+                    "ends today, on its third anniversary.",
+                    count=deadline.reference,
                     date=format_date(deadline.related, "long"),
                 ),
             )

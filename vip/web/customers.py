@@ -17,6 +17,7 @@ from vip.services import (
     customer_status,
     customers,
     dashboard,
+    discount_levels,
     invitations,
     orders,
     renewals,
@@ -25,7 +26,7 @@ from vip.services import (
 from vip.services.errors import DomainError
 from vip.web import charts
 from vip.web.forms import CONTROL_CHARACTERS, Form
-from vip.web.htmx import render_page_or_partial
+from vip.web.htmx import is_htmx, render_page_or_partial
 from vip.web.labels import (
     CUSTOMER_STATUS_LABELS,
     LANGUAGE_CHOICES,
@@ -160,6 +161,10 @@ def details(customer_id: int):
 def tab(customer_id: int, tab: str):
     customer = access.get_customer_for(user=current_user, customer_id=customer_id)
     context = {"customer": customer, "tab": tab, "tabs": TABS}
+    if tab == "info" or not is_htmx():  # the header (the page) and VIP information show it
+        context["standing"] = discount_levels.standing(
+            customer=customer, today=clock.today_for(current_user)
+        )
     if tab == "info":
         invitation = invitations.current_invitation(customer)
         context["invitation"] = invitation

@@ -126,7 +126,26 @@ DEADLINE_CHANGE_LABELS = {
     "delay_cleared": _l("No longer Delayed: no order is overdue"),
     "access_removed": _l("Access removed: no renewal 30 days after the anniversary"),
     "reminder_queued": _l("Reminder queued"),
+    "level_lookback": _l("Discount level raised by the look-back"),
+    "commitment_expired": _l("Three-year commitment expired: its third anniversary came"),
+    "commitment_noncompliant": _l(
+        "Three-year commitment noncompliant: no renewal of a covered anniversary"
+    ),
 }
+
+#: R15/R16: a three-year commitment's state (vip.models.discount_levels.CommitmentState).
+COMMITMENT_STATE_LABELS = {
+    "requested": _l("Requested"),
+    "committed": _l("Committed"),
+    "declined": _l("Declined"),
+    "noncompliant": _l("Noncompliant"),
+    "expired": _l("Expired"),
+}
+
+
+def level_label(level) -> str:
+    """R14: "Nivå 2" / "Level 2"."""
+    return _l("Level %(level)s", level=level)
 
 
 def license_type_choices() -> list[SelectChoice]:
@@ -207,6 +226,13 @@ DELIVERY_STATUS_LABELS = {
     DeliveryStatus.DELIVERED.value: _l("Delivered"),
     DeliveryStatus.FAILED.value: _l("Failed"),
     DeliveryStatus.CANCELLED.value: _l("Cancelled"),
+    "customer.level_changed": _l("Discount level changed"),
+    "customer.level_lookback": _l("Discount level raised by the look-back"),
+    "commitment.requested": _l("Three-year commitment requested"),
+    "commitment.accepted": _l("Three-year commitment accepted"),
+    "commitment.declined": _l("Three-year commitment declined"),
+    "commitment.noncompliant": _l("Three-year commitment noncompliant"),
+    "commitment.expired": _l("Three-year commitment expired"),
 }
 
 SECURITY_KIND_LABELS = {
@@ -284,6 +310,7 @@ def dashboard_section_labels() -> dict[str, str]:
             ahead,
         ),
         "in_grace": _l("Customers in the grace period"),
+        "commitment_at_risk": _l("3YC at risk"),
         "failed_mail": _l("Failed mail"),
     }
 
@@ -321,4 +348,6 @@ def labels_context() -> dict:
         "delivery_status_label": lambda status: DELIVERY_STATUS_LABELS.get(
             str(status), str(status)
         ),
+        "level_label": level_label,
+        "commitment_state_label": lambda state: COMMITMENT_STATE_LABELS.get(str(state), str(state)),
     }

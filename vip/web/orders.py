@@ -15,7 +15,7 @@ from wtforms.validators import Optional
 
 from vip import clock
 from vip.models import AuthorizationStatus, ReturnStatus
-from vip.services import access, authorizations, orders
+from vip.services import access, authorizations, discount_levels, orders
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
 from vip.web.forms import Form, posted_quantities
@@ -57,6 +57,16 @@ def _proposal(customer, order_date):
         return None, str(error)
 
 
+def _order_hint(pa):
+    """R14: the level the customer has and the one this order reaches."""
+    quantities: dict[int, int] = {}
+    for line in pa.lines:
+        quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
+    return discount_levels.order_hint(
+        customer=pa.customer, quantities=quantities, today=clock.today_for(current_user)
+    )
+
+
 def _order_dialog(pa, form, *, invalid=False):
     proposal, proposal_error = _proposal(pa.customer, form.order_date.data)
     render = render_form_errors if invalid else render_dialog
@@ -69,6 +79,7 @@ def _order_dialog(pa, form, *, invalid=False):
         proposal=proposal,
         proposal_error=proposal_error,
         today=clock.today_for(current_user),
+        hint=_order_hint(pa),
     )
 
 

@@ -13,6 +13,7 @@ from flask import (
     current_app,
     flash,
     redirect,
+    render_template,
     request,
     stream_with_context,
     url_for,
@@ -21,12 +22,12 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from wtforms import DateField, StringField
+from wtforms import BooleanField, DateField, StringField
 from wtforms.validators import Optional
 
 from vip import clock
-from vip.services import access, pipeline, renewals
-from vip.services.authorizations import AuthorizationInvalid
+from vip.services import access, discount_levels, pipeline, renewals
+from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid
 from vip.services.errors import DomainError
 from vip.web.forms import CONTROL_CHARACTERS, Form, posted_quantities
 from vip.web.htmx import (
@@ -35,11 +36,19 @@ from vip.web.htmx import (
     render_form_errors,
     render_page_or_partial,
 )
-from vip.web.labels import CUSTOMER_STATUS_LABELS, RENEWAL_STAGE_LABELS
+from vip.web.labels import (
+    COMMITMENT_STATE_LABELS,
+    CUSTOMER_STATUS_LABELS,
+    RENEWAL_STAGE_LABELS,
+)
 from vip.web.template_helpers import renewal_stage_label
 
 bp = Blueprint("renewals", __name__)
 
+COMMITMENT_FILTER_LABELS = {
+    renewals.AT_RISK: _l("3YC at risk"),
+    renewals.NONCOMPLIANT: _l("3YC noncompliant"),
+}
 WINDOW_LABELS = {
     "30": _l("Anniversary within 30 days"),
     "60": _l("Anniversary within 60 days"),
@@ -53,6 +62,7 @@ def _filter_from_request() -> renewals.OverviewFilter:
         stage=request.args.get("stage", ""),
         search=CONTROL_CHARACTERS.sub("", request.args.get("q", ""))[:100],
         sort=request.args.get("sort", "anniversary"),
+        commitment=request.args.get("commitment", ""),
     ).normalized()
 
 
@@ -74,15 +84,18 @@ def index():
         "renewals/_results.html",
         result=page,
         lines=renewals.lines_by_customer([customer.id for customer in page.items]),
+        standings=discount_levels.standings(customers=page.items, today=today),
         chosen=chosen,
         # The filters every sort, page and export link keeps (templates/partials/_lists.html).
         list_params={
             "q": chosen.search or None,
             "window": chosen.window or None,
             "stage": chosen.stage or None,
+            "commitment": chosen.commitment or None,
         },
         today=today,
         windows=WINDOW_LABELS,
+        commitment_filters=COMMITMENT_FILTER_LABELS,
         stages=RENEWAL_STAGE_LABELS,
     )
 
@@ -131,6 +144,10 @@ def _csv_headers() -> list[str]:
         _("Licenses"),
         _("Assigned"),
         _("Suggested renewal quantity"),
+        _("Discount level"),
+        _("3YC state"),
+        _("3YC minimum"),
+        _("3YC ends"),
     ]
 
 
@@ -165,6 +182,21 @@ class CsvRecords:
             line.current,
             line.assigned,
             line.suggested,
+            customer.discount_level,
+            *self._commitment(row.commitment),
+        ]
+
+    def _commitment(self, commitment) -> list:
+        """The open commitment's state, minimum and end (R15); blank without one."""
+        if commitment is None:
+            return ["", "", ""]
+        state = commitment.state.value
+        return [
+            self._once(("3yc", state), lambda: str(COMMITMENT_STATE_LABELS[state])),
+            commitment.minimum_quantity,
+            self._once(commitment.ends_on, lambda: format_date(commitment.ends_on, "short"))
+            if commitment.ends_on
+            else "",
         ]
 
 
@@ -211,6 +243,7 @@ def export():
 # -- Registrera förlängning ------------------------------------------------------------------
 
 
+MOST_LICENSES = max(LICENSE_LIMITS.values())  # beyond it the service refuses the line
 QUANTITY_FIELD = re.compile(r"quantity-[0-9]{1,18}")
 
 
@@ -218,12 +251,32 @@ class RenewalForm(Form):
     # Required, 6 to 20 letters and digits, not recorded before: the service checks.
     vendor_order_number = StringField(_l("Vendor order number"))
     order_date = DateField(_l("Order date"), validators=[Optional()])
+    accept_below_commitment = BooleanField(
+        _l("Record it anyway: the commitment becomes noncompliant")
+    )
+
+
+def _outlook(customer, quantities: dict):
+    """R14-R16: the level the renewed quantities give and the commitment's verdict."""
+    return renewals.renewal_outlook(
+        customer=customer,
+        quantities={
+            pid: q
+            for pid, q in quantities.items()
+            if isinstance(q, int) and 0 <= q <= MOST_LICENSES
+        },
+    )
 
 
 def _renewal_dialog(customer, form, *, quantities=None, line_errors=None, invalid=False):
     today = clock.today_for(current_user)
     lines = renewals.renewal_lines_of(customer)
     render = render_form_errors if invalid else render_dialog
+    quantities = (
+        quantities
+        if quantities is not None
+        else {line.product.id: line.suggested for line in lines}
+    )
     return render(
         "renewals/record.html",
         "renewals/_dialog.html",
@@ -232,10 +285,25 @@ def _renewal_dialog(customer, form, *, quantities=None, line_errors=None, invali
         lines=lines,
         dates=renewals.dates_for(customer, today),
         today=today,
-        quantities=quantities
-        if quantities is not None
-        else {line.product.id: line.suggested for line in lines},
+        quantities=quantities,
         line_errors=line_errors or {},
+        outlook=_outlook(customer, quantities),
+    )
+
+
+@bp.post("/customers/<int:customer_id>/renewal/level")
+@login_required
+def renewal_level(customer_id: int):
+    """The quantities changed: the level they give and the commitment's warning (R14-R16),
+    live in the dialog."""
+    customer = _renewable_customer(customer_id)
+    form = RenewalForm()
+    quantities = posted_quantities(request.form, "quantity", not_a_number=None)
+    return render_template(
+        "renewals/_level.html",
+        customer=customer,
+        form=form,
+        outlook=_outlook(customer, quantities),
     )
 
 
@@ -277,6 +345,7 @@ def record(customer_id: int):
                 vendor_order_number=form.vendor_order_number.data,
                 order_date=form.order_date.data,
                 quantities=quantities,
+                accept_below_commitment=form.accept_below_commitment.data,
             )
         except AuthorizationInvalid as invalid:
             for name, messages in invalid.errors.items():
@@ -305,6 +374,7 @@ def record(customer_id: int):
                     "order": order,
                     "today": today,
                     "lines": renewals.lines_by_customer([customer.id]).get(customer.id, []),
+                    "standing": discount_levels.standing(customer=customer, today=today),
                 },
                 message=message,
                 redirect_to=url_for("customers.tab", customer_id=customer.id, tab="info"),
@@ -315,4 +385,7 @@ def record(customer_id: int):
         for key, value in request.form.items()
         if QUANTITY_FIELD.fullmatch(key)
     }
+    for pid, quantity in quantities.items():  # the whole numbers, for the level's hint
+        if quantity is not None and pid in values:
+            values[pid] = quantity
     return _renewal_dialog(customer, form, quantities=values, line_errors=line_errors, invalid=True)

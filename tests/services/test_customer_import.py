@@ -195,6 +195,21 @@ def test_a_valid_file_imports_in_one_transaction(ctx, tenants):
     assert (2, "vip_id") in {(row, column) for row, column, _ in problems(again)}
 
 
+def test_r14_an_imported_customer_gets_the_level_of_its_licenses(ctx, tenants):
+    result = check(fixture("excel-sv-cp1252-semicolon.csv"))
+    customer_import.import_customers(user=admin(tenants), check=result, invite=False, today=TODAY)
+    levels = dict(
+        db.session.execute(
+            select(Customer.company_name, Customer.discount_level).where(
+                Customer.reseller_id == tenants.a.reseller.id
+            )
+        ).all()
+    )
+    assert levels["Åkerblom Arkitekter AB"] == 2  # 12 + 3 licenses
+    assert levels["Bryggan; Media & Co HB"] == 1  # 5
+    assert levels["Citadellskolan"] == 2  # 40
+
+
 def test_no_invite_mails_nothing(ctx, tenants):
     before = db.session.scalar(select(func.count()).select_from(Notification))
     result = check(fixture("utf8-bom-comma.csv"))

@@ -38,6 +38,7 @@ from vip.models import (
     User,
 )
 from vip.models.customers import search_key
+from vip.models.discount_levels import level_for
 from vip.services import audit, events
 from vip.services.access import require
 from vip.services.authorizations import LICENSE_LIMITS, PO_NUMBER_MAX, product_refusal
@@ -546,6 +547,10 @@ def _new_customer(user: User, reseller, item: ImportedCustomer, vip_id: str) -> 
         status=CustomerStatus.ACTIVE if item.anniversary else CustomerStatus.INVITED,
         anniversary_date=item.anniversary,
         search_key=search_key(item.company_name, vip_id, item.admin_email),
+        # R14: the licenses it holds set its level, as a renewal's would.
+        discount_level=level_for(
+            sum(line.quantity for line in item.lines if not line.product.consumable)
+        ),
     )
     # Known already: no lazy load per customer when its invitation is issued.
     customer.reseller = reseller

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, make_response, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -36,6 +36,7 @@ from vip.web.htmx import (
 from vip.web.labels import license_type_choices
 
 bp = Blueprint("authorizations", __name__)
+ROWS_CHANGED_EVENT = "vip:rows-changed"
 ROW_FIELD = re.compile(r"lines-(\d+)-(\w+)")
 
 
@@ -235,9 +236,17 @@ def change_rows(customer_id: int):
             _bind(form, customer)
             focus_row = len(form.lines) - 1
     if is_htmx():
-        return render_template(
-            "authorizations/_product_rows.html", customer=customer, form=form, focus_row=focus_row
-        ) + render_template("authorizations/_level_hint_oob.html", hint=_level_hint(customer, form))
+        response = make_response(
+            render_template(
+                "authorizations/_product_rows.html",
+                customer=customer,
+                form=form,
+                focus_row=focus_row,
+            )
+        )
+        # The level hint (#level-hint) refreshes itself on this event (R14).
+        response.headers["HX-Trigger"] = ROWS_CHANGED_EVENT
+        return response
     return _render_form(customer, form, focus_row=focus_row)
 
 

@@ -29,7 +29,7 @@ class Product(db.Model):
     license_type: Mapped[LicenseType] = mapped_column(enum_column(LicenseType))
     market_segment: Mapped[MarketSegment] = mapped_column(enum_column(MarketSegment))
     education_device: Mapped[bool] = mapped_column(default=False)
-    # Consumables (such as Stock credit packs) never count towards a discount level (R14).
+    # Consumables (such as Stock credit packs) never count towards a discount level.
     consumable: Mapped[bool] = mapped_column(default=False, server_default=false())
     renewal_sku: Mapped[str] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)

@@ -53,7 +53,7 @@ class Customer(db.Model):
         enum_column(CustomerStatus, name="status_before_delay")
     )
     anniversary_date: Mapped[date | None]
-    # R14: the discount level the customer holds, and the anniversary whose look-back (31
+    # The discount level the customer holds, and the anniversary whose look-back (31
     # days before it) has been applied.
     discount_level: Mapped[int] = mapped_column(default=1, server_default="1")
     lookback_anniversary: Mapped[date | None]

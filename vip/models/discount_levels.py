@@ -1,4 +1,4 @@
-"""Discount levels (R14) and the three-year commitment that holds one (R15, R16): the
+"""Discount levels and the three-year commitment that holds one: the
 thresholds, and the commitment's row with its cheap derived dates. The rules that change
 them live in vip/services/discount_levels.py and vip/services/commitments.py."""
 
@@ -16,13 +16,13 @@ from vip.models.enums import enum_column
 from vip.models.tenancy import User
 from vip.models.types import UTCDateTime, utcnow
 
-#: R14: (level, the qualifying licenses from which it applies), the highest first.
+#: (level, the qualifying licenses from which it applies), the highest first.
 LEVEL_THRESHOLDS = ((4, 100), (3, 50), (2, 10), (1, 1))
-#: R15: a commitment needs this level, and a minimum of at least this many licenses.
+#: A commitment needs this level, and a minimum of at least this many licenses.
 COMMITMENT_MIN_LEVEL = 2
 COMMITMENT_MIN_QUANTITY = 10
 COMMITMENT_TERMS = 3  # it ends on the third anniversary after its start
-AT_RISK_DAYS = 60  # R16: "at risk" from this many days before an anniversary
+AT_RISK_DAYS = 60  # "at risk" from this many days before an anniversary
 
 
 def level_for(licenses: int) -> int:
@@ -45,9 +45,9 @@ def next_level(level: int) -> int | None:
 
 class CommitmentState(StrEnum):
     REQUESTED = "requested"  # recorded by the reseller, the vendor has not answered
-    COMMITTED = "committed"  # accepted by the vendor: it holds the level (R15)
+    COMMITTED = "committed"  # accepted by the vendor: it holds the level
     DECLINED = "declined"  # refused by the vendor
-    NONCOMPLIANT = "noncompliant"  # a renewal within it fell below the minimum (R16)
+    NONCOMPLIANT = "noncompliant"  # a renewal within it fell below the minimum
     EXPIRED = "expired"  # its third anniversary has come
 
 
@@ -82,7 +82,7 @@ class ThreeYearCommitment(db.Model):
 
     @property
     def committed_level(self) -> int:
-        """The level the committed quantity reaches: while committed, the floor (R15)."""
+        """The level the committed quantity reaches: while committed, the floor."""
         return level_for(self.minimum_quantity)
 
     @property
@@ -95,7 +95,7 @@ class ThreeYearCommitment(db.Model):
 
     def covers(self, anniversary: date | None) -> bool:
         """Whether the renewal of `anniversary` falls within the commitment: the
-        anniversaries after its start and before its end (R16)."""
+        anniversaries after its start and before its end."""
         return (
             anniversary is not None
             and self.starts_on is not None

@@ -322,7 +322,7 @@ def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> li
 
 
 def _commitment_ends(reseller_id: int, first: date, last: date) -> list[Deadline]:
-    """A running (committed or noncompliant) three-year commitment's end (R15)."""
+    """A running (committed or noncompliant) three-year commitment's end."""
     rows = db.session.execute(
         select(ThreeYearCommitment, Customer)
         .join(Customer, Customer.id == ThreeYearCommitment.customer_id)

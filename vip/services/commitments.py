@@ -38,7 +38,7 @@ from vip.services.errors import DomainError, LocalizedDate
 from vip.services.licenses import lock_customer, qualifying_licenses_column
 from vip.services.terms import add_months
 
-MAX_QUANTITY = 599_000  # the most licenses an authorization may carry (R3)
+MAX_QUANTITY = 599_000  # the most licenses an authorization may carry
 
 
 # -- Reading --------------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def current_commitment(customer: Customer) -> ThreeYearCommitment | None:
 
 
 def third_anniversary_after(*, anniversary: date, start: date) -> date:
-    """R15: the commitment's end, the third anniversary after its start. The first is the
+    """The commitment's end, the third anniversary after its start. The first is the
     customer's next anniversary after the start date."""
     years = 0
     while add_months(anniversary, 12 * years) <= start:
@@ -76,7 +76,7 @@ def third_anniversary_after(*, anniversary: date, start: date) -> date:
 
 def covered_anniversaries(commitment: ThreeYearCommitment) -> list[date]:
     """The anniversaries a commitment runs through, its end (the third) included; the
-    renewals of all but the last must reach the minimum (R16)."""
+    renewals of all but the last must reach the minimum."""
     if commitment.ends_on is None:
         return []
     return [
@@ -101,7 +101,7 @@ class CommitmentView:
 def is_at_risk(
     commitment: ThreeYearCommitment | None, *, anniversary: date | None, licenses: int, today: date
 ) -> bool:
-    """R16: from 60 days before an anniversary the commitment covers (to the close of its
+    """From 60 days before an anniversary the commitment covers (to the close of its
     renewal window), a committed customer holding fewer licenses than the minimum."""
     return (
         commitment is not None
@@ -139,7 +139,7 @@ def in_state_clause(state: CommitmentState):
     )
 
 
-# -- Recording (R15) ------------------------------------------------------------------------------
+# -- Recording ------------------------------------------------------------------------------
 
 
 def _manageable(user: User, customer_id: int) -> Customer:
@@ -168,7 +168,7 @@ def request_commitment(
     minimum_quantity: int | None,
     requested_on: date | None,
 ) -> ThreeYearCommitment:
-    """R15: the reseller records that the customer asked the vendor for a three-year
+    """The reseller records that the customer asked the vendor for a three-year
     commitment: at Level 2 or above, a minimum of at least 10 licenses, one open at a time."""
     customer = _manageable(user, customer_id)
     current = current_commitment(customer)
@@ -241,7 +241,7 @@ def _requested(customer: Customer) -> ThreeYearCommitment:
 def accept_commitment(
     *, user: User, customer_id: int, today: date, starts_on: date | None
 ) -> ThreeYearCommitment:
-    """R15: the vendor accepted: `committed` from `starts_on` to the third anniversary
+    """The vendor accepted: `committed` from `starts_on` to the third anniversary
     after it. The level rises at once to the one the minimum reaches, if higher."""
     customer = _manageable(user, customer_id)
     commitment = _requested(customer)
@@ -279,7 +279,7 @@ def accept_commitment(
 def decline_commitment(
     *, user: User, customer_id: int, today: date, decided_on: date | None
 ) -> ThreeYearCommitment:
-    """R15: the vendor refused the request: `declined`; a new one may be requested."""
+    """The vendor refused the request: `declined`; a new one may be requested."""
     customer = _manageable(user, customer_id)
     commitment = _requested(customer)
     if problem := _day_problem(decided_on, today=today, not_before=commitment.requested_on):
@@ -299,7 +299,7 @@ def decline_commitment(
     return commitment
 
 
-# -- At a renewal (R16) ---------------------------------------------------------------------------
+# -- At a renewal ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,7 @@ def renewal_compliance(
 
 
 def mark_noncompliant(*, compliance: RenewalCompliance, customer: Customer, user: User) -> None:
-    """Inside the renewal's transaction: a renewal below the minimum (R16), audited."""
+    """Inside the renewal's transaction: a renewal below the minimum, audited."""
     commitment = compliance.commitment
     commitment.state = CommitmentState.NONCOMPLIANT
     audit.record(
@@ -381,7 +381,7 @@ def _due(reseller_ids: list[int], *conditions):
 
 
 def plan_commitment_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
-    """R15/R16 on `today`, as data: a commitment whose third anniversary has come expires;
+    """The commitments on `today`, as data: one whose third anniversary has come expires;
     a committed customer whose renewal window of a covered anniversary closed without a
     renewal is noncompliant. Only reads; `apply_commitment_deadlines` makes the changes."""
     report = TickReport()

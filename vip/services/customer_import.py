@@ -547,7 +547,7 @@ def _new_customer(user: User, reseller, item: ImportedCustomer, vip_id: str) -> 
         status=CustomerStatus.ACTIVE if item.anniversary else CustomerStatus.INVITED,
         anniversary_date=item.anniversary,
         search_key=search_key(item.company_name, vip_id, item.admin_email),
-        # R14: the licenses it holds set its level, as a renewal's would.
+        # The licenses it holds set its level, as a renewal's would.
         discount_level=level_for(
             sum(line.quantity for line in item.lines if not line.product.consumable)
         ),

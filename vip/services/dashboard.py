@@ -52,7 +52,7 @@ class SectionKey(StrEnum):
     WINDOW_OPENING = "window_opening"
     ANNIVERSARY = "anniversary"
     IN_GRACE = "in_grace"
-    COMMITMENT_AT_RISK = "commitment_at_risk"  # R16
+    COMMITMENT_AT_RISK = "commitment_at_risk"
     FAILED_MAIL = "failed_mail"
 
 

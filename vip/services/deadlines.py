@@ -104,7 +104,7 @@ DELAY = "delay"
 DELAY_CLEARED = "delay_cleared"
 ACCESS_REMOVED = "access_removed"
 REMINDER_QUEUED = "reminder_queued"
-#: The discount level's and the commitment's changes (R14-R16, vip/services/discount_levels.py
+#: The discount level's and the commitment's changes (vip/services/discount_levels.py
 #: and vip/services/commitments.py), applied by the same run after the steps above.
 LEVEL_LOOKBACK = "level_lookback"
 COMMITMENT_EXPIRED = "commitment_expired"
@@ -423,7 +423,7 @@ def _transition(
 
 def committed_minimum(customer_id: int, anniversary: date) -> int | None:
     """The minimum of a three-year commitment that covers the renewal of `anniversary`
-    (R15, R16), for the reminder to name; None without one."""
+    , for the reminder to name; None without one."""
     commitment = ThreeYearCommitment
     return db.session.scalar(
         select(commitment.minimum_quantity).where(

@@ -1,4 +1,4 @@
-"""The discount level (R14): what a single order lifts it to, the look-back 31 days before
+"""The discount level: what a single order lifts it to, the look-back 31 days before
 the anniversary, the level a renewal sets, and the hint the order dialogs show. The
 thresholds themselves are `vip.models.discount_levels.level_for`."""
 
@@ -27,7 +27,7 @@ from vip.services.licenses import (
     qualifying_licenses_column,
 )
 
-LOOKBACK_DAYS = 31  # R14: the look-back counts the term's licenses 31 days before the anniversary
+LOOKBACK_DAYS = 31  # the look-back counts the term's licenses 31 days before the anniversary
 
 
 def lookback_on(anniversary: date) -> date:
@@ -44,7 +44,7 @@ def consumable_ids(product_ids) -> set[int]:
 
 
 def qualifying_quantity(quantities: dict[int, int]) -> int:
-    """The licenses of an order's lines (product id -> quantity) that count (R14)."""
+    """The licenses of an order's lines (product id -> quantity) that count."""
     consumables = consumable_ids(quantities)
     return sum(
         max(0, quantity or 0)
@@ -60,8 +60,8 @@ def _floor(commitment: ThreeYearCommitment | None) -> int:
 def level_after_order(
     *, current: int, order_licenses: int, new_term: bool, commitment: ThreeYearCommitment | None
 ) -> int:
-    """R14: a single order of at least a threshold's quantity lifts the level at once; the
-    first order of a new term sets it (never below a commitment's level, R15)."""
+    """A single order of at least a threshold's quantity lifts the level at once; the
+    first order of a new term sets it (never below a commitment's level)."""
     reached = level_for(order_licenses)
     if new_term:
         return max(reached, _floor(commitment))
@@ -97,7 +97,7 @@ def apply_order(
 
 def apply_renewal(*, customer: Customer, licenses: int, floor: int, user: User) -> None:
     """Inside the renewal's transaction: the renewed quantity sets the new term's level, a
-    commitment that holds keeps at least its own (R14, R15)."""
+    commitment that holds keeps at least its own."""
     before = customer.discount_level
     customer.discount_level = max(level_for(licenses), floor)
     customer.lookback_anniversary = None
@@ -204,7 +204,7 @@ def _level_reached():
 
 
 def plan_lookbacks(*, today: date, reseller_ids: list[int]) -> TickReport:
-    """R14's look-back on `today`, as data: the due customers whose qualifying licenses of
+    """The look-back on `today`, as data: the due customers whose qualifying licenses of
     the term reach a higher level than the one they hold. Only reads. (The others are only
     marked as looked back: nothing about them changes.)"""
     report = TickReport()

@@ -35,8 +35,8 @@ def deliver_mail(*, days: dict[date, list[int]], now: datetime) -> outbox.Delive
 
 
 def run_deadlines(days: dict[date, list[int]]) -> deadlines.TickReport:
-    """R4, R11 and R10, then the look-back (R14) and the commitments' expiry and missed
-    renewals (R15, R16), each through its service."""
+    """The deadlines of `deadlines`, then the look-back and the commitments' expiry and missed
+    renewals, each through its service."""
     totals = deadlines.TickReport()
     for day, reseller_ids in days.items():
         totals.add(deadlines.apply_deadlines(today=day, reseller_ids=reseller_ids))

@@ -142,7 +142,7 @@ def license_inventory(*, customer: Customer, with_pending: bool = False) -> list
     return sorted(stock, key=lambda item: (item.product.name, item.product.sku))
 
 
-# -- Qualifying licenses: what a discount level counts (R14) ---------------------------------------
+# -- Qualifying licenses: what a discount level counts ---------------------------------------
 
 
 def _qualifying_quantity():

@@ -160,7 +160,7 @@ SORTS = {
 }
 
 
-#: The three-year commitment filter (R16): "at risk", or a noncompliant commitment.
+#: The three-year commitment filter: "at risk", or a noncompliant commitment.
 AT_RISK = "at_risk"
 NONCOMPLIANT = "noncompliant"
 COMMITMENT_FILTERS = (AT_RISK, NONCOMPLIANT)
@@ -404,7 +404,7 @@ def _check_order_date(customer: Customer, order_date: date | None, today: date):
 def _check_quantities(
     lines: list[RenewalLine], quantities: dict[int, int | None], pending: dict[int, int]
 ):
-    """product id -> quantity to renew (0 drops the line), and the errors by field. Licenses
+    """Product id -> quantity to renew (0 drops the line), and the errors by field. Licenses
     in use must stay renewed, except those a pending authorization will bring."""
     errors: dict[str, list] = {}
     known = {line.product.id: line for line in lines}
@@ -454,8 +454,8 @@ def record_renewal(
     """Records the renewal order: the anniversary moves one year on (once, even when two
     people record at the same moment), an inactive customer is active again, and the
     unsent reminders of the renewed cycle are cancelled. The renewed quantity sets the
-    level (R14); below a commitment's minimum it needs `accept_below_commitment` and makes
-    the commitment noncompliant (R16)."""
+    level; below a commitment's minimum it needs `accept_below_commitment` and makes
+    the commitment noncompliant."""
     require(user, "orders.record")
     customer = get_customer_for(user=user, customer_id=customer_id)
     lock_customer(customer.id)  # the job may be removing access at this moment
@@ -592,7 +592,7 @@ def record_renewal(
 @dataclass(frozen=True)
 class RenewalOutlook:
     """What a renewal of these quantities does: the level of the new term and, with a
-    commitment, whether it reaches the minimum (R14-R16)."""
+    commitment, whether it reaches the minimum."""
 
     licenses: int
     level: int

@@ -156,7 +156,7 @@ def _without_row(formdata, index: int) -> MultiDict:
 
 
 def _level_hint(customer, form: PurchaseAuthorizationForm):
-    """R14: the level the customer has and the one the form's rows would reach."""
+    """The level the customer has and the one the form's rows would reach."""
     offered = {
         _posted_id(choice.value) for row in form.lines for choice in row.form.product.choices
     } - {None}
@@ -244,7 +244,7 @@ def change_rows(customer_id: int):
                 focus_row=focus_row,
             )
         )
-        # The level hint (#level-hint) refreshes itself on this event (R14).
+        # The level hint (#level-hint) refreshes itself on this event.
         response.headers["HX-Trigger"] = ROWS_CHANGED_EVENT
         return response
     return _render_form(customer, form, focus_row=focus_row)
@@ -253,7 +253,7 @@ def change_rows(customer_id: int):
 @bp.post("/customers/<int:customer_id>/authorizations/new/level")
 @login_required
 def level_hint(customer_id: int):
-    """A row or a quantity changed: the level the order would reach (R14), live."""
+    """A row or a quantity changed: the level the order would reach, live."""
     customer = access.get_customer_for(
         user=current_user, customer_id=customer_id, action="authorizations.manage"
     )

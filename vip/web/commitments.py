@@ -1,4 +1,4 @@
-"""Recording a customer's three-year commitment (R15) on VIP information: the request, and
+"""Recording a customer's three-year commitment on VIP information: the request, and
 the vendor's acceptance or refusal. Each a dialog (its own page without JavaScript)."""
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ DEADLINE_CHANGE_LABELS = {
     ),
 }
 
-#: R15/R16: a three-year commitment's state (vip.models.discount_levels.CommitmentState).
+#: A three-year commitment's state (vip.models.discount_levels.CommitmentState).
 COMMITMENT_STATE_LABELS = {
     "requested": _l("Requested"),
     "committed": _l("Committed"),
@@ -144,7 +144,7 @@ COMMITMENT_STATE_LABELS = {
 
 
 def level_label(level) -> str:
-    """R14: "Nivå 2" / "Level 2"."""
+    """ "Nivå 2" / "Level 2"."""
     return _l("Level %(level)s", level=level)
 
 

@@ -58,7 +58,7 @@ def _proposal(customer, order_date):
 
 
 def _order_hint(pa):
-    """R14: the level the customer has and the one this order reaches."""
+    """The level the customer has and the one this order reaches."""
     quantities: dict[int, int] = {}
     for line in pa.lines:
         quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
@@ -197,7 +197,7 @@ class DecisionForm(Form):
 
 
 def _quantities() -> dict[int, int | None]:
-    """line-<id> fields of the return dialog; a non-number answers as an error later."""
+    """Line-<id> fields of the return dialog; a non-number answers as an error later."""
     return posted_quantities(request.form, "line")
 
 

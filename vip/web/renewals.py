@@ -187,7 +187,7 @@ class CsvRecords:
         ]
 
     def _commitment(self, commitment) -> list:
-        """The open commitment's state, minimum and end (R15); blank without one."""
+        """The open commitment's state, minimum and end; blank without one."""
         if commitment is None:
             return ["", "", ""]
         state = commitment.state.value
@@ -257,7 +257,7 @@ class RenewalForm(Form):
 
 
 def _outlook(customer, quantities: dict):
-    """R14-R16: the level the renewed quantities give and the commitment's verdict."""
+    """The level the renewed quantities give and the commitment's verdict."""
     return renewals.renewal_outlook(
         customer=customer,
         quantities={
@@ -294,7 +294,7 @@ def _renewal_dialog(customer, form, *, quantities=None, line_errors=None, invali
 @bp.post("/customers/<int:customer_id>/renewal/level")
 @login_required
 def renewal_level(customer_id: int):
-    """The quantities changed: the level they give and the commitment's warning (R14-R16),
+    """The quantities changed: the level they give and the commitment's warning,
     live in the dialog."""
     customer = _renewable_customer(customer_id)
     form = RenewalForm()

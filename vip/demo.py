@@ -27,7 +27,7 @@ from vip.models import (
     Reseller,
     Role,
 )
-from vip.services import audit
+from vip.services import audit, commitments, discount_levels
 from vip.services.accounts import create_user
 from vip.services.authorizations import issue_authorization_number, order_window_days
 from vip.services.catalog import load_catalog
@@ -134,6 +134,12 @@ def _order(
         )
     pa.status = AuthorizationStatus.ORDERED
     db.session.flush()
+    discount_levels.apply_order(
+        customer=customer,
+        quantities={line.product.id: line.quantity for line in pa.lines},
+        new_term=order_type == OrderType.NEW,
+        user=user,
+    )
     audit.record(
         actor=user,
         action="order.recorded",
@@ -284,6 +290,17 @@ def load_demo(*, today: date, password: str = DEFAULT_PASSWORD) -> tuple[bool, l
         password=password,
         today=today - timedelta(days=329),
         now=_at(today - timedelta(days=329)),
+    )
+    # A three-year commitment of 70 its 65 licenses fall short of: at risk (docs/rules.md).
+    commitments.request_commitment(
+        user=anna,
+        customer_id=kund.id,
+        today=today,
+        minimum_quantity=70,
+        requested_on=today - timedelta(days=200),
+    )
+    commitments.accept_commitment(
+        user=anna, customer_id=kund.id, today=today, starts_on=today - timedelta(days=190)
     )
     cc = _product("Creative Cloud All Apps", team_c, com)
     for number in range(1, 11):

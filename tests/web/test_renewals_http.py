@@ -50,6 +50,10 @@ ENGLISH_HEADERS = [
     "Licenses",
     "Assigned",
     "Suggested renewal quantity",
+    "Discount level",
+    "3YC state",
+    "3YC minimum",
+    "3YC ends",
 ]
 SWEDISH_HEADERS = [
     "Företagsnamn",
@@ -66,6 +70,10 @@ SWEDISH_HEADERS = [
     "Licenser",
     "Tilldelade",
     "Föreslaget antal att förlänga",
+    "Rabattnivå",
+    "3YC-läge",
+    "3YC-minimum",
+    "3YC upphör",
 ]
 
 
@@ -319,10 +327,12 @@ def test_r8_overview_lists_customers_from_90_days_before_to_the_end_of_grace(
     # Each renewable product with its renewal SKU, current, assigned and suggested count.
     row = element(page, "tbody", f"renewal-row-{overview['Bravo AB']}")
     cells = [text_of(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-    assert cells[2].startswith("Illustrator")
-    assert [ILLUSTRATOR_RENEWAL_SKU, "3", "1", "3"] == cells[3:7]
-    assert cells[8].startswith("Photoshop")
-    assert [PHOTOSHOP_RENEWAL_SKU, "5", "0", "5"] == cells[9:13]
+    # (after the anniversary, status, level and 3YC cells that span the customer's rows)
+    assert cells[2:4] == ["Nivå 1", "–"] or cells[2:4] == ["Level 1", "–"]
+    assert cells[4].startswith("Illustrator")
+    assert [ILLUSTRATOR_RENEWAL_SKU, "3", "1", "3"] == cells[5:9]
+    assert cells[10].startswith("Photoshop")
+    assert [PHOTOSHOP_RENEWAL_SKU, "5", "0", "5"] == cells[11:15]
     bravo = text_of(row)
     assert "1 day to the anniversary" in bravo
     assert "window opens Oct 31, 2026" in bravo
@@ -576,6 +586,10 @@ def test_r8_export_in_swedish_uses_semicolons_and_swedish_headers(app, client, a
             "3",
             "1",
             "3",
+            "1",  # its discount level; no three-year commitment
+            "",
+            "",
+            "",
         ],
         [
             "Bravo AB",
@@ -592,6 +606,10 @@ def test_r8_export_in_swedish_uses_semicolons_and_swedish_headers(app, client, a
             "5",
             "0",
             "5",
+            "1",
+            "",
+            "",
+            "",
         ],
     ]
 
@@ -711,7 +729,7 @@ def test_s18_harmless_text_and_numbers_are_not_prefixed(app, client, admin, tena
     due_customer(app, tenants.a, "Acme 1=1 AB", TODAY + timedelta(days=3))
     _, rows = read_csv(client.get("/renewals/export.csv"))
     assert rows[1][0] == "Acme 1=1 AB"
-    assert rows[1][11:] == ["5", "0", "5"]
+    assert rows[1][11:15] == ["5", "0", "5", "1"]
 
 
 def test_s15_script_in_a_name_is_literal_in_csv_and_escaped_in_html(app, client, admin, tenants):

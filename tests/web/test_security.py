@@ -13,6 +13,7 @@ from tests.conftest import HX, PASSWORD, login
 from vip.config import Config
 from vip.extensions import db
 from vip.models import AuditEvent, Customer, User
+from vip.services.dashboard import SectionKey
 
 # -- S3 brute force ---------------------------------------------------------------------
 
@@ -742,7 +743,8 @@ def test_s46_row6_dashboard_refresh_does_not_keep_the_session_alive(client, tena
     is over, refreshes or not."""
     login_as(tenants.a.admin)
     html = client.get("/").get_data(as_text=True)
-    assert html.count('hx-headers=\'{"X-VIP-Background": "1"}\'') == 7  # every section
+    sections = len(SectionKey)  # every section
+    assert html.count('hx-headers=\'{"X-VIP-Background": "1"}\'') == sections
     background = {**HX, "X-VIP-Background": "1"}
     last_click = time.time() - 29 * 60
     with client.session_transaction() as session:

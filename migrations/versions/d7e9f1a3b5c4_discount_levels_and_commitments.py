@@ -2,7 +2,7 @@
 customer's level and look-back, and the commitments table
 
 Revision ID: d7e9f1a3b5c4
-Revises: d6a8c0e2f4b5
+Revises: ad46b91eecc8
 Create Date: 2026-12-05 12:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import vip.models.types
 
 revision = "d7e9f1a3b5c4"
-down_revision = "d6a8c0e2f4b5"
+down_revision = "ad46b91eecc8"
 branch_labels = None
 depends_on = None
 

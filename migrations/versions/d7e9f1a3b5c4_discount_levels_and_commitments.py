@@ -2,7 +2,7 @@
 customer's level and look-back, and the commitments table
 
 Revision ID: d7e9f1a3b5c4
-Revises: e1a3c5b7d9f2
+Revises: 75f73fa03ad7
 Create Date: 2026-12-05 12:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import vip.models.types
 
 revision = "d7e9f1a3b5c4"
-down_revision = "e1a3c5b7d9f2"
+down_revision = "75f73fa03ad7"
 branch_labels = None
 depends_on = None
 

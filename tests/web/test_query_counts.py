@@ -151,7 +151,8 @@ PINNED = {
         "/api/v1/customers/<vip_id>/orders": 8,
         "/api/v1/customers/<vip_id>/licenses": 6,
         "/api/v1/renewals": 5,
-        "/api/v1/deadlines?from=2026-11-01&to=2027-11-01": 5,
+        # + 1: the three-year commitments ending in the range
+        "/api/v1/deadlines?from=2026-11-01&to=2027-11-01": 6,
     },
     "postgresql": {
         "/customers": 9,
@@ -186,7 +187,7 @@ PINNED = {
         "/api/v1/customers/<vip_id>/orders": 7,
         "/api/v1/customers/<vip_id>/licenses": 5,
         "/api/v1/renewals": 4,
-        "/api/v1/deadlines?from=2026-11-01&to=2027-11-01": 4,
+        "/api/v1/deadlines?from=2026-11-01&to=2027-11-01": 5,
     },
 }
 

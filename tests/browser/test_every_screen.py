@@ -46,6 +46,7 @@ DIALOGS = {
     "/authorizations/N/order/new",
     "/orders/N/return/new",
     "/customers/N/renewal/new",
+    "/customers/N/commitment/request",
 }
 
 
@@ -98,6 +99,8 @@ PAGES = (
     Page("renewals.index", "/renewals", PARTNER_ADMIN),
     Page("renewals.pipeline_chart", "/renewals/pipeline", PARTNER_ADMIN),
     Page("renewals.record_form", "/customers/{kund}/renewal/new", PARTNER_ADMIN),
+    Page("commitments.new_request", "/customers/{bryggeri}/commitment/request", PARTNER_ADMIN),
+    Page("commitments.answer", "/customers/{kund}/commitment/answer", PARTNER_ADMIN),
     Page("outbox.index", "/outbox", PARTNER_ADMIN),
     Page("outbox.preview", "/outbox/preview", PARTNER_ADMIN),
     Page("team.index", "/team", PARTNER_ADMIN),

@@ -186,3 +186,57 @@ def test_list_pages_show_only_own_tenant(client, tenants, login_as):
     assert tenants.a.sales.email in team and tenants.b.sales.email not in team
     search = client.get("/customers", query_string={"q": tenants.b.customer.vip_id})
     assert tenants.b.customer.company_name not in search.get_data(as_text=True)
+
+
+def _integer_id_rules():
+    """Every (endpoint, path, methods, names of its integer parameters) of the route table."""
+    from werkzeug.routing import IntegerConverter
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", "TESTING": True})
+    found = []
+    for rule in app.url_map.iter_rules():
+        names = sorted(
+            name
+            for name, converter in rule._converters.items()
+            if isinstance(converter, IntegerConverter)
+        )
+        if names:
+            methods = tuple(sorted(rule.methods - IGNORED_METHODS))
+            found.append((rule.endpoint, rule.rule, methods, tuple(names)))
+    return sorted(found)
+
+
+INTEGER_ID_RULES = _integer_id_rules()
+#: Beyond PostgreSQL's integer, beyond SQLite's (and PostgreSQL's bigint), and absurd.
+HUGE_IDS = (str(2**31), str(2**63), str(10**30), "9" * 5000)
+
+
+def test_s28_row3_the_walk_finds_every_integer_id_route():
+    # The 21 routes of the hostile test at least; a new one joins the walk by itself.
+    assert len(INTEGER_ID_RULES) >= 21
+    assert {"customers.details", "team.deactivate", "authorizations.cancel"} <= {
+        rule[0] for rule in INTEGER_ID_RULES
+    }
+
+
+@pytest.mark.parametrize(("endpoint", "path", "methods", "names"), INTEGER_ID_RULES)
+@pytest.mark.parametrize("role", ["admin", "vip_admin"])
+def test_s28_row3_huge_integer_ids_answer_404(
+    app, client, full_tenants, login_as, endpoint, path, methods, names, role
+):
+    """Ids beyond the database's integer range answer 404 on every route with one, on
+    SQLite and PostgreSQL alike; the largest id that can exist answers 404 too (no row)."""
+    login_as(getattr(full_tenants["a"].tenant, role))
+    samples = _samples(full_tenants["a"])
+    own_url = _url(app, endpoint, path, samples)
+    for huge in (*HUGE_IDS, str(2**31 - 1)):
+        url = own_url
+        for name in names:
+            # The sample's own value, in its place in the path, swapped for the huge one.
+            url = re.sub(rf"/{samples[name]}(?=/|$)", f"/{huge}", url, count=1)
+        assert url != own_url, (endpoint, names)
+        for method in methods:
+            response = client.open(url, method=method)
+            if huge == str(2**31 - 1) and response.status_code == 403:
+                continue  # a role that may not act at all learns nothing more
+            assert response.status_code == 404, (method, url[:80], response.status_code)

@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+#: The largest id an `Integer` primary key holds on every database we run on (PostgreSQL's
+#: `integer`): a larger one cannot exist, and a route answers 404 for it (S28).
+ID_MAX = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Stores naive UTC, returns aware UTC, on SQLite and PostgreSQL alike."""

@@ -22,6 +22,7 @@ from vip.models import (
     PurchaseAuthorizationLine,
     User,
 )
+from vip.models.types import ID_MAX
 from vip.services import audit, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.customer_status import clear_delay_if_resolved
@@ -31,7 +32,6 @@ from vip.services.licenses import assigned_by_product, lock_customer, owned_by_p
 #: The most licenses one row may carry, per license type.
 LICENSE_LIMITS = {LicenseType.TEAM: 10_000, LicenseType.ENTERPRISE: 599_000}
 PO_NUMBER_MAX = 35
-DB_ID_MAX = 2**31 - 1  # larger ids cannot exist (and PostgreSQL refuses to compare them)
 MAX_ROWS = 20
 
 
@@ -91,7 +91,7 @@ def equivalent_products(
     *, customer: Customer, license_type: LicenseType | str, product_ids: set[int]
 ) -> dict[int, int]:
     """For a license type change: each product's namesake among the products now eligible."""
-    product_ids = {pid for pid in product_ids if 0 < pid <= DB_ID_MAX}
+    product_ids = {pid for pid in product_ids if 0 < pid <= ID_MAX}
     if not product_ids:
         return {}
     names = dict(
@@ -176,7 +176,7 @@ def create_purchase_authorization(
     wanted_ids = {
         line.product_id
         for _, line in rows
-        if line.product_id is not None and 0 < line.product_id <= DB_ID_MAX
+        if line.product_id is not None and 0 < line.product_id <= ID_MAX
     }
     products = (
         {

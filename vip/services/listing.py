@@ -11,6 +11,7 @@ from sqlalchemy import Select, and_, column, func, literal_column, select, table
 from vip.extensions import db
 from vip.models import Customer
 from vip.models.customer_search import MIN_INDEXED_LENGTH
+from vip.models.types import ID_MAX
 
 #: Lists count their rows up to this many: beyond it they say "more than 1,000" instead of
 #: counting a distributor's whole table on every page (README, "Performance").
@@ -60,7 +61,8 @@ def paginate(
     """A capped count and one page query (one row more, to know if another page follows).
     `id_column` is the primary key of the rows, when they are not customers."""
     total = capped_count(query, id_column=id_column)
-    page = max(1, page)
+    # A page past every possible row: clamped, so that its offset fits the database (S28).
+    page = min(max(1, page), ID_MAX // page_size)
     if total <= COUNT_CAP:
         page = min(page, max(1, math.ceil(total / page_size)))
     rows = list(

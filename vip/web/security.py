@@ -1,18 +1,21 @@
-"""Response headers, session time-outs, the enrolment gate and error pages (S6-S7,
-S13-S17, S21, S22, S43, S46)."""
+"""Response headers, session time-outs, the enrolment gate, error pages, route ids and
+cross-site requests (S6-S7, S13-S17, S21, S22, S28, S36, S43, S46)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 from vip.extensions import db
+from vip.models.types import ID_MAX
 from vip.services import audit
 from vip.services.errors import NotVisible, PermissionDenied
 from vip.web.api import is_api_request, problems
@@ -46,7 +49,29 @@ ENROLMENT_ENDPOINTS = frozenset(
 )
 
 
+#: Methods that change state: refused when they come from another site (S36).
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Blueprints whose unsafe requests may come from another site. None may: every one is
+#: signed in by cookie. A blueprint authenticated otherwise (bearer keys, no cookies) is
+#: named here, explicitly, when it is added.
+CROSS_SITE_BLUEPRINTS: frozenset[str] = frozenset()
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in every route (S28): an id the database's integer columns can hold,
+    at most ten digits. A larger one matches no route, so it answers 404 like any unknown
+    id, before a query could overflow (SQLite) or compare out of range (PostgreSQL)."""
+
+    regex = r"\d{1,10}"
+
+    def __init__(self, map, fixed_digits=0, min=None, max=ID_MAX, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def init_app(app: Flask) -> None:
+    """Called before any blueprint is registered: the `int` converter applies to all."""
+    app.url_map.converters["int"] = DatabaseIdConverter
+    app.before_request(refuse_cross_site_requests)
     app.before_request(enforce_session_timeouts)
     app.before_request(require_enrolment)
     app.after_request(set_security_headers)
@@ -102,6 +127,50 @@ def require_enrolment():
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303 if request.method not in ("GET", "HEAD") else 302)
+
+
+def _request_origins() -> set[tuple[str, str]]:
+    """This site's origins as (scheme, host): the address the request came to, in either
+    scheme (a proxy in front may speak HTTPS for us), and VIP_BASE_URL's."""
+    host = request.host.lower()
+    origins = {("http", host), ("https", host)}
+    base = urlsplit(current_app.config.get("VIP_BASE_URL") or "")
+    if base.scheme and base.netloc:
+        origins.add((base.scheme.lower(), base.netloc.lower()))
+    return origins
+
+
+def is_cross_site() -> bool:
+    """An unsafe request a browser says comes from another site: `Sec-Fetch-Site:
+    cross-site`, or an `Origin` that is not this site's (`null` included). A request
+    without either header (a test client, curl, an old browser) is judged by CSRF alone."""
+    if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    parts = urlsplit(origin.strip())
+    return (parts.scheme.lower(), parts.netloc.lower()) not in _request_origins()
+
+
+def refuse_cross_site_requests():
+    """Defence in depth beside the CSRF token (S36): a state change that another site
+    made the browser send is refused with 403, even with a valid token."""
+    if request.method not in UNSAFE_METHODS or request.blueprint in CROSS_SITE_BLUEPRINTS:
+        return None
+    if not is_cross_site():
+        return None
+    from flask_babel import gettext as _
+
+    _audit_denial("access.denied_cross_site", request.headers.get("Origin", "")[:200])
+    return _error_page(
+        403,
+        title=_("Not allowed"),
+        message=_(
+            "This request came from another site and was refused. Open the console at its "
+            "own address and try again."
+        ),
+    )
 
 
 def set_security_headers(response):

@@ -31,10 +31,10 @@ def reseller(tenants, ctx) -> Reseller:
     return db.session.get(Reseller, tenants.a.reseller.id)
 
 
-def make_user(reseller: Reseller, email: str, password: str) -> User:
+def make_user(reseller: Reseller, email: str, password: str, *, name: str = "Test Person") -> User:
     return create_user(
         email=email,
-        name="Test Person",
+        name=name,
         password=password,
         role=Role.RESELLER_SALES,
         reseller=reseller,
@@ -152,6 +152,27 @@ def test_s2_common_passwords_refused(reseller, password):
 def test_s2_password_built_from_the_users_email_is_refused(ctx):
     check_password_policy("anneliesvensson2026", user_inputs=())
     _refused("anneliesvensson2026", user_inputs=("anneliesvensson2026@x.example",))
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "a" * 65,
+        "a" * 128,
+        "password" * 12,
+        "erik.sales@reseller.example" * 3,
+        "Erik Sales" * 12,
+    ],
+    ids=["a*65", "a*128", "password*12", "email*3", "name*12"],
+)
+def test_s29_row4_weak_passwords_are_refused_at_any_length(reseller, password):
+    """Passwords over 64 characters skipped the strength check (issue 15, row 4)."""
+    assert 64 < len(password) <= MAX_LENGTH
+    _refused(password, user_inputs=("erik.sales@reseller.example", "Erik Sales"))
+    users = count(User)
+    with pytest.raises(DomainError):
+        make_user(reseller, "erik.sales@reseller.example", password, name="Erik Sales")
+    assert count(User) == users
 
 
 # --- S5 / deactivation ----------------------------------------------------------------------

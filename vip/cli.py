@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from vip import clock
+from vip.config import parse_day
 from vip.demo import DEFAULT_PASSWORD, load_demo
 from vip.extensions import db
 from vip.generate import generate_portfolio
@@ -224,10 +225,30 @@ def _print_deadlines(report) -> None:
         click.echo(f"  {change.describe()}")
 
 
+class OneLineUsageError(click.ClickException):
+    """A bad option value, said on one line ("Error: ..."), exit status 2 like click's
+    own usage errors (S37)."""
+
+    exit_code = 2
+
+
+class Day(click.ParamType):
+    """A date option: YYYY-MM-DD within the dates the console works on (S37)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_day(value)
+        except ValueError as error:
+            option = param.opts[0] if param is not None and param.opts else "the date"
+            raise OneLineUsageError(f"{option}: {value!r} is not {error}.") from None
+
+
 @vip_cli.command("tick")
 @click.option(
     "--today",
-    "today_text",
+    type=Day(),
     default=None,
     help="YYYY-MM-DD; default: each reseller's local date (or VIP_TODAY).",
 )
@@ -237,14 +258,10 @@ def _print_deadlines(report) -> None:
     is_flag=True,
     help="Print what the run would change and send, and change nothing.",
 )
-def tick_command(today_text: str | None, no_send: bool, dry_run: bool) -> None:
+def tick_command(today: date | None, no_send: bool, dry_run: bool) -> None:
     """Apply the deadlines (Försenad, reminders, access removal), then deliver mail and
     webhook events."""
-    try:
-        fixed = date.fromisoformat(today_text) if today_text else None
-    except ValueError as error:
-        raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from error
-    days = job.resellers_by_local_date(fixed)
+    days = job.resellers_by_local_date(today)
     if dry_run:
         preview = job.preview_tick(days=days, now=clock.now(), send=not no_send)
         click.echo("Dry run: nothing is changed and no mail is sent.")

@@ -57,14 +57,32 @@ def _boolean(value: object) -> bool:
     raise ValueError("one of 1/true/yes/on or 0/false/no/off")
 
 
+#: The dates the console can work on (S37): a "today" outside them would push its
+#: deadline arithmetic (a year ahead, 90 days back) beyond what a date can hold.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
+def parse_day(value: object) -> date:
+    """A date written YYYY-MM-DD between EARLIEST_DAY and LATEST_DAY (a `date` too), or
+    ValueError saying which dates are accepted."""
+    day = value if isinstance(value, date) else None
+    if day is None:
+        text = str(value).strip()
+        try:
+            day = date.fromisoformat(text) if len(text) == 10 else None
+        except ValueError:
+            day = None
+    if day is None or not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(
+            f"a date as YYYY-MM-DD from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}"
+        )
+    return day
+
+
 def _iso_date(value: object) -> str:
     """A date, kept as its ISO text (the clock reads it so); a `date` is accepted too."""
-    if isinstance(value, date):
-        return value.isoformat()
-    try:
-        return date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise ValueError("a date as YYYY-MM-DD") from None
+    return parse_day(value).isoformat()
 
 
 def _networks(value: object) -> str:

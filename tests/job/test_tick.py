@@ -245,6 +245,29 @@ def test_tick_refuses_a_bad_today_as_a_usage_error(app, runner, world, bad):
     assert counts(app) == before
 
 
+@pytest.mark.parametrize("command", [("tick",), ("tick", "--dry-run")], ids=["tick", "dry-run"])
+@pytest.mark.parametrize("bad", ["9999-12-31", "0001-01-01", "1999-12-31", "3000-01-01"])
+def test_s37_row14_a_day_beyond_the_supported_dates_is_a_one_line_error(
+    app, runner, world, command, bad
+):
+    """`vip tick --today 9999-12-31` ended in a traceback (issue 15, row 14)."""
+    before = counts(app)
+    result = tick(runner, *command, "--today", bad, "--no-send")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: --today:") and bad in lines[0]
+    assert "2000-01-01 to 2999-12-31" in lines[0]
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert counts(app) == before
+
+
+@pytest.mark.parametrize("edge", ["2000-01-01", "2999-12-31"])
+def test_s37_row14_the_first_and_last_supported_days_run(app, runner, world, edge):
+    result = tick(runner, "--today", edge, "--no-send")
+    assert result.exit_code == 0, result.output
+
+
 # --- delivery as .eml files ----------------------------------------------------------------
 
 

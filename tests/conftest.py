@@ -442,6 +442,14 @@ def forget_throttling(app) -> None:
 
 
 @pytest.fixture
+def csrf_app(app_pool):
+    """An app with CSRF protection on, as in production (the others turn it off)."""
+    key, app = app_pool.checkout({"WTF_CSRF_ENABLED": True})
+    yield app
+    app_pool.checkin(key, app)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

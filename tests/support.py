@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
@@ -178,3 +179,8 @@ def order_licenses(tenant, lines: list[tuple[int, int]], *, on: date) -> None:
         order_date=on,
         duration_months=12,
     )
+
+
+def csrf_token_in(html: str) -> str:
+    """The CSRF token a rendered form carries (for the apps with CSRF on: `csrf_app`)."""
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import HX, PASSWORD, login
+from tests.support import csrf_token_in
 from vip.config import Config
 from vip.extensions import db
 from vip.models import AuditEvent, Customer, User
@@ -203,19 +204,6 @@ def test_s13_no_state_change_over_get(client, tenants, login_as):
     assert client.get(f"/customers/{tenants.a.customer.id}/invitation/resend").status_code == 405
 
 
-@pytest.fixture
-def csrf_app(database):
-    from tests.conftest import empty_all_tables, make_app
-
-    app = make_app(database, "csrf", WTF_CSRF_ENABLED=True)
-    yield app
-    empty_all_tables(app)
-
-
-def _token(html: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-
-
 def test_s13_csrf_token_required_and_checked(csrf_app):
     from tests.conftest import build_tenant
 
@@ -224,7 +212,7 @@ def test_s13_csrf_token_required_and_checked(csrf_app):
         db.session.remove()
     client = csrf_app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    pre_login_token = _token(page)
+    pre_login_token = csrf_token_in(page)
     response = client.post(
         "/login", data={"email": admin_email, "password": PASSWORD, "csrf_token": pre_login_token}
     )
@@ -248,7 +236,7 @@ def test_s13_csrf_token_required_and_checked(csrf_app):
             db.session.scalar(db.select(Customer).where(Customer.company_name == "Csrf Test AB"))
             is None
         )
-    token = _token(client.get("/customers/new").get_data(as_text=True))
+    token = csrf_token_in(client.get("/customers/new").get_data(as_text=True))
     # htmx sends the token as a header (hx-headers on <body>).
     ok = client.post("/customers/new", data=form, headers={"X-CSRFToken": token})
     assert ok.status_code == 303

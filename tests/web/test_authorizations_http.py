@@ -221,6 +221,23 @@ def test_r3_add_row_stops_at_the_maximum(app, tenants, sales):
     assert html.count('class="product-row"') == MAX_ROWS
 
 
+@pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+@pytest.mark.parametrize("rows", [21, 25, 500])
+def test_s35_row10_more_product_rows_than_allowed_answer_422_and_save_nothing(
+    app, tenants, sales, headers, rows
+):
+    """25 rows were cut to 20 without a word and saved (issue 15, row 10)."""
+    from vip.services.authorizations import MAX_ROWS
+
+    products = ids(app, "Photoshop", "Illustrator", "Acrobat Pro")
+    data = form_data([(products[i % 3], 1) for i in range(rows)])
+    before = counts(app)
+    response = sales.post(create_url(tenants.a.customer.id), data=data, headers=headers)
+    assert response.status_code == 422
+    assert f"Use at most {MAX_ROWS} product rows." in response.get_data(as_text=True)
+    assert counts(app) == before
+
+
 def pid_in(app, name, license_type="team"):
     return ids(app, name, license_type=license_type)[0]
 

@@ -20,12 +20,16 @@ from vip.models import Customer, Reseller, Role, User, VipAdminCustomer
 from vip.services import audit, outbox
 from vip.services.access import get_team_member_for, require
 from vip.services.errors import DomainError
+from vip.services.free_text import free_text
 from vip.services.passwords import (
     burn_time_for_unknown_user,
     check_password_policy,
     hash_password,
     password_matches,
 )
+
+#: A person's name (a user's, a customer's VIP admin's), as free text (S33).
+PERSON_NAME_LENGTH = (1, 120)
 
 LOGIN_REFUSED = _l("The email or password is wrong, or the account is locked for a while.")
 
@@ -215,6 +219,15 @@ def set_language(*, user: User, language: str) -> None:
         db.session.commit()
 
 
+#: A partner admin's answer for an email that has an account outside the team: it does
+#: not say whose, so that adding a user does not tell a reseller which addresses other
+#: tenants' accounts use (S32). The command line, the operator's, says it plainly.
+EMAIL_NOT_AVAILABLE = _l(
+    "This email address cannot be used for a new account. Use another one, such as the "
+    "person's address at your company."
+)
+
+
 def _ensure_email_free(email: str) -> None:
     if find_user_by_email(email) is not None:
         raise DomainError(_l("A user with this email already exists."), field="email")
@@ -237,11 +250,12 @@ def new_user(
         customer is None
     ):
         raise DomainError(_l("A VIP admin belongs to a customer, a reseller user to a reseller."))
+    name = free_text(name, field="name", length=PERSON_NAME_LENGTH)
     _ensure_email_free(email)
     check_password_policy(password, user_inputs=(email, name))
     user = User(
         email=email,
-        name=name.strip(),
+        name=name,
         password_hash=hash_password(password),
         role=role,
         language=language,
@@ -275,7 +289,22 @@ def create_user(**kwargs) -> User:
 
 
 def add_sales_user(*, actor: User, email: str, name: str, password: str, language: str) -> User:
+    """A sales user in the actor's team. An email of someone in the team is named as such;
+    any other taken email gets EMAIL_NOT_AVAILABLE, the same whoever has it (S32)."""
     require(actor, "team.manage")
+    taken = find_user_by_email(email)
+    if taken is not None and taken.reseller_id == actor.reseller_id:
+        raise DomainError(
+            _l("%(name)s in your team already has this email.", name=taken.name), field="email"
+        )
+    if taken is not None:
+        audit.record(
+            actor=actor,
+            action="user.add_refused",
+            details={"email": email.strip(), "reason": "email_not_available"},
+        )
+        db.session.commit()
+        raise DomainError(EMAIL_NOT_AVAILABLE, field="email")
     return create_user(
         email=email,
         name=name,

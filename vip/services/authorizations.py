@@ -27,6 +27,7 @@ from vip.services import audit, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.customer_status import clear_delay_if_resolved
 from vip.services.errors import DomainError, NotVisible, StateConflict
+from vip.services.free_text import check_free_text
 from vip.services.licenses import assigned_by_product, lock_customer, owned_by_product
 
 #: The most licenses one row may carry, per license type.
@@ -158,11 +159,10 @@ def create_purchase_authorization(
     elif deployment_date < today:
         refuse("deployment_date", _l("The deployment date cannot be in the past."))
 
-    po_number = (customer_po_number or "").strip() or None
-    if po_number is not None and len(po_number) > PO_NUMBER_MAX:
-        refuse("customer_po_number", _l("Use at most %(count)d characters.", count=PO_NUMBER_MAX))
-    elif po_number is not None and not po_number.isprintable():
-        refuse("customer_po_number", _l("Use printable characters only."))
+    po_number = check_free_text(customer_po_number, length=(0, PO_NUMBER_MAX), printable=True)
+    if po_number.problem is not None:
+        refuse("customer_po_number", po_number.problem)
+    po_number = po_number.text or None
 
     rows = [
         (index, line)

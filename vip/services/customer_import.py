@@ -41,9 +41,11 @@ from vip.models.customers import search_key
 from vip.models.discount_levels import level_for
 from vip.services import audit, events
 from vip.services.access import require
+from vip.services.accounts import PERSON_NAME_LENGTH
 from vip.services.authorizations import LICENSE_LIMITS, PO_NUMBER_MAX, product_refusal
 from vip.services.customers import COMPANY_NAME_LENGTH
 from vip.services.errors import DomainError, LocalizedDate, LocalizedNumber
+from vip.services.free_text import FORBIDDEN_CHARACTERS, check_free_text
 from vip.services.invitations import new_invitation, queue_invitation_mail
 from vip.services.terms import add_months
 
@@ -309,10 +311,10 @@ def _check_row(
     def refuse(column: str, message) -> None:
         check.problem(number, column, message)
 
-    company_name = " ".join(values.get("company_name", "").split())
-    low, high = COMPANY_NAME_LENGTH
-    if not low <= len(company_name) <= high:
-        refuse("company_name", _l("Use %(low)d to %(high)d characters.", low=low, high=high))
+    checked = check_free_text(values.get("company_name"), length=COMPANY_NAME_LENGTH)
+    company_name = checked.text
+    if checked.problem is not None:
+        refuse("company_name", checked.problem)
     vip_id = values.get("vip_id", "") or None
     if vip_id is not None and not (len(vip_id) == 10 and vip_id.isdigit()):
         refuse("vip_id", _l("A VIP ID is 10 digits; leave it empty to issue one now."))
@@ -320,8 +322,11 @@ def _check_row(
     segment = SEGMENTS.get(segment_text)
     if segment is None:
         refuse("market_segment", _l("Use COM, EDU or GOV."))
-    admin_name = " ".join(values.get("admin_name", "").split())
-    if not 1 <= len(admin_name) <= 120:
+    checked = check_free_text(values.get("admin_name"), length=PERSON_NAME_LENGTH)
+    admin_name = checked.text
+    if checked.problem is FORBIDDEN_CHARACTERS:
+        refuse("admin_name", checked.problem)
+    elif checked.problem is not None:
         refuse("admin_name", _l("Enter the VIP admin's name (at most 120 characters)."))
     admin_email = values.get("admin_email", "")
     try:
@@ -368,7 +373,8 @@ def _check_line(check, number, values, segment, anniversary, products, refuse):
     sku_text = values.get("sku", "")
     quantity_text = values.get("quantity", "")
     type_text = values.get("license_type", "").lower()
-    po_number = values.get("po_number", "") or None
+    po_checked = check_free_text(values.get("po_number"), length=(0, PO_NUMBER_MAX), printable=True)
+    po_number = po_checked.text or None
     if not sku_text and not quantity_text:
         if anniversary is not None:
             refuse("sku", _l("A customer with an anniversary date holds licenses: enter the SKU."))
@@ -401,11 +407,8 @@ def _check_line(check, number, values, segment, anniversary, products, refuse):
         limit = LICENSE_LIMITS[product.license_type]
         if not 1 <= quantity <= limit:
             refuse("quantity", _l("Use 1 to %(count)s licenses.", count=LocalizedNumber(limit)))
-    if po_number is not None and (len(po_number) > PO_NUMBER_MAX or not po_number.isprintable()):
-        refuse(
-            "po_number",
-            _l("Use at most %(count)d printable characters.", count=PO_NUMBER_MAX),
-        )
+    if po_checked.problem is not None:
+        refuse("po_number", po_checked.problem)
     if product is None or quantity is None:
         return []
     return [CustomerLine(number, product, sku_text.upper(), quantity, po_number)]

@@ -13,8 +13,10 @@ from vip.extensions import db
 from vip.models import Customer, CustomerStatus, MarketSegment, User
 from vip.services import audit, events
 from vip.services.access import require, visible_customers
+from vip.services.accounts import PERSON_NAME_LENGTH
 from vip.services.dashboard import customer_condition
 from vip.services.errors import DomainError, NotVisible
+from vip.services.free_text import free_text
 from vip.services.invitations import issue_invitation
 from vip.services.listing import CustomerPage, capped_count, paginate, search_clause
 
@@ -142,12 +144,8 @@ def create_customer(
 ) -> Customer:
     """Creates the customer, issues its VIP ID and sends the invitation at once (R1)."""
     require(user, "customers.create")
-    company_name = " ".join(company_name.split())
-    low, high = COMPANY_NAME_LENGTH
-    if not low <= len(company_name) <= high:
-        raise DomainError(
-            _l("Use %(low)d to %(high)d characters.", low=low, high=high), field="company_name"
-        )
+    company_name = free_text(company_name, field="company_name", length=COMPANY_NAME_LENGTH)
+    admin_name = free_text(admin_name, field="admin_name", length=PERSON_NAME_LENGTH)
     if market_segment not in {s.value for s in MarketSegment}:
         raise DomainError(_l("Choose a market segment."), field="market_segment")
     customer = Customer(
@@ -155,7 +153,7 @@ def create_customer(
         company_name=company_name,
         country=country.upper(),
         market_segment=MarketSegment(market_segment),
-        admin_name=" ".join(admin_name.split()),
+        admin_name=admin_name,
         admin_email=admin_email.strip(),
         admin_language=admin_language,
         vip_id=issue_vip_id(),

@@ -32,6 +32,7 @@ from vip.services.authorizations import AuthorizationInvalid, get_for
 from vip.services.customer_status import clear_delay_if_resolved, status_with_access
 from vip.services.deadlines import access_removed_on
 from vip.services.errors import DomainError, LocalizedDate, NotVisible, StateConflict
+from vip.services.free_text import check_free_text, free_text
 from vip.services.licenses import license_inventory, lock_customer
 from vip.services.terms import add_months, months_to_anniversary, period_containing
 
@@ -512,11 +513,12 @@ def request_return(
             ]
         else:
             chosen[line_id] = quantity
-    reason = (reason or "").strip()
-    if not reason:
+    checked = check_free_text(reason, length=(0, REASON_MAX))
+    reason = checked.text
+    if checked.problem is not None:
+        errors["reason"] = [checked.problem]
+    elif not reason:
         errors["reason"] = [_l("Give a reason for the return.")]
-    elif len(reason) > REASON_MAX:
-        errors["reason"] = [_l("Use at most %(count)d characters.", count=REASON_MAX)]
     if not chosen and not errors:
         errors["lines"] = [_l("Enter a quantity to return on at least one line.")]
     if errors:
@@ -571,11 +573,7 @@ def decide_return(
     lock_customer(item.order.customer_id)  # assignments change the free licenses
     _lock_order(item.order_id)
     db.session.refresh(item)
-    comment = (comment or "").strip()
-    if len(comment) > REASON_MAX:
-        raise DomainError(
-            _l("Use at most %(count)d characters.", count=REASON_MAX), field="comment"
-        )
+    comment = free_text(comment, field="comment", length=(0, REASON_MAX))
     if item.status != ReturnStatus.REQUESTED:
         raise StateConflict(_l("This return authorization was already decided."))
     order = item.order

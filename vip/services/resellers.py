@@ -17,6 +17,7 @@ from vip.models import Reseller, Role, User
 from vip.services import accounts, audit
 from vip.services.access import require
 from vip.services.errors import DomainError
+from vip.services.free_text import check_free_text
 
 NAME_LENGTH = (2, 120)
 PHONE_LENGTH = 40
@@ -46,10 +47,10 @@ def time_zones() -> list[str]:
 def _clean(profile: ResellerProfile, *, reseller_id: int | None = None) -> ResellerProfile:
     """The profile trimmed and checked; raises ResellerInvalid with every problem."""
     errors: dict[str, str] = {}
-    name = " ".join((profile.name or "").split())
-    low, high = NAME_LENGTH
-    if not low <= len(name) <= high:
-        errors["name"] = _l("Use %(low)d to %(high)d characters.", low=low, high=high)
+    checked = check_free_text(profile.name, length=NAME_LENGTH)
+    name = checked.text
+    if checked.problem is not None:
+        errors["name"] = checked.problem
     elif name_taken(name, except_id=reseller_id):
         errors["name"] = _l("A reseller with this name already exists.")
     country = (profile.country or "").strip().upper()

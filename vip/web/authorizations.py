@@ -54,7 +54,12 @@ class ProductRowForm(SubForm):
 
 class PurchaseAuthorizationForm(Form):
     license_type = SelectField(_l("License type"), choices=license_type_choices())
-    lines = FieldList(FormField(ProductRowForm), min_entries=1, max_entries=authorizations.MAX_ROWS)
+    # One row more than the service allows: WTForms drops posted rows beyond max_entries
+    # without a word, so a form with too many rows must still reach the service, which
+    # refuses it (S35); the rows after that one are never parsed.
+    lines = FieldList(
+        FormField(ProductRowForm), min_entries=1, max_entries=authorizations.MAX_ROWS + 1
+    )
     customer_po_number = StringField(_l("Purchase order number"), validators=[Optional()])
     deployment_date = DateField(_l("Deployment date"), validators=[Optional()])
 
@@ -231,7 +236,7 @@ def change_rows(customer_id: int):
         form = _form_for(customer)
         if action == "refresh":
             _keep_products_across_license_types(form, customer)
-        if action == "add" and len(form.lines) < form.lines.max_entries:
+        if action == "add" and len(form.lines) < authorizations.MAX_ROWS:
             form.lines.append_entry()
             _bind(form, customer)
             focus_row = len(form.lines) - 1

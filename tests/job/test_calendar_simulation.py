@@ -251,7 +251,12 @@ def work_the_day(d: int, calendar: Calendar, reckoning: Reckoning, resolutions, 
         )
         reckoning.renew(customer_id)
     for customer_id in calendar.accepts.get(d, []):
-        invitation = resend_invitation(user=admin, customer_id=customer_id, today=today)
+        invitation = resend_invitation(
+            user=admin,
+            customer_id=customer_id,
+            today=today,
+            now=datetime.combine(today, datetime.min.time(), tzinfo=UTC),
+        )
         accept_invitation(
             token=token_for(invitation),
             password="simulated admin password 2027",

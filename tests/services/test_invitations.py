@@ -178,7 +178,7 @@ def test_r1_resend_revokes_the_old_link_and_the_new_one_works(invited, tenants):
     customer, old_token = invited
     sales = user(tenants.a.sales)
     later = TODAY + timedelta(days=10)
-    invitation = resend_invitation(user=sales, customer_id=customer.id, today=later)
+    invitation = resend_invitation(user=sales, customer_id=customer.id, today=later, now=NOW)
     new_token = token_for(invitation)
     assert new_token != old_token
     assert invitation.expires_on == later + timedelta(days=30)
@@ -211,7 +211,7 @@ def test_r1_resend_after_acceptance_is_refused(invited, tenants):
     accept(token)
     invitations = count(Invitation)
     with pytest.raises(DomainError):
-        resend_invitation(user=user(tenants.a.admin), customer_id=customer.id, today=TODAY)
+        resend_invitation(user=user(tenants.a.admin), customer_id=customer.id, today=TODAY, now=NOW)
     db.session.rollback()
     assert count(Invitation) == invitations
 
@@ -220,9 +220,11 @@ def test_r1_resend_is_scoped_to_the_tenant_and_role(invited, tenants):
     customer, _ = invited
     invitations = count(Invitation)
     with pytest.raises(NotVisible):
-        resend_invitation(user=user(tenants.b.admin), customer_id=customer.id, today=TODAY)
+        resend_invitation(user=user(tenants.b.admin), customer_id=customer.id, today=TODAY, now=NOW)
     with pytest.raises(PermissionDenied):
-        resend_invitation(user=user(tenants.a.vip_admin), customer_id=customer.id, today=TODAY)
+        resend_invitation(
+            user=user(tenants.a.vip_admin), customer_id=customer.id, today=TODAY, now=NOW
+        )
     db.session.rollback()
     assert count(Invitation) == invitations
 
@@ -343,3 +345,162 @@ def test_r1_page_success_redirects_to_login_and_the_link_is_then_spent(client, i
         "/login", data={"email": "maja@nordljus.example", "password": NEW_PASSWORD}
     )
     assert signed_in.status_code == 303
+
+
+# --- S30, S31: one live invitation mail, one resend a minute (issue 15, row 7) -----------
+
+
+def invitation_mails(customer_id: int) -> list[tuple[str, str | None]]:
+    """(status, cancel reason) of a customer's invitation mails, oldest first."""
+    db.session.expire_all()
+    return [
+        (n.status.value, n.cancel_reason)
+        for n in db.session.scalars(
+            select(Notification)
+            .where(Notification.customer_id == customer_id, Notification.kind == "invitation")
+            .order_by(Notification.id)
+        )
+    ]
+
+
+def deliver(now=NOW, today=TODAY):
+    from vip.services.outbox import deliver_queued
+
+    return deliver_queued(now=now, today_by_reseller=dict.fromkeys(range(1, 10), today))
+
+
+def test_s30_row7_a_resend_cancels_the_replaced_links_unsent_mail(invited, tenants):
+    customer, _ = invited
+    resend_invitation(user=user(tenants.a.sales), customer_id=customer.id, today=TODAY, now=NOW)
+    assert invitation_mails(customer.id) == [
+        ("cancelled", "invitation_superseded"),
+        ("queued", None),
+    ]
+    deliver()
+    assert invitation_mails(customer.id) == [
+        ("cancelled", "invitation_superseded"),
+        ("sent", None),
+    ]
+
+
+def test_s30_row7_accepting_cancels_the_unsent_invitation_mail(invited):
+    customer, token = invited
+    accept(token)
+    assert invitation_mails(customer.id) == [("cancelled", "invitation_accepted")]
+    deliver()
+    assert invitation_mails(customer.id) == [("cancelled", "invitation_accepted")]
+
+
+@pytest.mark.parametrize(
+    ("make_stale", "reason"),
+    [
+        ("accept", "invitation_accepted"),
+        ("revoke", "invitation_superseded"),
+        ("expire", "invitation_expired"),
+    ],
+)
+def test_s30_row7_delivery_checks_the_link_again(invited, make_stale, reason):
+    """A mail queued in a race (a resend that read the invitation before an acceptance
+    committed) is still never sent: delivery cancels it, with the reason the Outbox shows."""
+    customer, token = invited
+    today = TODAY
+    if make_stale == "accept":
+        accept(token)
+        # As if the acceptance had not seen the mail: queued again.
+        db.session.execute(
+            db.update(Notification)
+            .where(Notification.customer_id == customer.id)
+            .values(status="queued", cancel_reason=None)
+        )
+        db.session.commit()
+    elif make_stale == "revoke":
+        reload(customer).invitations[0].revoked_at = NOW
+        db.session.commit()
+    else:
+        today = EXPIRES_ON + timedelta(days=1)
+    assert invitation_mails(customer.id) == [("queued", None)]
+    report = deliver(today=today)
+    assert invitation_mails(customer.id) == [("cancelled", reason)]
+    assert ("cancel", "invitation", reason) in {
+        (step.action, step.kind, step.outcome) for step in report.steps
+    }
+
+
+def test_s31_row7_one_resend_a_minute_per_customer(invited, tenants):
+    from vip.services.invitations import ResendTooSoon
+
+    customer, _ = invited
+    sales = user(tenants.a.sales)
+    resend_invitation(user=sales, customer_id=customer.id, today=TODAY, now=NOW)
+    before = (count(Invitation), count(Notification), count(AuditEvent))
+    with pytest.raises(ResendTooSoon) as raised:
+        resend_invitation(
+            user=user(tenants.a.admin),
+            customer_id=customer.id,
+            today=TODAY,
+            now=NOW + timedelta(seconds=59),
+        )
+    assert english(raised.value).startswith(
+        "An invitation was sent to this customer less than a minute ago."
+    )
+    assert (count(Invitation), count(Notification), count(AuditEvent)) == before
+    resend_invitation(
+        user=sales, customer_id=customer.id, today=TODAY, now=NOW + timedelta(minutes=1)
+    )
+    assert count(Invitation) == before[0] + 1
+    # Another customer is not held up.
+    other = create_customer(
+        user=user(tenants.a.admin),
+        today=TODAY,
+        company_name="Sydljus AB",
+        country="SE",
+        market_segment="commercial",
+        admin_name="Sara Syd",
+        admin_email="sara@sydljus.example",
+        admin_language="sv",
+    )
+    resend_invitation(
+        user=sales, customer_id=other.id, today=TODAY, now=NOW + timedelta(minutes=1, seconds=1)
+    )
+
+
+def test_s30_s31_row7_twenty_concurrent_resends_deliver_one_mail(app, invited, tenants):
+    """20 resends at once (the hostile test delivered 20 mails, 19 with dead links): one
+    goes through, 19 are refused, and one invitation mail is delivered. On SQLite and,
+    with --db=postgres, on PostgreSQL."""
+    import threading
+
+    from vip.services.invitations import ResendTooSoon
+
+    customer, _ = invited
+    customer_id, sales_id = customer.id, tenants.a.sales.id
+    db.session.remove()
+    barrier = threading.Barrier(20, timeout=60)
+    outcomes: list[str] = []
+
+    def resend() -> None:
+        with app.app_context():
+            barrier.wait()  # before any query: a transaction here may hold SQLite's lock
+            try:
+                sales = db.session.get(User, sales_id)
+                resend_invitation(user=sales, customer_id=customer_id, today=TODAY, now=NOW)
+                outcomes.append("sent")
+            except ResendTooSoon:
+                outcomes.append("too soon")
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                outcomes.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=resend) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["sent"] + ["too soon"] * 19
+    assert count(Invitation, Invitation.customer_id == customer_id) == 2
+    deliver()
+    assert sorted(invitation_mails(customer_id)) == [
+        ("cancelled", "invitation_superseded"),
+        ("sent", None),
+    ]

@@ -61,6 +61,8 @@ class Customer(db.Model):
     search_key: Mapped[str] = mapped_column(String(400), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: When the VIP invitation was last resent: one resend a minute (S31).
+    invitation_resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def status_needs_attention(self) -> bool:
@@ -91,6 +93,35 @@ class Invitation(db.Model):
 
     def is_usable(self, today: date) -> bool:
         return self.accepted_at is None and self.revoked_at is None and today <= self.expires_on
+
+    def mail_cancel_reason(self, today: date) -> str | None:
+        """Why this invitation's mail must not be sent on `today` (S30), or None: its link
+        would not work."""
+        if self.accepted_at is not None:
+            return INVITATION_ACCEPTED
+        if self.revoked_at is not None:
+            return INVITATION_SUPERSEDED
+        if today > self.expires_on:
+            return INVITATION_EXPIRED
+        return None
+
+
+#: Why a queued invitation mail is cancelled instead of sent (S30).
+INVITATION_ACCEPTED = "invitation_accepted"
+INVITATION_SUPERSEDED = "invitation_superseded"
+INVITATION_EXPIRED = "invitation_expired"
+#: Its outbox key: `invitation:<id>`.
+INVITATION_MAIL_PREFIX = "invitation:"
+
+
+def invitation_mail_key(invitation_id: int) -> str:
+    return f"{INVITATION_MAIL_PREFIX}{invitation_id}"
+
+
+def invitation_id_of_mail(cycle_key: str) -> int | None:
+    """The invitation an invitation mail's outbox key names, or None."""
+    number = cycle_key.removeprefix(INVITATION_MAIL_PREFIX)
+    return int(number) if number != cycle_key and number.isascii() and number.isdigit() else None
 
 
 def search_key(*parts: str | None) -> str:

@@ -45,8 +45,9 @@ class Notification(db.Model):
     status: Mapped[NotificationStatus] = mapped_column(enum_column(NotificationStatus))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    #: Why a queued reminder was cancelled instead of sent: a code of
-    #: `vip.services.deadlines.CANCEL_REASONS`.
+    #: Why a queued mail was cancelled instead of sent: a reminder's is a code of
+    #: `vip.services.deadlines.CANCEL_REASONS`, an invitation's (S30) one of
+    #: `vip.models.customers.INVITATION_*`.
     cancel_reason: Mapped[str | None] = mapped_column(String(30))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

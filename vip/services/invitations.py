@@ -3,17 +3,21 @@
 The link is bound to the invited email (S56, S57): accepting it makes a new VIP admin
 account with that email, or adds the customer to the VIP admin account that already has
 it, once that person signs in with the account's password (S55). An email of a reseller
-user's account never becomes a VIP admin, and no signed-in reseller user can accept."""
+user's account never becomes a VIP admin, and no signed-in reseller user can accept.
+
+One live invitation mail per customer (S30): a new link cancels the unsent mail of the
+one it replaces, accepting cancels any other, and the outbox checks again before sending
+(`vip.services.outbox.stale_reason`); one resend a minute per customer (S31)."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from vip import clock
 from vip.extensions import db
@@ -23,9 +27,17 @@ from vip.models import (
     Customer,
     CustomerStatus,
     Invitation,
+    Notification,
+    NotificationStatus,
     Role,
     User,
     VipAdminCustomer,
+)
+from vip.models.customers import (
+    INVITATION_ACCEPTED,
+    INVITATION_MAIL_PREFIX,
+    INVITATION_SUPERSEDED,
+    invitation_mail_key,
 )
 from vip.services import audit, events, outbox, two_factor
 from vip.services.access import get_customer_for
@@ -34,6 +46,9 @@ from vip.services.customer_status import invitation_accepted
 from vip.services.errors import DomainError
 from vip.services.two_factor import SecondFactorRefused
 
+#: The least time between two resends of one customer's invitation (S31).
+RESEND_INTERVAL = timedelta(minutes=1)
+
 
 class InvitationUnusable(DomainError):
     pass
@@ -41,6 +56,16 @@ class InvitationUnusable(DomainError):
 
 class InvitationRefused(DomainError):
     """The link is valid, but the person or account in front of it may not accept it."""
+
+
+class ResendTooSoon(DomainError):
+    def __init__(self):
+        super().__init__(
+            _l(
+                "An invitation was sent to this customer less than a minute ago. Wait a "
+                "minute before sending another; the latest link works."
+            )
+        )
 
 
 def _serializer() -> URLSafeSerializer:
@@ -66,9 +91,15 @@ def issue_invitation(*, customer: Customer, actor: User | None, today: date) -> 
 def new_invitation(*, customer: Customer, today: date) -> Invitation:
     """The first half of `issue_invitation`, for many customers at once (an import): the
     new link, any open one revoked. Its mail is queued once it is flushed."""
+    replaced = []
     for previous in customer.invitations:
         if previous.accepted_at is None and previous.revoked_at is None:
             previous.revoked_at = clock.now()
+            replaced.append(previous.id)
+    if replaced:
+        cancel_invitation_mail(
+            customer_id=customer.id, invitation_ids=replaced, reason=INVITATION_SUPERSEDED
+        )
     invitation = Invitation(
         customer=customer,
         email=customer.admin_email,
@@ -92,7 +123,7 @@ def queue_invitation_mail(*, invitation: Invitation, actor: User | None) -> None
     )
     outbox.queue(
         kind="invitation",
-        cycle_key=f"invitation:{invitation.id}",
+        cycle_key=invitation_mail_key(invitation.id),
         recipient=customer.admin_email,
         language=customer.admin_language,
         mail=mail,
@@ -108,13 +139,68 @@ def queue_invitation_mail(*, invitation: Invitation, actor: User | None) -> None
     )
 
 
+def cancel_invitation_mail(
+    *, customer_id: int, reason: str, invitation_ids: list[int] | None = None
+) -> int:
+    """Cancels the unsent (queued or failed) invitation mail of a customer, of the given
+    invitations or of all, with `reason` (S30). The caller commits. Returns how many."""
+    keys = (
+        Notification.cycle_key.in_([invitation_mail_key(i) for i in invitation_ids])
+        if invitation_ids is not None
+        else Notification.cycle_key.startswith(INVITATION_MAIL_PREFIX)
+    )
+    return db.session.execute(
+        update(Notification)
+        .where(
+            Notification.customer_id == customer_id,
+            Notification.kind == "invitation",
+            keys,
+            Notification.status.in_([NotificationStatus.QUEUED, NotificationStatus.FAILED]),
+        )
+        .values(status=NotificationStatus.CANCELLED, cancel_reason=reason, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def current_invitation(customer: Customer) -> Invitation | None:
     return customer.invitations[0] if customer.invitations else None
 
 
-def resend_invitation(*, user: User, customer_id: int, today: date) -> Invitation:
+def _claim_resend(customer_id: int, now: datetime) -> bool:
+    """S31, single-shot: of resends of one customer within RESEND_INTERVAL, one claims it
+    (a conditional UPDATE: PostgreSQL re-checks it once the row lock is free; SQLite's
+    write transactions run one at a time)."""
+    return (
+        db.session.execute(
+            update(Customer)
+            .where(
+                Customer.id == customer_id,
+                or_(
+                    Customer.invitation_resent_at.is_(None),
+                    Customer.invitation_resent_at <= now - RESEND_INTERVAL,
+                ),
+            )
+            .values(invitation_resent_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def resend_invitation(*, user: User, customer_id: int, today: date, now: datetime) -> Invitation:
+    """A new link, the old one revoked and its unsent mail cancelled (S30); at most one
+    resend a minute per customer (S31)."""
     customer = get_customer_for(user=user, customer_id=customer_id, action="customers.invite")
     if invitation_accepted(customer):
+        raise DomainError(_l("The VIP admin has already accepted the invitation."))
+    if not _claim_resend(customer.id, now):
+        db.session.rollback()
+        raise ResendTooSoon()
+    # The claim waited for any acceptance that held the row: judge what it left.
+    db.session.refresh(customer)
+    db.session.expire(customer, ["invitations"])
+    if invitation_accepted(customer):
+        db.session.rollback()
         raise DomainError(_l("The VIP admin has already accepted the invitation."))
     invitation = issue_invitation(customer=customer, actor=user, today=today)
     db.session.commit()
@@ -226,6 +312,7 @@ def _accepted(*, invitation: Invitation, admin: User, existing_account: bool) ->
     Accepting gives the customer the status with access it would have had; it never
     restores access removed after a missed anniversary: a renewal does that."""
     customer = invitation.customer
+    cancel_invitation_mail(customer_id=customer.id, reason=INVITATION_ACCEPTED)
     if customer.status == CustomerStatus.INVITED:
         customer.status = CustomerStatus.ACTIVE
         events.customer_status_changed(

@@ -16,7 +16,15 @@ from sqlalchemy.orm import contains_eager
 from vip import clock
 from vip.extensions import db
 from vip.mail import build_message, transport_for
-from vip.models import Customer, CustomerStatus, Notification, NotificationStatus, User
+from vip.models import (
+    Customer,
+    CustomerStatus,
+    Invitation,
+    Notification,
+    NotificationStatus,
+    User,
+)
+from vip.models.customers import INVITATION_SUPERSEDED, invitation_id_of_mail
 from vip.services import audit, deadlines, events
 from vip.services.access import require
 from vip.services.errors import DomainError, NotVisible
@@ -98,20 +106,35 @@ def stale_reason(
     *,
     today_by_reseller: dict[int, date] | None = None,
     status: CustomerStatus | None = None,
+    invitations: dict[int, Invitation] | None = None,
 ) -> str | None:
     """Why a queued mail must be cancelled rather than sent, or None to send it: a
     reminder is sent only while it is its customer's current stage (no later stage due, no
     renewal recorded, access not removed) on the run's date for its reseller
-    (`today_by_reseller`, by default the reseller's local date); other mail always is.
-    `status`: the customer's status to judge by, if not its present one (a preview of a
-    run that changes it first)."""
-    if notification.kind not in REMINDER_KINDS or notification.customer is None:
+    (`today_by_reseller`, by default the reseller's local date); an invitation only
+    while its link works: not accepted, not replaced by a newer one, not expired (S30);
+    other mail always is. `status`: the customer's status to judge by, if not its present
+    one (a preview of a run that changes it first). `invitations`: the invitations by id,
+    when the caller loaded them at once."""
+    is_invitation = notification.kind == "invitation"
+    if (
+        notification.kind not in REMINDER_KINDS and not is_invitation
+    ) or notification.customer is None:
         return None
     customer = notification.customer
     if today_by_reseller and customer.reseller_id in today_by_reseller:
         today = today_by_reseller[customer.reseller_id]
     else:
         today = clock.today_in(customer.reseller.time_zone)
+    if is_invitation:
+        invitation_id = invitation_id_of_mail(notification.cycle_key)
+        if invitations is not None:
+            invitation = invitations.get(invitation_id)
+        else:
+            invitation = db.session.get(Invitation, invitation_id) if invitation_id else None
+        if invitation is None:
+            return INVITATION_SUPERSEDED
+        return invitation.mail_cancel_reason(today)
     return deadlines.stale_reminder_reason(
         kind=notification.kind,
         cycle=notification.cycle_key,
@@ -182,7 +205,8 @@ def deliver_queued(
         reason = stale_reason(notification, today_by_reseller=today_by_reseller)
         if reason is not None:
             # A later stage is due, a renewal moved the anniversary on, or access is gone:
-            # never send a stale reminder.
+            # never send a stale reminder; nor an invitation whose link no longer
+            # works: accepted, replaced or expired (S30).
             notification.status = NotificationStatus.CANCELLED
             notification.cancel_reason = reason
             notification.next_attempt_at = None
@@ -246,6 +270,7 @@ def preview_delivery(
             notification,
             today_by_reseller=today_by_reseller,
             status=statuses_after.get(notification.customer_id),
+            invitations=invitations,
         )
         return _step(SEND, notification) if reason is None else _step(CANCEL, notification, reason)
 
@@ -255,6 +280,19 @@ def preview_delivery(
     notifications = db.session.scalars(
         query.options(contains_eager(Notification.customer)).order_by(Notification.id).limit(limit)
     ).all()
+    invitation_ids = {
+        invitation_id_of_mail(n.cycle_key) for n in notifications if n.kind == "invitation"
+    } - {None}
+    invitations = (
+        {
+            invitation.id: invitation
+            for invitation in db.session.scalars(
+                select(Invitation).where(Invitation.id.in_(invitation_ids))
+            )
+        }
+        if invitation_ids
+        else {}
+    )
     return [preview_step(notification) for notification in notifications]
 
 

@@ -215,7 +215,10 @@ def tab(customer_id: int, tab: str):
 def resend_invitation(customer_id: int):
     try:
         invitation = invitations.resend_invitation(
-            user=current_user, customer_id=customer_id, today=clock.today_for(current_user)
+            user=current_user,
+            customer_id=customer_id,
+            today=clock.today_for(current_user),
+            now=clock.now(),
         )
         flash(
             _(

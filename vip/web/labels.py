@@ -105,11 +105,15 @@ MAIL_KIND_LABELS = {
 }
 
 
-#: Why a queued reminder was cancelled instead of sent (vip.services.deadlines).
+#: Why a queued mail was cancelled instead of sent: a reminder (vip.services.deadlines)
+#: or a VIP invitation (vip.models.customers, S30).
 MAIL_CANCEL_REASON_LABELS = {
     "renewed": _l("a renewal was recorded for this anniversary"),
     "superseded": _l("a later reminder of this anniversary is due"),
     "access_removed": _l("access is removed"),
+    "invitation_superseded": _l("a newer invitation replaced this one"),
+    "invitation_accepted": _l("the VIP admin has accepted the invitation"),
+    "invitation_expired": _l("the invitation link has expired"),
 }
 
 

@@ -323,6 +323,16 @@ def test_an_invalid_value_stops_the_app_naming_the_setting_and_file(sources, nam
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("text", ["9999-12-31", "0001-01-01", "3000-01-01", "1999-12-31"])
+def test_s37_row14_vip_today_beyond_the_supported_dates_stops_the_app(sources, text):
+    sources.dotenv(VIP_TODAY=text)
+    with pytest.raises(StartupError) as raised:
+        sources.app()
+    message = str(raised.value)
+    assert "VIP_TODAY" in message and "2000-01-01 to 2999-12-31" in message
+    assert "\n" not in message
+
+
 def test_an_invalid_value_in_the_environment_says_so(sources):
     sources.environment(MAIL_PORT="twenty-five")
     with pytest.raises(StartupError, match="MAIL_PORT in the environment"):

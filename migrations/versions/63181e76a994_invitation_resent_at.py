@@ -3,16 +3,16 @@
 One resend a minute per customer (S31): the column a resend claims with a conditional
 UPDATE, so that of many resends at once exactly one goes through.
 
-Revision ID: d6a8c0e2f4b5
-Revises: c5f7b9d1e3a2
+Revision ID: 63181e76a994
+Revises: d6a8c0e2f4b5
 Create Date: 2026-12-05 12:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "d6a8c0e2f4b5"
-down_revision = "c5f7b9d1e3a2"
+revision = "63181e76a994"
+down_revision = "d6a8c0e2f4b5"
 branch_labels = None
 depends_on = None
 

@@ -445,6 +445,7 @@ def forget_throttling(app) -> None:
 def csrf_app(app_pool):
     """An app with CSRF protection on, as in production (the others turn it off)."""
     key, app = app_pool.checkout({"WTF_CSRF_ENABLED": True})
+    forget_throttling(app)
     yield app
     app_pool.checkin(key, app)
 

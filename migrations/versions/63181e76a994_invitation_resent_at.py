@@ -4,7 +4,7 @@ One resend a minute per customer (S31): the column a resend claims with a condit
 UPDATE, so that of many resends at once exactly one goes through.
 
 Revision ID: 63181e76a994
-Revises: d6a8c0e2f4b5
+Revises: e1a3c5b7d9f2
 Create Date: 2026-12-05 12:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "63181e76a994"
-down_revision = "d6a8c0e2f4b5"
+down_revision = "e1a3c5b7d9f2"
 branch_labels = None
 depends_on = None
 

@@ -51,10 +51,16 @@ ENROLMENT_ENDPOINTS = frozenset(
 
 #: Methods that change state: refused when they come from another site (S36).
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: Blueprints whose unsafe requests may come from another site. None may: every one is
-#: signed in by cookie. A blueprint authenticated otherwise (bearer keys, no cookies) is
-#: named here, explicitly, when it is added.
-CROSS_SITE_BLUEPRINTS: frozenset[str] = frozenset()
+#: Blueprints whose unsafe requests may come from another site: only those authenticated
+#: without cookies (the API's bearer keys), each named explicitly by `allow_cross_site`.
+CROSS_SITE_BLUEPRINTS: set[str] = set()
+
+
+def allow_cross_site(blueprint):
+    """Exempts a blueprint from the cross-site refusal (S36): for one that no cookie
+    authenticates, so that no other site can borrow a signed-in browser's rights."""
+    CROSS_SITE_BLUEPRINTS.add(blueprint.name)
+    return blueprint
 
 
 class DatabaseIdConverter(IntegerConverter):

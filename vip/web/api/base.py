@@ -21,6 +21,7 @@ from vip.services.authorizations import AuthorizationInvalid
 from vip.web.api import API_PREFIX
 from vip.web.api.problems import PROBLEM_MEDIA_TYPE, problem, register_handlers
 from vip.web.api.schemas import Problem
+from vip.web.security import allow_cross_site
 
 BEARER = "bearer"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -77,6 +78,7 @@ def api_blueprint(name: str, *, description: str) -> Blueprint:
     blueprint.before_request(authenticate)
     register_handlers(blueprint)
     csrf.exempt(blueprint)
+    allow_cross_site(blueprint)
     limiter.limit(rate_limit, key_func=rate_limit_key)(blueprint)
     return blueprint
 

@@ -18,7 +18,7 @@ from vip.extensions import db
 from vip.models.types import ID_MAX
 from vip.services import audit
 from vip.services.errors import NotVisible, PermissionDenied
-from vip.web.api import is_api_request, problems
+from vip.web.api import KEY_AUTHENTICATED_BLUEPRINTS, is_api_request, problems
 from vip.web.htmx import is_htmx, redirect_to_login
 
 log = logging.getLogger("vip.errors")
@@ -51,16 +51,10 @@ ENROLMENT_ENDPOINTS = frozenset(
 
 #: Methods that change state: refused when they come from another site (S36).
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: Blueprints whose unsafe requests may come from another site: only those authenticated
-#: without cookies (the API's bearer keys), each named explicitly by `allow_cross_site`.
-CROSS_SITE_BLUEPRINTS: set[str] = set()
-
-
-def allow_cross_site(blueprint):
-    """Exempts a blueprint from the cross-site refusal (S36): for one that no cookie
-    authenticates, so that no other site can borrow a signed-in browser's rights."""
-    CROSS_SITE_BLUEPRINTS.add(blueprint.name)
-    return blueprint
+#: Blueprints whose unsafe requests may come from another site: only those no cookie
+#: authenticates, so that no other site can borrow a signed-in browser's rights: the API's
+#: (bearer keys), which `vip.web.api.base.api_blueprint` names.
+CROSS_SITE_BLUEPRINTS = KEY_AUTHENTICATED_BLUEPRINTS
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -9,6 +9,9 @@ from __future__ import annotations
 from flask import request
 
 API_PREFIX = "/api/v1"
+#: The blueprints that authenticate by key alone (`base.api_blueprint` names each): no
+#: cookie signs their requests in, so the cross-site refusal leaves them alone (S36).
+KEY_AUTHENTICATED_BLUEPRINTS: set[str] = set()
 
 
 def is_api_request() -> bool:

@@ -18,10 +18,9 @@ from vip.extensions import csrf, limiter
 from vip.models import ApiKey, User
 from vip.services import api_keys, audit, idempotency
 from vip.services.authorizations import AuthorizationInvalid
-from vip.web.api import API_PREFIX
+from vip.web.api import API_PREFIX, KEY_AUTHENTICATED_BLUEPRINTS
 from vip.web.api.problems import PROBLEM_MEDIA_TYPE, problem, register_handlers
 from vip.web.api.schemas import Problem
-from vip.web.security import allow_cross_site
 
 BEARER = "bearer"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -78,7 +77,7 @@ def api_blueprint(name: str, *, description: str) -> Blueprint:
     blueprint.before_request(authenticate)
     register_handlers(blueprint)
     csrf.exempt(blueprint)
-    allow_cross_site(blueprint)
+    KEY_AUTHENTICATED_BLUEPRINTS.add(blueprint.name)
     limiter.limit(rate_limit, key_func=rate_limit_key)(blueprint)
     return blueprint
 

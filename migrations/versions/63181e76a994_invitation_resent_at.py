@@ -4,7 +4,7 @@ One resend a minute per customer (S31): the column a resend claims with a condit
 UPDATE, so that of many resends at once exactly one goes through.
 
 Revision ID: 63181e76a994
-Revises: 75f73fa03ad7
+Revises: d7e9f1a3b5c4
 Create Date: 2026-12-05 12:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "63181e76a994"
-down_revision = "75f73fa03ad7"
+down_revision = "d7e9f1a3b5c4"
 branch_labels = None
 depends_on = None
 

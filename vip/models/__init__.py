@@ -23,6 +23,7 @@ from vip.models.orders import (
     ReturnAuthorizationLine,
     ReturnStatus,
 )
+from vip.models.pipeline import PipelineDay, PipelineEntry
 from vip.models.tenancy import (
     RecoveryCode,
     Reseller,
@@ -60,6 +61,8 @@ __all__ = [
     "OrderLine",
     "OrderStatus",
     "OrderType",
+    "PipelineDay",
+    "PipelineEntry",
     "Product",
     "PurchaseAuthorization",
     "PurchaseAuthorizationLine",

@@ -1,6 +1,9 @@
 """The renewal pipeline: for the current month and the next 11, how many customers (and
 how many of their licenses) have an anniversary in that month, by where each renewal
-stands today. Two aggregate queries, whatever the number of customers."""
+stands today. The chart reads the summary kept per reseller and day
+(vip/services/pipeline_summary.py): one query over at most two years of days, whatever the
+number of customers. `computed_pipeline` adds the same up from the customers and their
+orders; the tests hold the two equal after every kind of change."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from vip.extensions import db
-from vip.models import Customer, Order, OrderLine, OrderType
+from vip.models import Customer, Order, OrderLine, OrderType, PipelineDay
+from vip.models.pipeline import OPEN, RENEWED
 from vip.services.licenses import in_current_term, returned_licenses
 from vip.services.renewals import RenewalDates, RenewalStage
 from vip.services.terms import add_months
@@ -152,28 +156,68 @@ def _renewed_terms(reseller_id: int, first: date, end: date) -> list[tuple[date,
     )
 
 
-def renewal_pipeline(*, reseller_id: int, today: date) -> Pipeline:
-    """12 months from the current one; per month and status, customers and licenses whose
-    anniversary falls in it. A renewed anniversary counts as `renewed` in its own month;
-    the anniversary the renewal moved it to (12 months on) lies beyond the range."""
+def _pipeline(
+    today: date, current: list[tuple[date, Tally]], renewed: list[tuple[date, Tally]]
+) -> Pipeline:
+    """The 12 months from `today`'s: `current` anniversaries in their month by status,
+    `renewed` ones (the new anniversary, 12 months after the renewed one) as renewed in the
+    month of the anniversary they renewed."""
     start = first_of_month(today)
     months = [add_months(start, offset) for offset in range(MONTHS)]
-    end = add_months(start, MONTHS)
     grouped: dict[date, dict[PipelineStatus, Tally]] = {month: {} for month in months}
 
     def count(month: date, status: PipelineStatus, tally: Tally) -> None:
         bucket = grouped[month]
         bucket[status] = bucket.get(status, Tally()) + tally
 
-    for anniversary, tally in _open_anniversaries(reseller_id, start, end):
+    for anniversary, tally in current:
         count(
             first_of_month(anniversary),
             pipeline_status(RenewalDates(anniversary, today)),
             tally,
         )
-    for new_anniversary, tally in _renewed_terms(
-        reseller_id, add_months(start, 12), add_months(end, 12)
-    ):
+    for new_anniversary, tally in renewed:
         # The renewed anniversary is 12 months earlier, in the same calendar month.
         count(first_of_month(add_months(new_anniversary, -12)), PipelineStatus.RENEWED, tally)
     return Pipeline(today, [PipelineMonth(month, grouped[month]) for month in months])
+
+
+def renewal_pipeline(*, reseller_id: int, today: date) -> Pipeline:
+    """12 months from the current one; per month and status, customers and licenses whose
+    anniversary falls in it. A renewed anniversary counts as `renewed` in its own month;
+    the anniversary the renewal moved it to (12 months on) lies beyond the range. Read
+    from the summary: one query over at most 2 x 12 months of days."""
+    start = first_of_month(today)
+    end = add_months(start, MONTHS)
+    rows = db.session.execute(
+        select(PipelineDay.kind, PipelineDay.day, PipelineDay.customers, PipelineDay.licenses)
+        .where(
+            PipelineDay.reseller_id == reseller_id,
+            or_(
+                and_(PipelineDay.kind == OPEN, PipelineDay.day >= start, PipelineDay.day < end),
+                and_(
+                    PipelineDay.kind == RENEWED,
+                    PipelineDay.day >= add_months(start, 12),
+                    PipelineDay.day < add_months(end, 12),
+                ),
+            ),
+        )
+        .order_by(PipelineDay.kind, PipelineDay.day)
+    )
+    by_kind: dict[str, list[tuple[date, Tally]]] = {OPEN: [], RENEWED: []}
+    for kind, day, customers, licenses in rows:
+        by_kind[kind].append((day, Tally(customers, licenses)))
+    return _pipeline(today, by_kind[OPEN], by_kind[RENEWED])
+
+
+def computed_pipeline(*, reseller_id: int, today: date) -> Pipeline:
+    """The same pipeline added up from the customers and their orders (two aggregate
+    queries that read every customer with an anniversary in the range): the reference
+    the summary is held to (tests/services/test_pipeline_summary.py)."""
+    start = first_of_month(today)
+    end = add_months(start, MONTHS)
+    return _pipeline(
+        today,
+        _open_anniversaries(reseller_id, start, end),
+        _renewed_terms(reseller_id, add_months(start, 12), add_months(end, 12)),
+    )

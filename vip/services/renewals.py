@@ -28,7 +28,7 @@ from vip.models import (
     User,
 )
 from vip.models.discount_levels import CLOSED_STATES, CommitmentState, level_for
-from vip.services import audit, commitments, discount_levels, events
+from vip.services import audit, commitments, discount_levels, events, pipeline_summary
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists, status_with_access
@@ -504,7 +504,9 @@ def record_renewal(
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if moved != 1:
+    if moved == 1:
+        pipeline_summary.note_customers([customer.id])
+    else:
         db.session.rollback()
         raise StateConflict(
             _l(

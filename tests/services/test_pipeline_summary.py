@@ -1,0 +1,306 @@
+"""The renewal pipeline's summary (vip/services/pipeline_summary.py) equals a from-scratch
+computation after every kind of change: sequences of service calls drawn by hypothesis
+(customers, orders, add-ons, renewals, returns approved and rejected, the job's status
+changes, direct edits and deletes of rows), the import, the demo and `vip generate`."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, true
+
+from tests.conftest import TODAY
+from tests.support import pid
+from vip.demo import load_demo
+from vip.extensions import db
+from vip.generate import generate_portfolio
+from vip.models import Customer, Order, OrderLine, PipelineDay, Reseller, User
+from vip.services import customer_import, pipeline_summary
+from vip.services.authorizations import LineInput, create_purchase_authorization
+from vip.services.customers import create_customer
+from vip.services.deadlines import apply_deadlines
+from vip.services.errors import DomainError
+from vip.services.orders import decide_return, propose_duration, record_order, request_return
+from vip.services.pipeline import computed_pipeline, renewal_pipeline
+from vip.services.renewals import record_renewal
+from vip.services.terms import add_months
+
+_serial = itertools.count(1)
+IMPORT_FILE = (
+    Path(__file__).resolve().parent.parent / "fixtures/import/excel-sv-cp1252-semicolon.csv"
+)
+
+
+def summary_rows() -> dict:
+    rows = db.session.execute(
+        select(
+            PipelineDay.reseller_id,
+            PipelineDay.kind,
+            PipelineDay.day,
+            PipelineDay.customers,
+            PipelineDay.licenses,
+        )
+    )
+    return {(r, kind, day): (customers, licenses) for r, kind, day, customers, licenses in rows}
+
+
+def scratch_rows() -> dict:
+    """The sums per reseller, kind and day, from the customers and orders alone."""
+    sums: dict = {}
+    for query in pipeline_summary.entry_queries(true()):
+        for _customer, reseller_id, kind, day, licenses in db.session.execute(query):
+            customers, total = sums.get((reseller_id, kind, day), (0, 0))
+            sums[(reseller_id, kind, day)] = (customers + 1, total + int(licenses))
+    return sums
+
+
+def assert_exact(*todays: date) -> None:
+    db.session.rollback()  # what was committed, nothing else
+    assert summary_rows() == scratch_rows()
+    for reseller_id in db.session.scalars(select(Reseller.id)):
+        for today in todays or (TODAY, add_months(TODAY, 11), add_months(TODAY, 13)):
+            assert renewal_pipeline(reseller_id=reseller_id, today=today) == computed_pipeline(
+                reseller_id=reseller_id, today=today
+            )
+
+
+# --- the steps -------------------------------------------------------------------------------
+
+
+def _customers(tenants) -> list[Customer]:
+    ids = [tenants.a.reseller.id, tenants.b.reseller.id]
+    return list(
+        db.session.scalars(
+            select(Customer).where(Customer.reseller_id.in_(ids)).order_by(Customer.id)
+        )
+    )
+
+
+def _tenant_of(tenants, customer: Customer):
+    return tenants.a if customer.reseller_id == tenants.a.reseller.id else tenants.b
+
+
+def new_customer(tenants, customer: Customer, number: int) -> None:
+    tenant = tenants.a if number % 2 else tenants.b
+    serial = next(_serial)
+    create_customer(
+        user=db.session.get(User, tenant.admin.id),
+        today=TODAY,
+        company_name=f"Summary {serial:04d} AB",
+        country="SE",
+        market_segment="commercial",
+        admin_name="Kund Admin",
+        admin_email=f"it{serial}@summary.example",
+        admin_language="sv",
+    )
+
+
+def order(tenants, customer: Customer, number: int) -> None:
+    """A purchase authorization and its order: the first sets the anniversary, later ones
+    are add-ons to the current term."""
+    sales = db.session.get(User, _tenant_of(tenants, customer).sales.id)
+    today = (
+        (customer.anniversary_date - timedelta(days=200)) if customer.anniversary_date else TODAY
+    )
+    authorization = create_purchase_authorization(
+        user=sales,
+        customer_id=customer.id,
+        today=today,
+        license_type="team",
+        lines=[LineInput(product_id=pid("Photoshop"), quantity=number)],
+        deployment_date=today,
+        customer_po_number=None,
+    )
+    record_order(
+        user=sales,
+        pa_id=authorization.id,
+        today=today,
+        vendor_order_number=f"SU{next(_serial):08d}",
+        order_date=today,
+        duration_months=propose_duration(customer=customer, order_date=today).months,
+    )
+
+
+def renewal(tenants, customer: Customer, number: int) -> None:
+    if customer.anniversary_date is None:
+        raise DomainError("no anniversary")
+    today = customer.anniversary_date - timedelta(days=number)
+    record_renewal(
+        user=db.session.get(User, _tenant_of(tenants, customer).sales.id),
+        customer_id=customer.id,
+        today=today,
+        vendor_order_number=f"SR{next(_serial):08d}",
+        order_date=today,
+        quantities={pid("Photoshop"): number},
+    )
+
+
+def _latest_order(customer: Customer) -> Order | None:
+    return db.session.scalar(
+        select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(1)
+    )
+
+
+def return_(tenants, customer: Customer, number: int) -> None:
+    """Part of the latest order asked back, approved when `number` is odd, else rejected."""
+    placed = _latest_order(customer)
+    if placed is None:
+        raise DomainError("no order")
+    tenant = _tenant_of(tenants, customer)
+    line = placed.lines[0]
+    request = request_return(
+        user=db.session.get(User, tenant.sales.id),
+        order_id=placed.id,
+        today=placed.order_date + timedelta(days=3),
+        quantities={line.id: min(number, line.quantity - line.returned_quantity)},
+        reason="Too many",
+    )
+    decide_return(
+        user=db.session.get(User, tenant.admin.id),
+        return_id=request.id,
+        approve=number % 2 == 1,
+        comment="",
+        now=datetime.now(UTC),
+    )
+
+
+def job(tenants, customer: Customer, number: int) -> None:
+    """The daily job on a day around the customer's anniversary: reminders, delays,
+    access removed (status changes only)."""
+    anchor = customer.anniversary_date or TODAY
+    apply_deadlines(
+        today=anchor + timedelta(days=10 * number - 40),
+        reseller_ids=[tenants.a.reseller.id, tenants.b.reseller.id],
+    )
+
+
+def edit_rows(tenants, customer: Customer, number: int) -> None:
+    """Writes past the services: the anniversary moved, a line's quantity changed, a line
+    deleted (the session notes them all the same)."""
+    if customer.anniversary_date is not None and number % 3 == 0:
+        customer.anniversary_date = customer.anniversary_date + timedelta(days=number)
+    placed = _latest_order(customer)
+    if placed is not None and placed.lines:
+        if number % 3 == 1:
+            placed.lines[0].quantity += number
+        elif number % 3 == 2:
+            db.session.delete(placed.lines[-1])
+    db.session.commit()
+
+
+def failed_change(tenants, customer: Customer, number: int) -> None:
+    """A change written, flushed and then rolled back leaves the summary as it was."""
+    customer.anniversary_date = TODAY + timedelta(days=number)
+    db.session.add(
+        Order(
+            customer_id=customer.id,
+            vendor_order_number=f"SF{next(_serial):08d}",
+            order_type="renewal",
+            order_date=TODAY,
+            duration_months=12,
+            term_ends_on=add_months(TODAY, 12),
+            status="placed",
+        )
+    )
+    db.session.flush()
+    db.session.rollback()
+
+
+STEPS = [new_customer, order, order, renewal, return_, job, edit_rows, failed_change]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(STEPS), st.integers(0, 20), st.integers(1, 9)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_summary_equals_the_computation_after_every_service_call(tenants, ctx, steps):
+    for step, which, number in steps:
+        customers = _customers(tenants)
+        try:
+            step(tenants, customers[which % len(customers)], number)
+        except DomainError:
+            db.session.rollback()
+        assert_exact()
+
+
+def test_an_import_keeps_the_summary_exact(tenants, ctx):
+    check = customer_import.check_file(
+        data=IMPORT_FILE.read_bytes(),
+        file_name=IMPORT_FILE.name,
+        default_language="sv",
+        today=TODAY,
+    )
+    customer_import.import_customers(
+        user=db.session.get(User, tenants.a.admin.id), check=check, invite=True, today=TODAY
+    )
+    assert summary_rows() != {}
+    assert_exact()
+
+
+def test_the_demo_keeps_the_summary_exact(app, ctx):
+    load_demo(today=TODAY)
+    assert summary_rows() != {}
+    assert_exact()
+
+
+def test_generate_rebuilds_the_summary(app, ctx):
+    generate_portfolio(customers=60, today=TODAY, seed=3)
+    assert summary_rows() != {}
+    assert_exact()
+
+
+def test_rebuild_of_one_reseller_leaves_the_others(tenants, ctx):
+    for tenant in (tenants.a, tenants.b):
+        order(tenants, db.session.get(Customer, tenant.customer.id), 4)
+    before = summary_rows()
+    db.session.execute(db.delete(PipelineDay))
+    pipeline_summary.rebuild(reseller_id=tenants.a.reseller.id)
+    db.session.commit()
+    assert {key for key in summary_rows()} == {k for k in before if k[0] == tenants.a.reseller.id}
+    pipeline_summary.rebuild()
+    db.session.commit()
+    assert summary_rows() == before
+    assert_exact()
+
+
+@pytest.mark.parametrize("kind", ["quantity", "line", "order"])
+def test_deleting_rows_takes_their_licenses_back(tenants, ctx, kind):
+    customer = db.session.get(Customer, tenants.a.customer.id)
+    order(tenants, customer, 6)
+    placed = _latest_order(customer)
+    if kind == "quantity":
+        placed.lines[0].quantity = 1
+    elif kind == "line":
+        db.session.delete(placed.lines[0])
+    else:
+        for line in placed.lines:
+            db.session.delete(line)
+        db.session.delete(placed)
+    db.session.commit()
+    expected = 1 if kind == "quantity" else 0
+    day = (tenants.a.reseller.id, "open", customer.anniversary_date)
+    assert summary_rows()[day] == (1, expected)
+    assert_exact()
+
+
+def test_unchanged_line_edits_write_nothing(tenants, ctx):
+    customer = db.session.get(Customer, tenants.a.customer.id)
+    order(tenants, customer, 2)
+    line = db.session.scalar(select(OrderLine).limit(1))
+    line.sku = line.sku + "X"  # not a column the pipeline reads
+    db.session.commit()
+    assert db.session.info.get(pipeline_summary.NOTED_ORDERS) is None
+    assert_exact()

@@ -14,6 +14,7 @@ from tests.services.test_customers import new_customer, user
 from vip.extensions import db
 from vip.models import Customer
 from vip.models.customers import search_key
+from vip.services import listing
 from vip.services.customers import list_customers
 from vip.services.listing import search_clause
 
@@ -138,3 +139,61 @@ def test_r1_search_any_text_answers_as_a_substring_match(portfolio, text):
     if not text.strip():
         return
     assert found(portfolio, text) == expected(portfolio, text)
+
+
+# --- a common word: the name index walked instead of the trigram index ----------------------
+
+
+def pages_of(admin, text: str, *, sort: str = "name", status: str = "") -> list:
+    """Every page of the search, 3 rows a page: (ids, total, has_more) each."""
+    result = []
+    page = 1
+    while True:
+        listed = list_customers(
+            user=admin, search=text, sort=sort, status=status, page=page, page_size=3
+        )
+        result.append(([c.id for c in listed.items], listed.total, listed.has_more))
+        if not listed.has_more or page > 20:
+            return result
+        page += 1
+
+
+def page_statements(admin, text: str, sort: str) -> list[str]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        list_customers(user=admin, search=text, sort=sort, page_size=3)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "status"])
+@pytest.mark.parametrize("text", ["nord", "AB", "ab", "example", "Nordljus", "å", "zz"])
+def test_r1_a_common_word_walks_the_name_index_with_the_same_pages(
+    portfolio, monkeypatch, text, sort
+):
+    """With more matches than the count's cap, the name-ordered pages come from a walk of
+    the name index (instr/strpos, which no trigram index serves): the very rows, order,
+    totals and pages of the trigram search."""
+    admin = portfolio
+    for index in range(12):  # equal names: the order falls back to the id
+        new_customer(admin, f"Nord Lika {index % 3} AB", admin_email=f"l{index}@lika.example")
+    with_index = pages_of(admin, text, sort=sort)
+    with_index_active = pages_of(admin, text, sort=sort, status="invited")
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    walked = page_statements(admin, text, sort)[-1]
+
+    assert [ids for ids, _total, _more in pages_of(admin, text, sort=sort)] == [
+        ids for ids, _total, _more in with_index
+    ]
+    assert [ids for ids, *_ in pages_of(admin, text, sort=sort, status="invited")] == [
+        ids for ids, *_ in with_index_active
+    ]
+    common = with_index[0][1] > 2
+    walks = sort != "status" and common
+    assert (("instr(" in walked) or ("strpos(" in walked)) == walks

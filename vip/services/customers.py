@@ -18,7 +18,13 @@ from vip.services.dashboard import customer_condition
 from vip.services.errors import DomainError, NotVisible
 from vip.services.free_text import free_text
 from vip.services.invitations import issue_invitation
-from vip.services.listing import CustomerPage, capped_count, paginate, search_clause
+from vip.services.listing import (
+    CustomerPage,
+    capped_count,
+    paginate,
+    search_clause,
+    search_walk_clause,
+)
 
 COMPANY_NAME_LENGTH = (4, 80)
 
@@ -72,11 +78,21 @@ def list_customers(
 ) -> CustomerPage:
     """One count and one page query, whatever the data size. `attention` narrows the list
     to the customers of one of the dashboard's sections (on `today`)."""
-    query = _filtered(user, search=search, status=status, attention=attention, today=today)
+    # The search is added below: by the trigram index, or walking the name index.
+    query = _filtered(user, search="", status=status, attention=attention, today=today)
     key = sort.removeprefix("-")
     column = SORTS.get(key, Customer.company_name)
     ordering = column.desc() if sort.startswith("-") else column.asc()
-    return paginate(query, [ordering, Customer.id], page=page, page_size=page_size)
+    search = search.strip()
+    when_many = None
+    if search:
+        if column is Customer.company_name:
+            # A common word: walk the name index instead (listing.search_walk_clause).
+            when_many = query.where(search_walk_clause(search))
+        query = query.where(search_clause(search))
+    return paginate(
+        query, [ordering, Customer.id], page=page, page_size=page_size, when_many=when_many
+    )
 
 
 @dataclass(frozen=True)

@@ -792,6 +792,15 @@ def test_r4_r10_r11_preview_describes_what_apply_then_does(app, plans, day_offse
                 db.session.scalar(select(func.count()).select_from(AuditEvent)),
             )
             tick = job.preview_tick(days={today: [reseller_id]}, now=now, send=True)
+            # The Outbox's bounded preview: the full preview's first items, exact totals.
+            for shown in (1, 2, 3, 100):
+                bounded = job.bounded_preview(days={today: [reseller_id]}, now=now, shown=shown)
+                assert bounded.deadlines.changes == tick.deadlines.changes[:shown]
+                assert bounded.changes_total == len(tick.deadlines.changes)
+                assert bounded.more_changes == len(tick.deadlines.changes[shown:])
+                assert bounded.deliveries == tick.deliveries[:shown]
+                assert bounded.deliveries_total == len(tick.deliveries)
+                assert bounded.more_deliveries == len(tick.deliveries[shown:])
             applied = apply_deadlines(today=today, reseller_ids=[reseller_id])
             delivered = job.deliver_mail(days={today: [reseller_id]}, now=now)
 

@@ -503,10 +503,13 @@ def test_a_long_preview_shows_the_first_hundred_of_each_kind_and_counts_the_rest
     deliveries = [
         DeliveryStep(SEND, "invitation", f"it{i}@kund.example", "Kund") for i in range(101)
     ]
+    # As job.bounded_preview returns it: the first hundred of each kind, and the totals.
     preview = TickPreview(
         days={date(2026, 11, 30): [1]},
-        deadlines=TickReport(delayed=130, changes=changes),
-        deliveries=deliveries,
+        deadlines=TickReport(delayed=130, changes=changes[:100]),
+        deliveries=deliveries[:100],
+        changes_total=len(changes),
+        deliveries_total=len(deliveries),
     )
     with app.test_request_context(), force_locale("en"):
         html = render_template("outbox/_preview.html", preview=preview)

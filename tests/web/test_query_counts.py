@@ -94,6 +94,7 @@ RENEWALS = (
     "/renewals/pipeline",
 )
 CONSOLE = ("/console/<id>",)
+OUTBOX = ("/outbox", "/outbox/preview")
 DASHBOARD_SECTIONS = (
     "order_due",
     "order_overdue",
@@ -133,6 +134,11 @@ PINNED = {
         # + 1: the customers the VIP admin administers (the switcher), in one statement;
         # + 2: the level and the commitment (R14-R16).
         "/console/<id>": 13,
+        # the list and tomorrow's preview (job.bounded_preview): the first mails' customers,
+        # a count per rule, the plan of each rule's first customers and the exact plan of
+        # those (6 each), the first mails and their count
+        "/outbox": 24,
+        "/outbox/preview": 23,
         "/": 19,  # the dashboard: two statements for each of its eight sections
         **{f"/dashboard/sections/{key}": 5 for key in DASHBOARD_SECTIONS},
         # the user, the team for the filter, a capped count and the page (+1: the member)
@@ -171,6 +177,8 @@ PINNED = {
         "/renewals/export.csv": 3,
         "/renewals/pipeline": 3,
         "/console/<id>": 12,
+        "/outbox": 22,
+        "/outbox/preview": 21,
         "/": 18,
         **{f"/dashboard/sections/{key}": 4 for key in DASHBOARD_SECTIONS},
         "/security-log": 5,
@@ -545,6 +553,15 @@ def test_perf_query_count_renewals_overview_is_constant(app, client, login_as, p
             r'data-status="total" data-measure="customers">(\d+)<', measured[page].body
         )
         assert len(totals) == 12 and sum(map(int, totals)) == in_pipeline > 0
+    assert_pinned(app, measured, portfolio.customers)
+
+
+def test_perf_query_count_outbox_and_its_preview_are_constant(app, client, login_as, portfolio):
+    login_as(ADMIN, PASSWORD)
+    measured = {path: measure(app, client, path) for path in OUTBOX}
+
+    for path in OUTBOX:
+        assert 'id="job-preview"' in measured[path].body
     assert_pinned(app, measured, portfolio.customers)
 
 

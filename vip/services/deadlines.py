@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, cast, exists, or_, select, update
+from sqlalchemy import String, and_, cast, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
@@ -262,15 +262,25 @@ def _reminder_not_queued(today: date):
     ]
 
 
-def _customers(reseller_ids: list[int], statuses, *conditions) -> list[Customer]:
-    return list(
-        db.session.scalars(
-            select(Customer)
-            .where(Customer.reseller_id.in_(reseller_ids), Customer.status.in_(statuses))
-            .where(*conditions)
-            .order_by(Customer.id)
-        )
+def _due_for(reseller_ids: list[int], statuses, *conditions):
+    return (
+        select(Customer)
+        .where(Customer.reseller_id.in_(reseller_ids), Customer.status.in_(statuses))
+        .where(*conditions)
     )
+
+
+def _customers(
+    reseller_ids: list[int],
+    statuses,
+    *conditions,
+    customer_ids: list[int] | None = None,
+    first: int | None = None,
+) -> list[Customer]:
+    query = _due_for(reseller_ids, statuses, *conditions)
+    if customer_ids is not None:
+        query = query.where(Customer.id.in_(customer_ids))
+    return list(db.session.scalars(query.order_by(Customer.id).limit(first)))
 
 
 @dataclass(frozen=True)
@@ -282,9 +292,9 @@ class DueReminder:
 
 
 def _reminders_due(customers: list[Customer], today: date) -> list[DueReminder]:
-    """The reminder each customer is due today, unless that (customer, kind, cycle) exists."""
-    if not customers:
-        return []
+    """The reminder each customer is due today, unless that (customer, kind, cycle) exists.
+    Its two queries run even for no customers: a constant number of statements (the
+    Outbox's preview is pinned in tests/web/test_query_counts.py)."""
     existing = set(
         db.session.execute(
             select(Notification.customer_id, Notification.kind, Notification.cycle_key).where(
@@ -340,37 +350,61 @@ def _reminder_change(reminder: DueReminder, status) -> DeadlineChange:
     )
 
 
-def plan_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
+def _rules(today: date) -> list[tuple[str, tuple, list]]:
+    """(action, statuses it starts from, conditions) of each rule, in the run's order."""
+    return [
+        # Försenad from day 15 of a pending authorization; back once none is overdue.
+        (DELAY, DELAYABLE, [_with_overdue_authorization(today)]),
+        (DELAY_CLEARED, (CustomerStatus.DELAYED,), [~_overdue(today)]),
+        # access removed 30 days after a missed anniversary.
+        (ACCESS_REMOVED, HAS_ACCESS, _access_removal_due(today)),
+        # the reminder of the current stage, once per anniversary.
+        (REMINDER_QUEUED, HAS_ACCESS, _reminder_not_queued(today)),
+    ]
+
+
+def plan_deadlines(
+    *,
+    today: date,
+    reseller_ids: list[int],
+    customer_ids: list[int] | None = None,
+    first: int | None = None,
+) -> TickReport:
     """Försenad, access removal, then the reminders, for the given resellers on their local
     date `today`, as data: the changes the run makes, in the order it makes them, each rule
     seeing the statuses the earlier ones leave. It only reads (a constant number of
     queries); the real run applies it (`apply_plan`), the dry run and the Outbox's preview
-    show it."""
+    show it. What a rule does to a customer depends on that customer's rows alone, so
+    `customer_ids` gives the plan's changes of those customers; `first` reads only the
+    first customers (by id) each rule is due for (the Outbox's bounded preview)."""
     report = TickReport()
     status: dict[int, CustomerStatus] = {}
+    (_, delayable, delay), (_, delayed, cleared), (_, access, removal), (_, _, reminded) = _rules(
+        today
+    )
+
+    def customers(statuses, conditions) -> list[Customer]:
+        return _customers(
+            reseller_ids, statuses, *conditions, customer_ids=customer_ids, first=first
+        )
 
     def now_status(customer: Customer) -> CustomerStatus:
         return status.get(customer.id, customer.status)
 
-    # Försenad from day 15 of a pending authorization; back once none is overdue.
-    for customer in _customers(reseller_ids, DELAYABLE, _with_overdue_authorization(today)):
+    for customer in customers(delayable, delay):
         report.count(_change(customer, DELAY, customer.status, CustomerStatus.DELAYED))
         status[customer.id] = CustomerStatus.DELAYED
-    for customer in _customers(reseller_ids, [CustomerStatus.DELAYED], ~_overdue(today)):
+    for customer in customers(delayed, cleared):
         previous = customer.status_before_delay or CustomerStatus.ACTIVE
         report.count(_change(customer, DELAY_CLEARED, CustomerStatus.DELAYED, previous))
         status[customer.id] = previous
-    # access removed 30 days after a missed anniversary.
-    for customer in _customers(reseller_ids, HAS_ACCESS, *_access_removal_due(today)):
+    for customer in customers(access, removal):
         previous = now_status(customer)
         if previous in HAS_ACCESS:
             report.count(_change(customer, ACCESS_REMOVED, previous, CustomerStatus.INACTIVE))
             status[customer.id] = CustomerStatus.INACTIVE
-    # the reminder of the current stage, once per anniversary.
     in_range = [
-        customer
-        for customer in _customers(reseller_ids, HAS_ACCESS, *_reminder_not_queued(today))
-        if now_status(customer) in HAS_ACCESS
+        customer for customer in customers(access, reminded) if now_status(customer) in HAS_ACCESS
     ]
     for reminder in _reminders_due(in_range, today):
         report.count(_reminder_change(reminder, now_status(reminder.customer)))
@@ -380,6 +414,25 @@ def plan_deadlines(*, today: date, reseller_ids: list[int]) -> TickReport:
 
 #: The dry run and the Outbox's preview of tomorrow show the plan itself.
 preview_deadlines = plan_deadlines
+
+
+def count_plan(*, today: date, reseller_ids: list[int]) -> dict[str, int]:
+    """How many changes of each action the plan makes, counted in the database (one count
+    per rule, each an index range): exactly `plan_deadlines`' numbers, since every customer
+    a rule selects stays in a status the later rules accept (Försenad and back keep access;
+    access removal and reminders select disjoint anniversaries), and a reminder's range
+    already leaves out the reminders queued (tests/job/test_dry_run.py)."""
+    return {
+        action: db.session.scalar(
+            select(func.count()).select_from(
+                _due_for(reseller_ids, statuses, *conditions)
+                .with_only_columns(Customer.id)
+                .subquery()
+            )
+        )
+        or 0
+        for action, statuses, conditions in _rules(today)
+    }
 
 
 # -- Applying the plan: each change single-shot ---------------------------------------------------

@@ -63,6 +63,19 @@ class TickPreview:
     deadlines: deadlines.TickReport
     deliveries: list[outbox.DeliveryStep] = field(default_factory=list)
     send: bool = True
+    #: In a bounded preview (`shown`): the first changes and mails only, and the totals.
+    changes_total: int | None = None
+    deliveries_total: int | None = None
+
+    @property
+    def more_changes(self) -> int:
+        total = len(self.deadlines.changes) if self.changes_total is None else self.changes_total
+        return total - len(self.deadlines.changes)
+
+    @property
+    def more_deliveries(self) -> int:
+        total = len(self.deliveries) if self.deliveries_total is None else self.deliveries_total
+        return total - len(self.deliveries)
 
 
 def preview_tick(*, days: dict[date, list[int]], now: datetime, send: bool = True) -> TickPreview:
@@ -101,10 +114,67 @@ def _preview(*, days: dict[date, list[int]], now: datetime, send: bool) -> TickP
     return preview
 
 
-def tomorrows_run(*, user: User) -> TickPreview:
-    """The Outbox page's preview: tomorrow's run for the partner admin's own reseller."""
+def bounded_preview(*, days: dict[date, list[int]], now: datetime, shown: int) -> TickPreview:
+    """The preview's first `shown` changes and first `shown` mails, exactly as the full
+    preview lists them, and the exact totals, reading a bounded number of rows: the totals
+    are counted in the database, the first customers of each rule are read (`first`), and
+    the plan of just those customers (and of the customers of the first queued mails)
+    gives their changes and the statuses the run leaves them in."""
+    with database.reading_session():
+        reseller_ids = [i for ids in days.values() for i in ids]
+        mailed = outbox.due_customer_ids(now=now, reseller_ids=reseller_ids, limit=shown)
+        report = deadlines.TickReport()
+        changes_total = 0
+        reminders_total = 0
+        for day, ids in days.items():
+            counts = deadlines.count_plan(today=day, reseller_ids=ids)
+            changes_total += sum(counts.values())
+            reminders_total += counts[deadlines.REMINDER_QUEUED]
+            first = deadlines.plan_deadlines(today=day, reseller_ids=ids, first=shown)
+            chosen = {(change.action, change.customer_id) for change in first.changes}
+            customer_ids = {customer_id for _, customer_id in chosen} | set(mailed)
+            exact = deadlines.plan_deadlines(
+                today=day, reseller_ids=ids, customer_ids=sorted(customer_ids)
+            )
+            for change in exact.changes:
+                if (change.action, change.customer_id) in chosen:
+                    report.count(change)
+            report.statuses_after.update(exact.statuses_after)
+        reminders = [c for c in report.changes if c.action == deadlines.REMINDER_QUEUED]
+        report.changes = report.changes[:shown]
+        deliveries = outbox.preview_delivery(
+            now=now,
+            reseller_ids=reseller_ids,
+            today_by_reseller=local_date_of_reseller(days),
+            statuses_after=report.statuses_after,
+            limit=shown,
+        ) + [
+            outbox.DeliveryStep(
+                action=outbox.SEND,
+                kind=change.reminder,
+                recipient=change.recipient,
+                customer_name=change.customer_name,
+            )
+            for change in reminders
+        ]
+        return TickPreview(
+            days=days,
+            deadlines=report,
+            deliveries=deliveries[:shown],
+            changes_total=changes_total,
+            deliveries_total=outbox.count_due(now=now, reseller_ids=reseller_ids) + reminders_total,
+        )
+
+
+#: The Outbox page shows this many changes and mails of tomorrow's run, then "and N more".
+PREVIEW_SHOWN = 100
+
+
+def tomorrows_run(*, user: User, shown: int = PREVIEW_SHOWN) -> TickPreview:
+    """The Outbox page's preview: tomorrow's run for the partner admin's own reseller, its
+    first `shown` changes and mails and the totals."""
     require(user, "outbox.view")
     tomorrow = clock.today_for(user) + timedelta(days=1)
-    return preview_tick(
-        days={tomorrow: [user.reseller_id]}, now=clock.now() + timedelta(days=1), send=True
+    return bounded_preview(
+        days={tomorrow: [user.reseller_id]}, now=clock.now() + timedelta(days=1), shown=shown
     )

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from vip import clock
@@ -150,6 +150,10 @@ def addressee(notification: Notification) -> str:
     return notification.customer.company_name if notification.customer else notification.recipient
 
 
+#: The queued mails one run delivers (the rest wait for the next run).
+RUN_LIMIT = 500
+
+
 def _due(now: datetime):
     return [
         Notification.status == NotificationStatus.QUEUED,
@@ -186,7 +190,7 @@ def _claim(notification_id: int, now: datetime) -> bool:
 
 
 def deliver_queued(
-    *, now: datetime, today_by_reseller: dict[int, date] | None = None, limit: int = 500
+    *, now: datetime, today_by_reseller: dict[int, date] | None = None, limit: int = RUN_LIMIT
 ) -> DeliveryReport:
     """Sends what is due; one recipient's failure never stops the others. A reminder is
     judged by its customer's stage on the run's date for the reseller (`today_by_reseller`,
@@ -252,13 +256,40 @@ def deliver_queued(
     return report
 
 
+def _due_of(now: datetime, reseller_ids: list[int]):
+    return (
+        select(Notification.id)
+        .join(Customer)
+        .where(*_due(now), Customer.reseller_id.in_(reseller_ids))
+    )
+
+
+def due_customer_ids(*, now: datetime, reseller_ids: list[int], limit: int) -> list[int]:
+    """The customers of the first `limit` mails `preview_delivery` lists."""
+    return list(
+        db.session.scalars(
+            _due_of(now, reseller_ids)
+            .with_only_columns(Notification.customer_id)
+            .order_by(Notification.id)
+            .limit(limit)
+        )
+    )
+
+
+def count_due(*, now: datetime, reseller_ids: list[int], limit: int = RUN_LIMIT) -> int:
+    """How many queued mails of these resellers a delivery at `now` would take up (at most
+    `limit`, as `preview_delivery` and a run)."""
+    due = _due_of(now, reseller_ids).limit(limit).subquery()
+    return db.session.scalar(select(func.count()).select_from(due)) or 0
+
+
 def preview_delivery(
     *,
     now: datetime,
     reseller_ids: list[int] | None = None,
     today_by_reseller: dict[int, date] | None = None,
     statuses_after: dict[int, CustomerStatus] | None = None,
-    limit: int = 500,
+    limit: int = RUN_LIMIT,
 ) -> list[DeliveryStep]:
     """What `deliver_queued` would do with the mail already queued, read without writing:
     the same selection and order, the relevance judged by the statuses the deadlines

@@ -12,7 +12,7 @@ from vip import database
 from vip.cli import vip_cli
 from vip.config import Config, StartupError, load_settings
 from vip.extensions import babel, csrf, db, limiter, login_manager, migrate
-from vip.services import pipeline_summary
+from vip.services import change_count, pipeline_summary
 from vip.web import (
     admin_console,
     api_keys,
@@ -113,6 +113,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     database.configure_engine_events(app)
     pipeline_summary.keep_up_to_date(db.session)
+    change_count.keep_up_to_date(db.session)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -46,6 +46,7 @@ from vip.models.types import UTCDateTime
 from vip.services.accounts import create_user
 from vip.services.authorizations import order_window_days
 from vip.services.catalog import load_catalog
+from vip.services.change_count import note_resellers
 from vip.services.deadlines import GRACE_DAYS, REMINDER_DAYS
 from vip.services.pipeline_summary import rebuild as rebuild_pipeline_summary
 from vip.services.terms import add_months, months_to_anniversary
@@ -431,6 +432,7 @@ def generate_portfolio(
     _fix_sequences(ids)
     # The bulk inserts bypass the session that keeps the pipeline's summary up to date.
     rebuild_pipeline_summary(reseller_id=reseller.id)
+    note_resellers([reseller.id])
     db.session.commit()
     report.reminders = record_sent_reminders(today=today)
     # Fresh statistics, so the planners know a reseller's customers are many and start a

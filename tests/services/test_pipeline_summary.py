@@ -1,7 +1,10 @@
-"""The renewal pipeline's summary (vip/services/pipeline_summary.py) equals a from-scratch
-computation after every kind of change: sequences of service calls drawn by hypothesis
-(customers, orders, add-ons, renewals, returns approved and rejected, the job's status
-changes, direct edits and deletes of rows), the import, the demo and `vip generate`."""
+"""What is kept in the same transaction as every change: the renewal pipeline's summary
+(vip/services/pipeline_summary.py) equals a from-scratch computation after every kind of
+change, and the reseller's change counter (vip/services/change_count.py, the calendar
+feed's ETag) moves whenever the feed's deadlines change: sequences of service calls drawn
+by hypothesis (customers, orders, add-ons, renewals, returns approved and rejected, the
+job's status changes, direct edits and deletes of rows), the import, the demo and
+`vip generate`."""
 
 from __future__ import annotations
 
@@ -19,9 +22,22 @@ from tests.support import pid
 from vip.demo import load_demo
 from vip.extensions import db
 from vip.generate import generate_portfolio
-from vip.models import Customer, Order, OrderLine, PipelineDay, Reseller, User
-from vip.services import customer_import, pipeline_summary
-from vip.services.authorizations import LineInput, create_purchase_authorization
+from vip.models import (
+    AuthorizationStatus,
+    Customer,
+    Order,
+    OrderLine,
+    PipelineDay,
+    PurchaseAuthorization,
+    Reseller,
+    User,
+)
+from vip.services import calendar_feed, customer_import, pipeline_summary
+from vip.services.authorizations import (
+    LineInput,
+    cancel_purchase_authorization,
+    create_purchase_authorization,
+)
 from vip.services.customers import create_customer
 from vip.services.deadlines import apply_deadlines
 from vip.services.errors import DomainError
@@ -67,6 +83,20 @@ def assert_exact(*todays: date) -> None:
             assert renewal_pipeline(reseller_id=reseller_id, today=today) == computed_pipeline(
                 reseller_id=reseller_id, today=today
             )
+
+
+def feed_versions(tenants) -> dict[int, tuple[list, int]]:
+    """Per reseller: its calendar feed's deadlines on a few days, and its change counter."""
+    db.session.rollback()
+    found = {}
+    for reseller in (tenants.a.reseller, tenants.b.reseller):
+        deadlines = [
+            calendar_feed.feed_deadlines(reseller_id=reseller.id, today=day)
+            for day in (TODAY, TODAY + timedelta(days=200), TODAY + timedelta(days=400))
+        ]
+        count = db.session.scalar(select(Reseller.change_count).where(Reseller.id == reseller.id))
+        found[reseller.id] = (deadlines, count)
+    return found
 
 
 # --- the steps -------------------------------------------------------------------------------
@@ -149,8 +179,8 @@ def _latest_order(customer: Customer) -> Order | None:
 def return_(tenants, customer: Customer, number: int) -> None:
     """Part of the latest order asked back, approved when `number` is odd, else rejected."""
     placed = _latest_order(customer)
-    if placed is None:
-        raise DomainError("no order")
+    if placed is None or not placed.lines:
+        raise DomainError("no order line")
     tenant = _tenant_of(tenants, customer)
     line = placed.lines[0]
     request = request_return(
@@ -211,7 +241,41 @@ def failed_change(tenants, customer: Customer, number: int) -> None:
     db.session.rollback()
 
 
-STEPS = [new_customer, order, order, renewal, return_, job, edit_rows, failed_change]
+def issue(tenants, customer: Customer, number: int) -> None:
+    """A purchase authorization issued, not ordered (its order-due date is in the feed)."""
+    create_purchase_authorization(
+        user=db.session.get(User, _tenant_of(tenants, customer).sales.id),
+        customer_id=customer.id,
+        today=TODAY,
+        license_type="team",
+        lines=[LineInput(product_id=pid("Photoshop"), quantity=number)],
+        deployment_date=TODAY,
+        customer_po_number=None,
+    )
+
+
+def cancel(tenants, customer: Customer, number: int) -> None:
+    """The customer's latest pending purchase authorization cancelled (an UPDATE statement)."""
+    pending = db.session.scalar(
+        select(PurchaseAuthorization)
+        .where(
+            PurchaseAuthorization.customer_id == customer.id,
+            PurchaseAuthorization.status == AuthorizationStatus.PENDING,
+        )
+        .order_by(PurchaseAuthorization.id.desc())
+        .limit(1)
+    )
+    if pending is None:
+        raise DomainError("nothing pending")
+    cancel_purchase_authorization(
+        user=db.session.get(User, _tenant_of(tenants, customer).sales.id),
+        pa_id=pending.id,
+        today=TODAY,
+        now=datetime.now(UTC),
+    )
+
+
+STEPS = [new_customer, order, order, renewal, return_, job, edit_rows, failed_change, issue, cancel]
 
 
 @settings(
@@ -229,11 +293,15 @@ STEPS = [new_customer, order, order, renewal, return_, job, edit_rows, failed_ch
 def test_the_summary_equals_the_computation_after_every_service_call(tenants, ctx, steps):
     for step, which, number in steps:
         customers = _customers(tenants)
+        feeds = feed_versions(tenants)
         try:
             step(tenants, customers[which % len(customers)], number)
         except DomainError:
             db.session.rollback()
         assert_exact()
+        for reseller_id, (deadlines, count) in feed_versions(tenants).items():
+            if deadlines != feeds[reseller_id][0]:
+                assert count != feeds[reseller_id][1], step.__name__
 
 
 def test_an_import_keeps_the_summary_exact(tenants, ctx):

@@ -2,7 +2,8 @@
 revokes it, with htmx and without; the public feed (text/calendar, no-store, 404 for an
 unknown or revoked token, last fetch recorded at most once a minute, also when SQLite has
 a writer in between); S11 (a VIP admin cannot reach the page), S13 (CSRF, POST only) and
-the feed's constant number of SQL statements at 1 and 50 customers."""
+the feed's constant number of SQL statements at 1 and 50 customers; its ETag, 304 while
+nothing in it changed and a new tag after every kind of change that alters it."""
 
 from __future__ import annotations
 
@@ -19,10 +20,22 @@ from sqlalchemy import event, func, select, update
 
 from tests.conftest import HX, PASSWORD, TODAY, login
 from tests.support import in_app
+from vip import clock
 from vip.extensions import db
 from vip.generate import generate_portfolio
-from vip.models import AuditEvent, CalendarFeed, Customer, Order, OrderStatus, OrderType, User
+from vip.models import (
+    AuditEvent,
+    AuthorizationStatus,
+    CalendarFeed,
+    Customer,
+    Order,
+    OrderStatus,
+    OrderType,
+    PurchaseAuthorization,
+    User,
+)
 from vip.services import calendar_feed
+from vip.services.authorizations import cancel_purchase_authorization
 from vip.web import calendar_document
 
 FEED_URL = re.compile(r'<input id="calendar-feed-url"[^>]*\bvalue="([^"]+)"')
@@ -403,3 +416,71 @@ def test_perf_calendar_feed_query_count_is_constant(app, client, generated, monk
         " ".join(statement.split())[:160] for statement in statements
     )
     assert feeds(app)[0].last_fetched_at == later
+
+
+# --- conditional fetches: ETag and 304 -------------------------------------------------------
+
+
+def test_calendar_feed_answers_304_while_nothing_in_it_changed(app, client, tenants, login_as):
+    login_as(tenants.a.admin)
+    path = create_link(client)
+    anonymous = app.test_client()
+    first = anonymous.get(path)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag
+
+    again = anonymous.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+    assert again.headers["ETag"] == etag
+    # Another reseller's change, a sign-in and a fetch leave the feed and its tag alone.
+    with in_app(app):
+        other = db.session.get(Customer, tenants.b.customer.id)
+        other.company_name = "Renamed Elsewhere AB"
+        db.session.commit()
+    login_as(tenants.a.sales)
+    assert anonymous.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert anonymous.get(path).headers["ETag"] == etag
+    # A tag of another version, or none, gets the document.
+    stale = anonymous.get(path, headers={"If-None-Match": '"something-else"'})
+    assert stale.status_code == 200 and stale.get_data() == first.get_data()
+
+
+@pytest.mark.parametrize("change", ["rename", "order-due", "cancel", "language", "next-day"])
+def test_calendar_feed_tag_changes_with_what_the_feed_shows(
+    app, client, tenants, login_as, monkeypatch, change
+):
+    """Each change that alters the document changes the tag, and a fetch with the old tag
+    gets the new document."""
+    login_as(tenants.a.admin)
+    path = create_link(client)
+    anonymous = app.test_client()
+    first = anonymous.get(path)
+    with in_app(app):
+        if change == "rename":
+            db.session.get(Customer, tenants.a.customer.id).company_name = "Nytt Namn AB"
+        elif change == "order-due":
+            pa = db.session.get(PurchaseAuthorization, tenants.a.authorization.id)
+            pa.order_due_on = pa.order_due_on + timedelta(days=3)
+        elif change == "cancel":
+            cancel_purchase_authorization(
+                user=db.session.get(User, tenants.a.admin.id),
+                pa_id=tenants.a.authorization.id,
+                today=TODAY,
+                now=clock.now(),
+            )
+            assert (
+                db.session.get(PurchaseAuthorization, tenants.a.authorization.id).status
+                == AuthorizationStatus.CANCELLED
+            )
+        elif change == "language":
+            admin = db.session.get(User, tenants.a.admin.id)
+            admin.language = "sv" if admin.language == "en" else "en"
+        db.session.commit()
+    if change == "next-day":
+        monkeypatch.setattr(clock, "today_in", lambda _zone: TODAY + timedelta(days=1))
+    second = anonymous.get(path, headers={"If-None-Match": first.headers["ETag"]})
+
+    assert second.status_code == 200
+    assert second.headers["ETag"] != first.headers["ETag"]
+    if change != "next-day":  # the range moved by a day; this tenant's events did not
+        assert second.get_data() != first.get_data()

@@ -30,6 +30,9 @@ class Reseller(db.Model):
     #: Every user of the reseller must sign in with a second factor (S40).
     require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Counts the transactions that changed the reseller's customers, authorizations or
+    #: orders (vip/services/change_count.py): the version behind the calendar feed's ETag.
+    change_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class User(UserMixin, db.Model):

@@ -23,7 +23,7 @@ from vip.models import (
     User,
 )
 from vip.models.types import ID_MAX
-from vip.services import audit, events
+from vip.services import audit, change_count, events
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.customer_status import clear_delay_if_resolved
 from vip.services.errors import DomainError, NotVisible, StateConflict
@@ -387,6 +387,7 @@ def cancel_purchase_authorization(
     if changed != 1:
         db.session.rollback()
         raise StateConflict(_l("%(number)s is already cancelled.", number=authorization.number))
+    change_count.note_customers([authorization.customer_id])
     db.session.refresh(authorization)
     customer = authorization.customer
     audit.record(

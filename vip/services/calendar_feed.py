@@ -350,6 +350,24 @@ def _commitment_ends(reseller_id: int, first: date, last: date) -> list[Deadline
     ]
 
 
+def feed_version(*, feed: CalendarFeed, today: date) -> tuple:
+    """Everything the feed's content depends on, read from the rows `feed_for_token`
+    loaded: the link, the reseller's change counter (moved on by every transaction that
+    changes its customers, authorizations or orders), the day (the range moves), the
+    user's language, the reseller's name. Equal versions, equal feeds."""
+    user = feed.user
+    reseller = user.reseller
+    return (
+        feed.id,
+        reseller.change_count,
+        today.isoformat(),
+        user.language,
+        reseller.name,
+        LOOKBACK_DAYS,
+        LOOKAHEAD_DAYS,
+    )
+
+
 def feed_deadlines(*, reseller_id: int, today: date) -> list[Deadline]:
     """The reseller's deadlines from LOOKBACK_DAYS ago to LOOKAHEAD_DAYS ahead, ordered by
     day and UID: four queries, whatever the number of rows."""

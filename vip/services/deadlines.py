@@ -28,7 +28,7 @@ from vip.models import (
     User,
     VipAdminCustomer,
 )
-from vip.services import audit, events
+from vip.services import audit, change_count, events
 
 GRACE_DAYS = 30  # R11: access is removed this many days after a missed anniversary
 
@@ -459,6 +459,7 @@ def _transition(
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed == 1:
+        change_count.note_customers([customer.id])
         audit.record(
             actor=None,
             action=action,

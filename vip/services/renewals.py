@@ -28,7 +28,7 @@ from vip.models import (
     User,
 )
 from vip.models.discount_levels import CLOSED_STATES, CommitmentState, level_for
-from vip.services import audit, commitments, discount_levels, events, pipeline_summary
+from vip.services import audit, change_count, commitments, discount_levels, events, pipeline_summary
 from vip.services.access import get_customer_for, require, visible_customers
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid, grouped
 from vip.services.customer_status import overdue_authorization_exists, status_with_access
@@ -506,6 +506,7 @@ def record_renewal(
     ).rowcount
     if moved == 1:
         pipeline_summary.note_customers([customer.id])
+        change_count.note_customers([customer.id])
     else:
         db.session.rollback()
         raise StateConflict(

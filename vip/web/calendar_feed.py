@@ -10,6 +10,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -81,9 +82,16 @@ def feed(token: str):
     if found is None:
         abort(404)
     user = found.user
-    deadlines = calendar_feed.feed_deadlines(
-        reseller_id=user.reseller_id, today=clock.today_in(user.reseller.time_zone)
-    )
+    today = clock.today_in(user.reseller.time_zone)
+    etag = calendar_document.entity_tag(calendar_feed.feed_version(feed=found, today=today))
+    if etag in request.if_none_match:
+        # Nothing in the feed changed since the calendar's copy: 304, nothing rendered.
+        write_from_a_read_request()
+        calendar_feed.record_fetch(feed_id=found.id, now=clock.now())
+        response = current_app.response_class(status=304)
+        response.set_etag(etag)
+        return response
+    deadlines = calendar_feed.feed_deadlines(reseller_id=user.reseller_id, today=today)
     body = calendar_document.render_ics(
         name=calendar_document.calendar_name(
             reseller_name=user.reseller.name, language=user.language
@@ -95,7 +103,7 @@ def feed(token: str):
     write_from_a_read_request()
     calendar_feed.record_fetch(feed_id=found.id, now=clock.now())
     # Cache-Control: no-store comes with every response (vip/web/security.py).
-    return current_app.response_class(
+    response = current_app.response_class(
         body,
         headers={
             "Content-Type": "text/calendar; charset=utf-8",
@@ -103,3 +111,5 @@ def feed(token: str):
             "X-Robots-Tag": "noindex, nofollow",
         },
     )
+    response.set_etag(etag)
+    return response

@@ -1,0 +1,82 @@
+"""A counter per reseller that every transaction changing the reseller's customers,
+purchase authorizations or orders moves on (`Reseller.change_count`): a version stamp a
+response can carry as its ETag, read with the reseller's row, without reading the rows it
+stands for (the calendar feed, README "Calendar feed").
+
+As the pipeline's summary (vip/services/pipeline_summary.py), it follows the session: a
+flush notes the resellers whose rows of those kinds it wrote, and just before the
+transaction commits each noted reseller's counter moves on by one. An UPDATE statement on
+those tables says which customers it changed (`note_customers`); `vip generate` (bulk
+inserts) calls `note_resellers`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from vip.extensions import db
+from vip.models import Customer, Order, PurchaseAuthorization, Reseller
+
+NOTED_RESELLERS = "changed_resellers"
+NOTED_CUSTOMERS = "changed_customers"
+
+
+def keep_up_to_date(session) -> None:
+    """Registers the session events (once; `session` is the app's scoped session)."""
+    if event.contains(session, "after_flush", _note_flush):
+        return
+    event.listen(session, "after_flush", _note_flush)
+    event.listen(session, "before_commit", _apply_noted)
+    event.listen(session, "after_transaction_end", _forget)
+
+
+def note_customers(customer_ids: Iterable[int]) -> None:
+    """For a writer that changes customers, authorizations or orders with a statement."""
+    db.session.info.setdefault(NOTED_CUSTOMERS, set()).update(customer_ids)
+
+
+def note_resellers(reseller_ids: Iterable[int]) -> None:
+    db.session.info.setdefault(NOTED_RESELLERS, set()).update(reseller_ids)
+
+
+def _note_flush(session: Session, _flush_context) -> None:
+    resellers = session.info.setdefault(NOTED_RESELLERS, set())
+    customers = session.info.setdefault(NOTED_CUSTOMERS, set())
+    written = [*session.new, *session.deleted]
+    written += [obj for obj in session.dirty if session.is_modified(obj)]
+    for obj in written:
+        if isinstance(obj, Customer):
+            resellers.add(obj.reseller_id)
+        elif isinstance(obj, (PurchaseAuthorization, Order)):
+            customers.add(obj.customer_id)
+
+
+def _forget(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(NOTED_RESELLERS, None)
+        session.info.pop(NOTED_CUSTOMERS, None)
+
+
+def _apply_noted(session: Session) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the commit's own flush comes after this event
+    if not session.info.get(NOTED_RESELLERS) and not session.info.get(NOTED_CUSTOMERS):
+        return
+    reseller_ids = set(session.info.pop(NOTED_RESELLERS, ()))
+    customer_ids = sorted(session.info.pop(NOTED_CUSTOMERS, ()))
+    if customer_ids:
+        reseller_ids.update(
+            session.scalars(
+                select(Customer.reseller_id).where(Customer.id.in_(customer_ids)).distinct()
+            )
+        )
+    reseller_ids.discard(None)
+    if reseller_ids:
+        session.execute(
+            update(Reseller)
+            .where(Reseller.id.in_(sorted(reseller_ids)))
+            .values(change_count=Reseller.change_count + 1)
+            .execution_options(synchronize_session=False)
+        )

@@ -26,8 +26,9 @@ from tests.services.test_dashboard import (
     with_anniversary,
 )
 from tests.support import in_app
+from vip import clock
 from vip.extensions import db
-from vip.models import Order, PurchaseAuthorization, User
+from vip.models import Customer, Order, PurchaseAuthorization, User
 from vip.services import audit
 from vip.services.dashboard import SectionKey
 from vip.web.htmx import with_event
@@ -497,3 +498,77 @@ def test_a_card_beyond_its_cap_says_99_plus(app):
             today=date(2026, 11, 29),
         )
     assert 'id="section-order_overdue-count">99+</span>' in html
+
+
+# --- unchanged refreshes: 204, nothing rendered ------------------------------------------------
+
+SHOWN = re.compile(r'id="section-(\w+)"[^>]*?"X-VIP-Shown": "([0-9a-f]+)"', re.S)
+
+
+def shown_tags(html: str) -> dict[str, str]:
+    return dict(SHOWN.findall(html))
+
+
+def refresh(client, key: str, tag: str | None):
+    headers = {**HX, "X-VIP-Background": "1"} | ({"X-VIP-Shown": tag} if tag else {})
+    return client.get(f"/dashboard/sections/{key}", headers=headers)
+
+
+def test_an_unchanged_section_answers_204_until_something_it_shows_changes(
+    app, client, tenants, login_as, boards
+):
+    login_as(tenants.a.admin)
+    tags = shown_tags(client.get("/").get_data(as_text=True))
+    assert sorted(tags) == sorted(KEYS)
+    for key, tag in tags.items():
+        unchanged = refresh(client, key, tag)
+        assert unchanged.status_code == 204 and unchanged.get_data() == b""
+        # The section rendered now carries the very tag the page did.
+        assert shown_tags(refresh(client, key, None).get_data(as_text=True)) == {key: tag}
+    # Another reseller's change, and a stale or missing tag, change nothing here.
+    with in_app(app):
+        other = new_customer(tenants.b, "Annan Kund AB")
+        assert other.reseller_id == tenants.b.reseller.id
+    assert refresh(client, "order_due", tags["order_due"]).status_code == 204
+    assert refresh(client, "order_due", "0" * 40).status_code == 200
+    # Recording the order changes the section: the old tag gets the new section.
+    response = client.post(
+        f"/authorizations/{boards['a'].pa_id}/order",
+        data={
+            "vendor_order_number": "SEEN123456",
+            "order_date": TODAY.isoformat(),
+            "duration_months": "12",
+        },
+        headers=HX,
+    )
+    assert response.status_code == 200
+    changed = refresh(client, "order_due", tags["order_due"])
+    assert changed.status_code == 200 and count_of(changed.get_data(as_text=True)) == "0"
+    new_tags = shown_tags(client.get("/").get_data(as_text=True))
+    assert all(new_tags[key] != tags[key] for key in KEYS)
+
+
+@pytest.mark.parametrize("change", ["rename", "failed-mail", "language", "other-user", "next-day"])
+def test_the_section_tag_follows_what_it_shows(
+    app, client, tenants, login_as, boards, monkeypatch, change
+):
+    login_as(tenants.a.admin)
+    before = shown_tags(client.get("/").get_data(as_text=True))
+    with in_app(app):
+        if change == "rename":
+            customer = db.session.get(Customer, tenants.a.customer.id)
+            customer.company_name = "Omdöpt AB"
+        elif change == "failed-mail":
+            failed_mail(tenants.a.customer.id)
+        elif change == "language":
+            admin = db.session.get(User, tenants.a.admin.id)
+            admin.language = "sv" if admin.language == "en" else "en"
+        db.session.commit()
+    if change == "other-user":
+        login_as(tenants.a.sales)
+    if change == "next-day":
+        monkeypatch.setattr(clock, "today_for", lambda _user: TODAY + timedelta(days=1))
+    after = shown_tags(client.get("/").get_data(as_text=True))
+    for key in after:
+        assert after[key] != before[key], key
+        assert refresh(client, key, before[key]).status_code == 200

@@ -139,8 +139,11 @@ PINNED = {
         # those (6 each), the first mails and their count
         "/outbox": 24,
         "/outbox/preview": 23,
-        "/": 19,  # the dashboard: two statements for each of its eight sections
-        **{f"/dashboard/sections/{key}": 5 for key in DASHBOARD_SECTIONS},
+        # the dashboard: two statements for each of its eight sections, + 1: the version
+        "/": 20,
+        **{f"/dashboard/sections/{key}": 6 for key in DASHBOARD_SECTIONS},
+        # an unchanged refresh: the user and the version, nothing rendered (204)
+        **{f"/dashboard/sections/{key} unchanged": 4 for key in DASHBOARD_SECTIONS},
         # the user, the team for the filter, a capped count and the page (+1: the member)
         "/security-log": 6,
         "/security-log?kind=failures": 6,
@@ -179,8 +182,9 @@ PINNED = {
         "/console/<id>": 12,
         "/outbox": 22,
         "/outbox/preview": 21,
-        "/": 18,
-        **{f"/dashboard/sections/{key}": 4 for key in DASHBOARD_SECTIONS},
+        "/": 19,
+        **{f"/dashboard/sections/{key}": 5 for key in DASHBOARD_SECTIONS},
+        **{f"/dashboard/sections/{key} unchanged": 3 for key in DASHBOARD_SECTIONS},
         "/security-log": 5,
         "/security-log?kind=failures": 5,
         "/security-log?user=<id>": 6,
@@ -435,11 +439,11 @@ class Measured:
     body: str
 
 
-def measure(app, client, path: str) -> Measured:
+def measure(app, client, path: str, *, headers=None, status: int = 200) -> Measured:
     """The statements of the second of two identical requests, the whole body read (a
     streamed response runs its queries while it is read)."""
-    warm = client.get(path)
-    assert warm.status_code == 200, path
+    warm = client.get(path, headers=headers)
+    assert warm.status_code == status, path
     warm.get_data()
     warm.close()
     with app.app_context():
@@ -451,12 +455,12 @@ def measure(app, client, path: str) -> Measured:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        response = client.get(path)
+        response = client.get(path, headers=headers)
         body = response.get_data(as_text=True)
         response.close()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert response.status_code == 200, path
+    assert response.status_code == status, path
     return Measured(seen, body)
 
 
@@ -582,15 +586,30 @@ def test_perf_query_count_admin_console_is_constant(app, client, portfolio):
 DASHBOARD = ("/", *(f"/dashboard/sections/{key}" for key in DASHBOARD_SECTIONS))
 
 
+def page_of(measured: dict[str, Measured]) -> str:
+    return measured["/"].body
+
+
 def test_perf_query_count_dashboard_is_constant(app, client, login_as, portfolio):
     """The page and each section's htmx partial: a capped count and one page of rows per
     section, whatever the data size."""
     login_as(ADMIN, PASSWORD)
     measured = {"/": measure(app, client, "/")}
     client.environ_base["HTTP_HX_REQUEST"] = "true"  # the sections answer htmx only
+    tags = dict(
+        re.findall(r'id="section-(\w+)"[^>]*?"X-VIP-Shown": "([0-9a-f]+)"', page_of(measured))
+    )
     try:
         for path in DASHBOARD[1:]:
             measured[path] = measure(app, client, path)
+        for key in DASHBOARD_SECTIONS:  # nothing changed: 204, nothing rendered
+            measured[f"/dashboard/sections/{key} unchanged"] = measure(
+                app,
+                client,
+                f"/dashboard/sections/{key}",
+                headers={"X-VIP-Shown": tags[key]},
+                status=204,
+            )
     finally:
         del client.environ_base["HTTP_HX_REQUEST"]
 
@@ -618,6 +637,8 @@ def test_perf_query_count_dashboard_is_constant(app, client, login_as, portfolio
     ):
         shown = measured[f"/dashboard/sections/{key}"].body.count("<li>")
         assert shown == min(5, rows), key
+    for key in DASHBOARD_SECTIONS:
+        assert measured[f"/dashboard/sections/{key} unchanged"].body == ""
     for path in DASHBOARD[1:]:
         assert measured[path].body.lstrip().startswith("<section id="), path
         assert "<html" not in measured[path].body

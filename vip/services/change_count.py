@@ -1,7 +1,8 @@
 """A counter per reseller that every transaction changing the reseller's customers,
-purchase authorizations or orders moves on (`Reseller.change_count`): a version stamp a
-response can carry as its ETag, read with the reseller's row, without reading the rows it
-stands for (the calendar feed, README "Calendar feed").
+purchase authorizations, orders or customers' mail moves on (`Reseller.change_count`): a
+version stamp a response can carry as its ETag, read with the reseller's row, without
+reading the rows it stands for (the calendar feed, the dashboard's refreshes; README
+"Performance").
 
 As the pipeline's summary (vip/services/pipeline_summary.py), it follows the session: a
 flush notes the resellers whose rows of those kinds it wrote, and just before the
@@ -17,7 +18,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from vip.extensions import db
-from vip.models import Customer, Order, PurchaseAuthorization, Reseller
+from vip.models import Customer, Notification, Order, PurchaseAuthorization, Reseller
 
 NOTED_RESELLERS = "changed_resellers"
 NOTED_CUSTOMERS = "changed_customers"
@@ -33,7 +34,7 @@ def keep_up_to_date(session) -> None:
 
 
 def note_customers(customer_ids: Iterable[int]) -> None:
-    """For a writer that changes customers, authorizations or orders with a statement."""
+    """For a writer that changes customers, authorizations, orders or mail with a statement."""
     db.session.info.setdefault(NOTED_CUSTOMERS, set()).update(customer_ids)
 
 
@@ -49,8 +50,8 @@ def _note_flush(session: Session, _flush_context) -> None:
     for obj in written:
         if isinstance(obj, Customer):
             resellers.add(obj.reseller_id)
-        elif isinstance(obj, (PurchaseAuthorization, Order)):
-            customers.add(obj.customer_id)
+        elif isinstance(obj, (PurchaseAuthorization, Order, Notification)):
+            customers.add(obj.customer_id)  # None for a mail to a reseller's own user
 
 
 def _forget(session: Session, transaction) -> None:
@@ -65,7 +66,7 @@ def _apply_noted(session: Session) -> None:
     if not session.info.get(NOTED_RESELLERS) and not session.info.get(NOTED_CUSTOMERS):
         return
     reseller_ids = set(session.info.pop(NOTED_RESELLERS, ()))
-    customer_ids = sorted(session.info.pop(NOTED_CUSTOMERS, ()))
+    customer_ids = sorted(set(session.info.pop(NOTED_CUSTOMERS, ())) - {None})
     if customer_ids:
         reseller_ids.update(
             session.scalars(

@@ -28,6 +28,7 @@ from vip.models import (
     OrderStatus,
     OrderType,
     PurchaseAuthorization,
+    Reseller,
     User,
 )
 from vip.services.access import can, require, visible_customers
@@ -254,6 +255,19 @@ def section(*, user: User, key: str, today: date, limit: int = ROWS) -> Section:
         query = query.options(contains_eager(entity.customer))
     items = db.session.scalars(query.order_by(*ORDERINGS[key]).limit(limit)).all()
     return Section(key, count, [_row(key, item, today) for item in items], COUNT_CAP)
+
+
+def section_versions(*, user: User, today: date, keys: list[str] | None = None) -> dict:
+    """Section key -> what it shows depends on: the reseller's change counter (moved on by
+    every transaction that changes its customers, authorizations, orders or mail), the
+    day, the user and what the user may see. One small read for all; equal versions,
+    equal sections (the refreshes answer 204 then, vip/web/home.py)."""
+    chosen = sections_for(user) if keys is None else [SectionKey(key) for key in keys]
+    for key in chosen:
+        require(user, PERMISSIONS[key])
+    count = db.session.scalar(select(Reseller.change_count).where(Reseller.id == user.reseller_id))
+    stamp = (count, today.isoformat(), user.id, user.role.value, user.reseller_id)
+    return {key.value: (key.value, *stamp) for key in chosen}
 
 
 def dashboard(*, user: User, today: date, limit: int = ROWS) -> list[Section]:

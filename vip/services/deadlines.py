@@ -498,7 +498,10 @@ def _insert_if_absent(values: dict) -> bool:
         .on_conflict_do_nothing(index_elements=["customer_id", "kind", "cycle_key"])
     )
     # RETURNING, since PostgreSQL's rowcount says -1 for an insert that returns ids.
-    return db.session.execute(statement.returning(Notification.id)).first() is not None
+    inserted = db.session.execute(statement.returning(Notification.id)).first() is not None
+    if inserted:
+        change_count.note_customers([values["customer_id"]])
+    return inserted
 
 
 def _queue_reminder(customer: Customer, change: DeadlineChange, today: date) -> bool:

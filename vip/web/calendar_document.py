@@ -6,11 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
-from hashlib import sha256
-from pathlib import Path
 
-from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from icalendar import Calendar, Event, vDuration
@@ -20,9 +16,6 @@ from vip.services.calendar_feed import Deadline, DeadlineKind
 
 REFRESH_INTERVAL = timedelta(hours=1)
 PRODID = "-//VIP Reseller Console//Calendar feed//EN"
-
-#: The compiled Swedish catalog: its words are in the document.
-CATALOG = Path(__file__).resolve().parents[1] / "translations/sv/LC_MESSAGES/messages.mo"
 
 #: The Customer details tab each kind of deadline links to.
 TABS = {
@@ -173,20 +166,3 @@ def render_ics(*, name: str, events: list[CalendarEvent]) -> bytes:
         event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
         calendar.add_component(event)
     return calendar.to_ical()
-
-
-@cache
-def _release_fingerprint() -> str:
-    """What a new release may change in a document of the same data: this module (the
-    document's shape) and the Swedish catalog (its words). Read once per process."""
-    digest = sha256(Path(__file__).read_bytes())
-    if CATALOG.exists():
-        digest.update(CATALOG.read_bytes())
-    return digest.hexdigest()
-
-
-def entity_tag(version: tuple) -> str:
-    """The feed's ETag: its data's version (`calendar_feed.feed_version`), the base URL of
-    its links and the release. The same tag, the same document."""
-    parts = (*version, current_app.config["VIP_BASE_URL"], _release_fingerprint())
-    return sha256("|".join(map(str, parts)).encode()).hexdigest()[:40]

@@ -20,7 +20,7 @@ from vip import clock
 from vip.database import write_from_a_read_request
 from vip.services import calendar_feed
 from vip.services.errors import DomainError
-from vip.web import calendar_document
+from vip.web import calendar_document, versions
 from vip.web.htmx import is_htmx, render_with_flash
 from vip.web.throttling import throttled, token_account
 
@@ -83,7 +83,7 @@ def feed(token: str):
         abort(404)
     user = found.user
     today = clock.today_in(user.reseller.time_zone)
-    etag = calendar_document.entity_tag(calendar_feed.feed_version(feed=found, today=today))
+    etag = versions.entity_tag(*calendar_feed.feed_version(feed=found, today=today))
     if etag in request.if_none_match:
         # Nothing in the feed changed since the calendar's copy: 304, nothing rendered.
         write_from_a_read_request()

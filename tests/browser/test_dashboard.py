@@ -3,7 +3,8 @@ with its seven sections, Registrera order opened from the due section (the order
 blueprint's own dialog), recorded with the keyboard, and the section's count dropping
 without a page reload (a marker on `window` survives); Esc closes the dialog and focus
 returns; sections refresh every 60 s only while the tab is visible, and at once when it
-shows again (the clock is Playwright's)."""
+shows again (the clock is Playwright's); an unchanged section's refresh answers 204 and
+the section stays as it was."""
 
 from __future__ import annotations
 
@@ -96,6 +97,14 @@ def test_dashboard_refreshes_while_visible_and_when_shown_again(page, live_serve
     sign_in(page, live_server, tenants.a.admin.email)
     expect(count(page, "anniversary")).to_have_text("1")
     mark_window(page)
+
+    # Nothing changed: a minute later the refresh answers 204 and the section stays.
+    with page.expect_response(lambda r: "/dashboard/sections/anniversary" in r.url) as seen:
+        page.clock.run_for(61_000)
+    assert seen.value.status == 204
+    page.wait_for_timeout(300)  # real time, for htmx to handle the answer
+    expect(count(page, "anniversary")).to_have_text("1")
+    expect(page.locator("section.dashboard-section")).to_have_count(len(KEYS))
 
     # Another anniversary arrives; a minute later the visible tab shows it.
     db_work(app, lambda: with_anniversary(tenants.a, "Alfa Ny AB", TODAY + timedelta(days=4)))

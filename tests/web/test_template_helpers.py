@@ -9,6 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from flask import render_template_string
+from flask_babel import force_locale
 
 from vip.models import (
     AuthorizationStatus,
@@ -19,6 +21,7 @@ from vip.models import (
 )
 from vip.services.orders import RETURN_WINDOW_DAYS
 from vip.services.renewals import RenewalStage
+from vip.web import template_helpers
 from vip.web.template_helpers import STATUS_TESTS, Countdown, order_due, return_window
 
 TODAY = date(2026, 12, 1)
@@ -97,3 +100,24 @@ def test_templates_compare_no_status_strings_and_count_no_days():
         ):
             found += [f"{path.relative_to(TEMPLATES)}: {m[0]}" for m in re.finditer(pattern, text)]
     assert found == []
+
+
+# --- the translations of a render, resolved once ----------------------------------------------
+
+
+def test_a_render_resolves_its_translations_once_and_still_escapes(app, monkeypatch):
+    """The gettext functions a render uses are bound once (translations_context), and they
+    are Jinja's newstyle ones: the arguments of a translated string are escaped."""
+    resolved = []
+    real = template_helpers.get_translations
+    monkeypatch.setattr(template_helpers, "get_translations", lambda: resolved.append(1) or real())
+    source = (
+        "{% autoescape true %}{{ _('Customers') }}|{{ gettext('Customers') }}|"
+        "{{ _('%(name)s', name=name) }}|{% trans %}Customers{% endtrans %}{% endautoescape %}"
+    )
+    with app.test_request_context(), force_locale("sv"):
+        html = render_template_string(source, name="<b>x</b>")
+    assert html == "Kunder|Kunder|&lt;b&gt;x&lt;/b&gt;|Kunder"
+    assert resolved == [1]
+    with app.test_request_context(), force_locale("en"):
+        assert render_template_string(source, name="&").startswith("Customers|Customers|&amp;|")

@@ -15,9 +15,15 @@ from datetime import date
 from babel.dates import format_date as format_date_pattern
 from babel.dates import format_skeleton
 from flask import Flask, has_request_context
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2.ext import (  # the functions Jinja's own install_gettext_callables makes
+    _make_new_gettext,
+    _make_new_ngettext,
+    _make_new_npgettext,
+    _make_new_pgettext,
+)
 
 from vip import clock
 from vip.models import (
@@ -164,6 +170,22 @@ def renewal_banner() -> dict:
     return {"renewal_banner": renewals.banner_for(customer, clock.today_of(customer))}
 
 
+def translations_context() -> dict:
+    """The gettext functions of one render, bound to the translations of its locale,
+    resolved once here: the very functions Flask-Babel installs as globals (newstyle:
+    autoescaped, %-formatted), without a context lookup per string. They shadow those
+    globals in this render (`_` too); a macro imported without context uses the globals."""
+    translations = get_translations()
+    gettext = _make_new_gettext(translations.ugettext)
+    return {
+        "gettext": gettext,
+        "_": gettext,
+        "ngettext": _make_new_ngettext(translations.ungettext),
+        "pgettext": _make_new_pgettext(translations.upgettext),
+        "npgettext": _make_new_npgettext(translations.unpgettext),
+    }
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         format_date=format_date,
@@ -185,5 +207,6 @@ def init_app(app: Flask) -> None:
         return_window_closes_on=orders.return_window_closes_on,
     )
     app.jinja_env.tests.update(STATUS_TESTS)
+    app.context_processor(translations_context)
     app.context_processor(labels_context)
     app.context_processor(renewal_banner)

@@ -26,7 +26,7 @@ from vip.models import (
     ReturnStatus,
     User,
 )
-from vip.services import audit, discount_levels, events
+from vip.services import audit, change_count, discount_levels, events
 from vip.services.access import require, visible_customers
 from vip.services.authorizations import AuthorizationInvalid, get_for
 from vip.services.customer_status import clear_delay_if_resolved, status_with_access
@@ -193,6 +193,7 @@ def record_order(
     if claimed != 1:
         db.session.rollback()
         raise StateConflict(_l("%(number)s is no longer pending.", number=authorization.number))
+    change_count.note_customers([authorization.customer_id])
     order = Order(
         customer=customer,
         vendor_order_number=number,

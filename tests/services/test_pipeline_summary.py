@@ -30,6 +30,7 @@ from vip.models import (
     PipelineDay,
     PurchaseAuthorization,
     Reseller,
+    ReturnAuthorizationLine,
     User,
 )
 from vip.services import calendar_feed, customer_import, pipeline_summary
@@ -211,7 +212,7 @@ def job(tenants, customer: Customer, number: int) -> None:
 
 def edit_rows(tenants, customer: Customer, number: int) -> None:
     """Writes past the services: the anniversary moved, a line's quantity changed, a line
-    deleted (the session notes them all the same)."""
+    no return refers to deleted (the session notes them all the same)."""
     if customer.anniversary_date is not None and number % 3 == 0:
         customer.anniversary_date = customer.anniversary_date + timedelta(days=number)
     placed = _latest_order(customer)
@@ -219,7 +220,16 @@ def edit_rows(tenants, customer: Customer, number: int) -> None:
         if number % 3 == 1:
             placed.lines[0].quantity += number
         elif number % 3 == 2:
-            db.session.delete(placed.lines[-1])
+            returned = set(
+                db.session.scalars(
+                    select(ReturnAuthorizationLine.order_line_id).where(
+                        ReturnAuthorizationLine.order_line_id.in_([x.id for x in placed.lines])
+                    )
+                )
+            )
+            free = [line for line in placed.lines if line.id not in returned]
+            if free:
+                db.session.delete(free[-1])
     db.session.commit()
 
 

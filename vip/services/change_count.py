@@ -1,8 +1,8 @@
 """A counter per reseller that every transaction changing the reseller's customers,
-purchase authorizations, orders or customers' mail moves on (`Reseller.change_count`): a
-version stamp a response can carry as its ETag, read with the reseller's row, without
-reading the rows it stands for (the calendar feed, the dashboard's refreshes; README
-"Performance").
+purchase authorizations, orders, three-year commitments or customers' mail moves on
+(`Reseller.change_count`): a version stamp a response can carry as its ETag, read with the
+reseller's row, without reading the rows it stands for (the calendar feed, the
+dashboard's refreshes; README "Performance").
 
 As the pipeline's summary (vip/services/pipeline_summary.py), it follows the session: a
 flush notes the resellers whose rows of those kinds it wrote, and just before the
@@ -18,7 +18,14 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from vip.extensions import db
-from vip.models import Customer, Notification, Order, PurchaseAuthorization, Reseller
+from vip.models import (
+    Customer,
+    Notification,
+    Order,
+    PurchaseAuthorization,
+    Reseller,
+    ThreeYearCommitment,
+)
 
 NOTED_RESELLERS = "changed_resellers"
 NOTED_CUSTOMERS = "changed_customers"
@@ -50,7 +57,7 @@ def _note_flush(session: Session, _flush_context) -> None:
     for obj in written:
         if isinstance(obj, Customer):
             resellers.add(obj.reseller_id)
-        elif isinstance(obj, (PurchaseAuthorization, Order, Notification)):
+        elif isinstance(obj, (PurchaseAuthorization, Order, Notification, ThreeYearCommitment)):
             customers.add(obj.customer_id)  # None for a mail to a reseller's own user
 
 

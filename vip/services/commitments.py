@@ -24,7 +24,7 @@ from vip.models.discount_levels import (
     COMMITMENT_TERMS,
     threshold_of,
 )
-from vip.services import audit
+from vip.services import audit, change_count
 from vip.services.access import get_customer_for, require
 from vip.services.authorizations import AuthorizationInvalid, grouped
 from vip.services.deadlines import (
@@ -422,6 +422,7 @@ def apply_commitment_deadlines(*, today: date, reseller_ids: list[int]) -> TickR
             .execution_options(synchronize_session=False)
         ).rowcount
         if changed == 1:
+            change_count.note_customers([change.customer_id])
             customer = db.session.get(Customer, change.customer_id)
             audit.record(
                 actor=None,

@@ -12,7 +12,7 @@ from sqlalchemy import case, or_, select, update
 from vip.extensions import db
 from vip.models import Customer, Product, ThreeYearCommitment, User
 from vip.models.discount_levels import LEVEL_THRESHOLDS, level_for, next_level, threshold_of
-from vip.services import audit, commitments
+from vip.services import audit, change_count, commitments
 from vip.services.commitments import current_commitment
 from vip.services.deadlines import (
     GRACE_DAYS,
@@ -255,6 +255,7 @@ def apply_lookbacks(*, today: date, reseller_ids: list[int]) -> TickReport:
             .execution_options(synchronize_session=False)
         ).rowcount
         if applied == 1:
+            change_count.note_customers([change.customer_id])
             audit.record(
                 actor=None,
                 action="customer.level_lookback",
@@ -270,7 +271,7 @@ def apply_lookbacks(*, today: date, reseller_ids: list[int]) -> TickReport:
             )
             report.count(change)
         db.session.commit()
-    db.session.execute(
+    marked = db.session.execute(
         update(Customer)
         .where(
             Customer.reseller_id.in_(reseller_ids),
@@ -279,7 +280,9 @@ def apply_lookbacks(*, today: date, reseller_ids: list[int]) -> TickReport:
         )
         .values(lookback_anniversary=Customer.anniversary_date)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
+    if marked:
+        change_count.note_resellers(reseller_ids)
     db.session.commit()
     return report
 

@@ -2,7 +2,7 @@
 per reseller, kind and day (pipeline_days), filled from the customers and their orders
 
 Revision ID: e7b9d1f3a5c6
-Revises: d7e9f1a3b5c4
+Revises: 63181e76a994
 Create Date: 2026-12-05 12:40:00
 
 The backfill is the SQL of vip/services/pipeline_summary.py's `entry_queries` at this
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "e7b9d1f3a5c6"
-down_revision = "d7e9f1a3b5c4"
+down_revision = "63181e76a994"
 branch_labels = None
 depends_on = None
 

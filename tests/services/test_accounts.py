@@ -263,6 +263,7 @@ EXPECTED = {
     "customers.invite": RESELLER,
     "authorizations.manage": RESELLER,
     "orders.record": RESELLER,
+    "commitments.manage": RESELLER,
     "returns.request": RESELLER,
     "returns.approve": {Role.RESELLER_ADMIN},
     "team.manage": {Role.RESELLER_ADMIN},
@@ -272,6 +273,7 @@ EXPECTED = {
     "admin_console.use": {Role.VIP_ADMIN},
     "calendar.subscribe": RESELLER,
     "webhooks.manage": {Role.RESELLER_ADMIN},
+    "api_keys.manage": {Role.RESELLER_ADMIN},
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.conftest import TODAY
-from tests.support import user
+from tests.support import english, user
 from vip.extensions import db
 from vip.models import (
     AuditEvent,
@@ -22,7 +22,7 @@ from vip.models import (
 )
 from vip.services import customers as customers_service
 from vip.services.customers import create_customer, list_customers, status_counts
-from vip.services.errors import DomainError, PermissionDenied
+from vip.services.errors import DomainError, FieldsInvalid, PermissionDenied
 from vip.services.invitations import link_for
 
 # --- helpers -------------------------------------------------------------------------
@@ -149,6 +149,50 @@ def test_r1_create_is_audited(tenants, ctx):
     assert sent[0].object_type == "invitation"
     assert sent[0].object_id == str(customer.invitations[0].id)
     assert sent[0].details["expires_on"] == (TODAY + timedelta(days=30)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("country", "ZZ", "Choose a country."),
+        ("country", "Sweden", "Choose a country."),
+        ("admin_email", "maja.berg", "Enter a valid email address."),
+        ("admin_email", "   ", "Enter an email address."),
+        ("admin_email", "m@" + "x" * 250 + ".se", "Use at most 254 characters."),
+        ("admin_language", "de", "Choose Swedish or English."),
+        ("market_segment", "retail", "Choose a market segment."),
+    ],
+)
+def test_r1_the_service_checks_every_field_of_a_new_customer(tenants, ctx, field, value, message):
+    admin = user(tenants.a.admin)
+    before = db.session.scalar(select(func.count()).select_from(Customer))
+    with pytest.raises(FieldsInvalid) as refused:
+        new_customer(admin, **{field: value})
+    assert list(refused.value.errors) == [field]
+    assert english(refused.value.errors[field][0]) == message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == before
+
+
+def test_r1_every_problem_of_a_new_customer_is_reported_at_once(tenants, ctx):
+    admin = user(tenants.a.admin)
+    with pytest.raises(FieldsInvalid) as refused:
+        new_customer(
+            admin,
+            name="AB",
+            country="ZZ",
+            admin_name="  ",
+            admin_email="nope",
+            admin_language="de",
+        )
+    assert set(refused.value.errors) == {
+        "company_name",
+        "country",
+        "admin_name",
+        "admin_email",
+        "admin_language",
+    }
+    assert refused.value.field == "company_name"  # the first, for a single message
 
 
 def test_r1_vip_ids_are_unique_ten_digits_across_many_customers(tenants, ctx):

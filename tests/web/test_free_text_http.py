@@ -125,3 +125,19 @@ def test_s32_row8_a_free_email_is_added(app, client, tenants, login_as):
     assert _add(client, "new.person@reseller-a.example").status_code == 303
     with in_app(app):
         assert count(User, User.email == "new.person@reseller-a.example") == 1
+
+
+def test_r1_the_new_customer_page_shows_every_problem_at_once(app, client, tenants, login_as):
+    login_as(tenants.a.sales)  # English
+    with in_app(app):
+        before = (count(Customer), count(AuditEvent))
+    bad = {"company_name": "AB", "country": "ZZ", "admin_email": "nope", "admin_name": " "}
+    response = client.post("/customers/new", data={**NEW_CUSTOMER, **bad})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert _field_error(html, "company_name").startswith("Use 4 to 80 characters.")
+    assert _field_error(html, "admin_email") == "Enter a valid email address."
+    assert _field_error(html, "admin_name").startswith("Use 1 to 120 characters.")
+    assert _field_error(html, "country") == "Choose a country."
+    with in_app(app):
+        assert (count(Customer), count(AuditEvent)) == before

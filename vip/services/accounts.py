@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -30,6 +31,31 @@ from vip.services.passwords import (
 
 #: A person's name (a user's, a customer's VIP admin's), as free text (S33).
 PERSON_NAME_LENGTH = (1, 120)
+EMAIL_LENGTH = 254
+#: The languages a user or a VIP admin contact can have: the console's two.
+LANGUAGES = ("sv", "en")
+
+
+def email_address(value: str | None, *, field: str = "email") -> str:
+    """An email address as the console keeps it: trimmed, at most 254 characters, of a
+    valid form (no DNS lookup). Raises a DomainError at `field`; the forms only parse."""
+    email = (value or "").strip()
+    if not email:
+        raise DomainError(_l("Enter an email address."), field=field)
+    if len(email) > EMAIL_LENGTH:
+        raise DomainError(_l("Use at most %(count)d characters.", count=EMAIL_LENGTH), field=field)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise DomainError(_l("Enter a valid email address."), field=field) from None
+    return email
+
+
+def language_code(value: str | None, *, field: str = "language") -> str:
+    if value not in LANGUAGES:
+        raise DomainError(_l("Choose Swedish or English."), field=field)
+    return value
+
 
 LOGIN_REFUSED = _l("The email or password is wrong, or the account is locked for a while.")
 
@@ -245,7 +271,8 @@ def new_user(
     actor: User | None = None,
 ) -> User:
     """A reseller user of `reseller`, or a VIP admin administering `customer`."""
-    email = email.strip()
+    email = email_address(email)
+    language = language_code(language)
     if (role == Role.VIP_ADMIN) != (customer is not None) or (reseller is None) == (
         customer is None
     ):
@@ -292,6 +319,7 @@ def add_sales_user(*, actor: User, email: str, name: str, password: str, languag
     """A sales user in the actor's team. An email of someone in the team is named as such;
     any other taken email gets EMAIL_NOT_AVAILABLE, the same whoever has it (S32)."""
     require(actor, "team.manage")
+    email = email_address(email)
     taken = find_user_by_email(email)
     if taken is not None and taken.reseller_id == actor.reseller_id:
         raise DomainError(

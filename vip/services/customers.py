@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from babel import Locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -13,9 +14,9 @@ from vip.extensions import db
 from vip.models import Customer, CustomerStatus, MarketSegment, User
 from vip.services import audit, events
 from vip.services.access import require, visible_customers
-from vip.services.accounts import PERSON_NAME_LENGTH
+from vip.services.accounts import PERSON_NAME_LENGTH, email_address, language_code
 from vip.services.dashboard import customer_condition
-from vip.services.errors import DomainError, NotVisible
+from vip.services.errors import DomainError, FieldChecks, NotVisible
 from vip.services.free_text import free_text
 from vip.services.invitations import issue_invitation
 from vip.services.listing import (
@@ -147,6 +148,23 @@ def issue_vip_id() -> str:
             return candidate
 
 
+def market_segment_of(value: str | None, *, field: str = "market_segment") -> MarketSegment:
+    if value not in {segment.value for segment in MarketSegment}:
+        raise DomainError(_l("Choose a market segment."), field=field)
+    return MarketSegment(value)
+
+
+def country_code(value: str | None, *, field: str = "country") -> str:
+    """A country as ISO 3166 alpha-2 (SE, FI, ...), one the console knows by name."""
+    code = (value or "").strip().upper()
+    if len(code) != 2 or not code.isalpha() or code == "ZZ" or code not in KNOWN_TERRITORIES:
+        raise DomainError(_l("Choose a country."), field=field)
+    return code
+
+
+KNOWN_TERRITORIES = frozenset(Locale("en").territories)
+
+
 def create_customer(
     *,
     user: User,
@@ -160,17 +178,21 @@ def create_customer(
 ) -> Customer:
     """Creates the customer, issues its VIP ID and sends the invitation at once (R1)."""
     require(user, "customers.create")
-    company_name = free_text(company_name, field="company_name", length=COMPANY_NAME_LENGTH)
-    admin_name = free_text(admin_name, field="admin_name", length=PERSON_NAME_LENGTH)
-    if market_segment not in {s.value for s in MarketSegment}:
-        raise DomainError(_l("Choose a market segment."), field="market_segment")
+    check = FieldChecks()
+    company_name = check(free_text, company_name, field="company_name", length=COMPANY_NAME_LENGTH)
+    country = check(country_code, country)
+    segment = check(market_segment_of, market_segment)
+    admin_name = check(free_text, admin_name, field="admin_name", length=PERSON_NAME_LENGTH)
+    admin_email = check(email_address, admin_email, field="admin_email")
+    admin_language = check(language_code, admin_language, field="admin_language")
+    check.raise_if_any()
     customer = Customer(
         reseller_id=user.reseller_id,
         company_name=company_name,
-        country=country.upper(),
-        market_segment=MarketSegment(market_segment),
+        country=country,
+        market_segment=segment,
         admin_name=admin_name,
-        admin_email=admin_email.strip(),
+        admin_email=admin_email,
         admin_language=admin_language,
         vip_id=issue_vip_id(),
         status=CustomerStatus.INVITED,

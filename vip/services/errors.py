@@ -15,6 +15,42 @@ class DomainError(Exception):
         return str(self.message)
 
 
+class FieldsInvalid(DomainError):
+    """Every problem of a submission at once, by field: {"admin_email": [message], ...}."""
+
+    def __init__(self, errors: dict[str, list]):
+        first = next(iter(errors))
+        super().__init__(errors[first][0], field=first or None)
+        self.errors = errors
+
+
+class FieldChecks:
+    """Runs the checks of one submission, each of which raises a DomainError at its field,
+    and keeps every problem, so that the page shows them all at once:
+
+        check = FieldChecks()
+        name = check(free_text, value, field="name", length=(1, 80))
+        check.raise_if_any()  # FieldsInvalid with every problem found
+    """
+
+    def __init__(self):
+        self.errors: dict[str, list] = {}
+
+    def __call__(self, check, *args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except FieldsInvalid as invalid:
+            for field, messages in invalid.errors.items():
+                self.errors.setdefault(field, []).extend(messages)
+        except DomainError as error:
+            self.errors.setdefault(error.field or "", []).append(error.message)
+        return None
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise FieldsInvalid(self.errors)
+
+
 class StateConflict(DomainError):
     """The object is in a state that refuses the action (cancelling an ordered purchase
     authorization, recording the order of a cancelled one): the API answers 409."""

@@ -14,9 +14,8 @@ from vip import clock
 from vip.services import access, commitments, discount_levels
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
-from vip.web.forms import Form
+from vip.web.forms import Form, attach_errors
 from vip.web.htmx import partial_with_flash_or_redirect, render_dialog, render_form_errors
-from vip.web.orders import attach_errors
 
 bp = Blueprint("commitments", __name__)
 

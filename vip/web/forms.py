@@ -41,3 +41,14 @@ def posted_quantities(data, prefix: str, *, not_a_number: int | None = -1) -> di
         else:
             quantities[int(match[1])] = not_a_number
     return quantities
+
+
+def attach_errors(form, errors: dict) -> None:
+    """Puts a service's field errors on the form's fields; the rest on the form."""
+    for name, messages in errors.items():
+        field = getattr(form, name, None) if name in form._fields else None
+        texts = [str(message) for message in messages]
+        if field is None:
+            form.form_errors.extend(texts)
+        else:
+            field.errors = [*field.errors, *texts]

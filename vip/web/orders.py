@@ -18,21 +18,10 @@ from vip.models import AuthorizationStatus, ReturnStatus
 from vip.services import access, authorizations, discount_levels, orders
 from vip.services.authorizations import AuthorizationInvalid
 from vip.services.errors import DomainError
-from vip.web.forms import Form, posted_quantities
+from vip.web.forms import Form, attach_errors, posted_quantities
 from vip.web.htmx import partial_with_flash_or_redirect, render_dialog, render_form_errors
 
 bp = Blueprint("orders", __name__)
-
-
-def attach_errors(form, errors: dict) -> None:
-    """Puts a service's field errors on the form's fields; the rest on the form."""
-    for name, messages in errors.items():
-        field = getattr(form, name, None) if name in form._fields else None
-        texts = [str(message) for message in messages]
-        if field is None:
-            form.form_errors.extend(texts)
-        else:
-            field.errors = [*field.errors, *texts]
 
 
 # -- Registrera order ---------------------------------------------------------------------

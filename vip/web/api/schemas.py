@@ -79,13 +79,17 @@ class CustomerPage(Schema):
 
 class CustomerCreate(Schema):
     company_name = fields.String(load_default="")
-    country = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{2}$"))
+    # Parsed only: `customers.create_customer` checks every value, as for the page's form,
+    # and answers each problem at its field in the reader's language.
+    country = fields.String(
+        required=True, metadata={"description": "ISO 3166 alpha-2, for example SE."}
+    )
     market_segment = fields.String(
         load_default=None, metadata={"enum": [*_codes(MarketSegment), None]}
     )
-    admin_name = fields.String(required=True, validate=validate.Length(min=2, max=120))
-    admin_email = fields.Email(required=True, validate=validate.Length(max=254))
-    admin_language = fields.String(required=True, validate=validate.OneOf(["sv", "en"]))
+    admin_name = fields.String(required=True, metadata={"description": "2 to 120 characters."})
+    admin_email = fields.String(required=True, metadata={"format": "email"})
+    admin_language = fields.String(required=True, metadata={"enum": ["sv", "en"]})
 
 
 # -- Purchase authorizations -----------------------------------------------------------------

@@ -4,7 +4,6 @@ cross-site requests (S6-S7, S13-S17, S21, S22, S28, S36, S43, S46)."""
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from vip.services import audit
 from vip.services.errors import NotVisible, PermissionDenied
 from vip.web.api import KEY_AUTHENTICATED_BLUEPRINTS, is_api_request, problems
 from vip.web.htmx import is_htmx, redirect_to_login
+from vip.web.incidents import record_incident
 
 log = logging.getLogger("vip.errors")
 
@@ -282,18 +282,7 @@ def unexpected_error(error: Exception):
         return problems.unexpected_problem(error)
     if isinstance(error, HTTPException) and (error.code or 500) < 500:
         return http_error(error)
-    incident = uuid.uuid4().hex[:12]
-    log.error(
-        "incident %s: unhandled error on %s %s",
-        incident,
-        request.method,
-        request.path,
-        exc_info=error,
-    )
-    try:
-        db.session.rollback()
-    except Exception:  # pragma: no cover - the database itself may be what failed
-        log.exception("incident %s: rollback failed too", incident)
+    incident = record_incident(error, log)
     return _error_page(
         500,
         title=_("Something went wrong"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import uuid
 from collections.abc import Mapping
 
 from flask import current_app, g, json, request
@@ -19,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from vip.extensions import db, limiter
 from vip.services import audit
 from vip.services.errors import DomainError, NotVisible, PermissionDenied, StateConflict
+from vip.web.incidents import record_incident
 
 log = logging.getLogger("vip.api")
 
@@ -175,18 +175,7 @@ def _audit_denial(action: str, detail: str) -> None:
 def unexpected_problem(error: Exception):
     if isinstance(error, HTTPException) and (error.code or 500) < 500:
         return http_problem(error)
-    incident = uuid.uuid4().hex[:12]
-    log.error(
-        "incident %s: unhandled error on %s %s",
-        incident,
-        request.method,
-        request.path,
-        exc_info=error,
-    )
-    try:
-        db.session.rollback()
-    except Exception:  # pragma: no cover - the database itself may be what failed
-        log.exception("incident %s: rollback failed too", incident)
+    incident = record_incident(error, log)
     return problem(
         "internal-error",
         detail=_("The error was logged. Quote this incident id when you contact support."),

@@ -34,8 +34,8 @@ from vip.models import (
     PurchaseAuthorization,
     User,
 )
-from vip.services import calendar_feed
 from vip.services.authorizations import cancel_purchase_authorization
+from vip.services.bearer_secrets import digest_of
 from vip.web import calendar_document
 
 FEED_URL = re.compile(r'<input id="calendar-feed-url"[^>]*\bvalue="([^"]+)"')
@@ -119,7 +119,7 @@ def test_calendar_feed_create_with_htmx_shows_the_url_once(app, client, tenants,
     assert 'id="calendar-link-revoke"' in fragment and "hx-confirm=" in fragment
     token = url.rsplit("/", 1)[1].removesuffix(".ics")
     (feed,) = feeds(app)
-    assert feed.token_hash == calendar_feed.hash_token(token)
+    assert feed.token_hash == digest_of(token)
 
     # Shown once: the page afterwards has the dates, never the link.
     page = client.get("/account/calendar").get_data(as_text=True)

@@ -11,7 +11,6 @@ same reseller, authenticates nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from vip.extensions import db
 from vip.models import ApiKey, ApiKeyScope, Reseller, Role, User
 from vip.services import audit
 from vip.services.access import require
+from vip.services.bearer_secrets import digest_of
 from vip.services.errors import DomainError, NotVisible, StateConflict
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,6 @@ SHOWN_PREFIX_LENGTH = 12  # "vip_" and 8 characters, shown in the list
 NAME_LENGTH = (2, 80)
 #: last_used_at is written at most this often per key.
 USE_RECORD_INTERVAL = timedelta(minutes=1)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def keys_of(*, user: User) -> list[ApiKey]:
@@ -77,7 +73,7 @@ def create_key(*, user: User, name: str, scope: str, now: datetime) -> tuple[Api
         name=name,
         scope=ApiKeyScope(scope),
         prefix=secret[:SHOWN_PREFIX_LENGTH],
-        key_hash=hash_key(secret),
+        key_hash=digest_of(secret),
         created_at=now,
     )
     db.session.add(key)
@@ -132,7 +128,7 @@ def key_for_secret(secret: str) -> ApiKey | None:
         .join(ApiKey.created_by)
         .join(Reseller, Reseller.id == User.reseller_id)
         .where(
-            ApiKey.key_hash == hash_key(secret),
+            ApiKey.key_hash == digest_of(secret),
             ApiKey.revoked_at.is_(None),
             User.active.is_(True),
             User.role == Role.RESELLER_ADMIN,

@@ -24,7 +24,6 @@ every fetch, which makes subscribed clients rewrite the whole calendar each hour
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from vip.models import (
 )
 from vip.services import audit
 from vip.services.access import RESELLER_ROLES, require
+from vip.services.bearer_secrets import digest_of
 from vip.services.deadlines import GRACE_DAYS, RENEWAL_WINDOW_DAYS
 from vip.services.errors import DomainError
 from vip.services.orders import RETURN_WINDOW_DAYS, return_window_closes_on
@@ -69,10 +69,6 @@ FETCH_RECORD_INTERVAL = timedelta(minutes=1)
 UID_DOMAIN = "vip-reseller-console"
 
 NO_ACTIVE_LINK = _l("There is no calendar link to revoke.")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def feed_url(token: str) -> str:
@@ -123,7 +119,7 @@ def create_feed(*, user: User, now: datetime) -> str:
     _lock_user(user.id)
     replaced = _revoke_active(user, now, "replaced")
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    feed = CalendarFeed(user_id=user.id, token_hash=hash_token(token), created_at=now)
+    feed = CalendarFeed(user_id=user.id, token_hash=digest_of(token), created_at=now)
     db.session.add(feed)
     db.session.flush()
     audit.record(
@@ -156,7 +152,7 @@ def feed_for_token(token: str) -> CalendarFeed | None:
         .join(CalendarFeed.user)
         .join(Reseller, Reseller.id == User.reseller_id)
         .where(
-            CalendarFeed.token_hash == hash_token(token),
+            CalendarFeed.token_hash == digest_of(token),
             CalendarFeed.revoked_at.is_(None),
             User.active.is_(True),
             User.role.in_(RESELLER_ROLES),

@@ -18,6 +18,7 @@ from vip.extensions import csrf, limiter
 from vip.models import ApiKey, User
 from vip.services import api_keys, audit, idempotency
 from vip.services.authorizations import AuthorizationInvalid
+from vip.services.bearer_secrets import digest_of
 from vip.web.api import API_PREFIX, KEY_AUTHENTICATED_BLUEPRINTS
 from vip.web.api.problems import PROBLEM_MEDIA_TYPE, problem, register_handlers
 from vip.web.api.schemas import Problem
@@ -42,7 +43,7 @@ def rate_limit_key() -> str:
     secret = _bearer_secret()
     if secret is None:
         return "address:" + (request.remote_addr or "unknown")
-    return "key:" + api_keys.hash_key(secret)
+    return "key:" + digest_of(secret)
 
 
 def rate_limit() -> str:

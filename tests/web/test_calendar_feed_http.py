@@ -1,9 +1,10 @@
 """The calendar link over HTTP: the account page that creates (the URL shown once) and
-revokes it, with htmx and without; the public feed (text/calendar, no-store, 404 for an
-unknown or revoked token, last fetch recorded at most once a minute, also when SQLite has
-a writer in between); S11 (a VIP admin cannot reach the page), S13 (CSRF, POST only) and
-the feed's constant number of SQL statements at 1 and 50 customers; its ETag, 304 while
-nothing in it changed and a new tag after every kind of change that alters it."""
+revokes it, with htmx and without; the public feed (text/calendar, kept only by the client
+and revalidated every time, 404 for an unknown or revoked token, last fetch recorded at
+most once a minute, also when SQLite has a writer in between); S11 (a VIP admin cannot
+reach the page), S13 (CSRF, POST only) and the feed's constant number of SQL statements at
+1 and 50 customers; its ETag, 304 while nothing in it changed and a new tag after every
+kind of change that alters it."""
 
 from __future__ import annotations
 
@@ -229,7 +230,8 @@ def test_calendar_feed_serves_text_calendar_without_a_session(app, tenants, logi
     response = anonymous.get(path)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
-    assert "no-store" in response.headers["Cache-Control"]
+    # The client keeps it, revalidates it every time (If-None-Match), no shared cache keeps it.
+    assert response.headers["Cache-Control"] == "private, no-cache"
     assert "Set-Cookie" not in response.headers  # no session made for a calendar app
     calendar = Calendar.from_ical(response.get_data())
     uids = {str(event["UID"]) for event in calendar.walk("VEVENT")}
@@ -432,6 +434,7 @@ def test_calendar_feed_answers_304_while_nothing_in_it_changed(app, client, tena
     again = anonymous.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.get_data() == b""
     assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == "private, no-cache"
     # Another reseller's change, a sign-in and a fetch leave the feed and its tag alone.
     with in_app(app):
         other = db.session.get(Customer, tenants.b.customer.id)

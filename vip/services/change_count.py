@@ -13,6 +13,7 @@ inserts) calls `note_resellers`."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
@@ -88,3 +89,11 @@ def _apply_noted(session: Session) -> None:
             .values(change_count=Reseller.change_count + 1)
             .execution_options(synchronize_session=False)
         )
+
+
+def reseller_stamp(*, reseller_id: int, today: date) -> tuple:
+    """What a response drawn from a reseller's customers, authorizations, orders,
+    commitments and mail depends on besides who asks and in which language: the reseller,
+    its change counter and the day. The reseller's row as this transaction read it (the
+    user's time zone is on it), else one small read; equal stamps, equal data."""
+    return (reseller_id, db.session.get(Reseller, reseller_id).change_count, today.isoformat())

@@ -28,10 +28,10 @@ from vip.models import (
     OrderStatus,
     OrderType,
     PurchaseAuthorization,
-    Reseller,
     User,
 )
 from vip.services.access import can, require, visible_customers
+from vip.services.change_count import reseller_stamp
 from vip.services.commitments import at_risk_clause
 from vip.services.listing import capped_count
 from vip.services.orders import ordered_on_for_window_closing, return_window_closes_on
@@ -265,8 +265,7 @@ def section_versions(*, user: User, today: date, keys: list[str] | None = None) 
     chosen = sections_for(user) if keys is None else [SectionKey(key) for key in keys]
     for key in chosen:
         require(user, PERMISSIONS[key])
-    count = db.session.scalar(select(Reseller.change_count).where(Reseller.id == user.reseller_id))
-    stamp = (count, today.isoformat(), user.id, user.role.value, user.reseller_id)
+    stamp = (*reseller_stamp(reseller_id=user.reseller_id, today=today), user.id, user.role.value)
     return {key.value: (key.value, *stamp) for key in chosen}
 
 

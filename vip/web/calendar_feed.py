@@ -102,7 +102,7 @@ def feed(token: str):
     # once the reading one has ended (record_fetch ends it).
     write_from_a_read_request()
     calendar_feed.record_fetch(feed_id=found.id, now=clock.now())
-    # Cache-Control: no-store comes with every response (vip/web/security.py).
+    # Cache-Control: private, no-cache (vip/web/security.py): kept, revalidated every time.
     response = current_app.response_class(
         body,
         headers={

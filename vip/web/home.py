@@ -1,7 +1,7 @@
 """The landing page: for reseller users the team's dashboard (Översikt), whose sections
 refresh one by one over htmx; VIP admins go to their Admin Console."""
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
@@ -10,10 +10,7 @@ from vip.models import Role
 from vip.services import dashboard
 from vip.web.htmx import is_htmx
 from vip.web.labels import dashboard_section_labels
-from vip.web.versions import entity_tag
-
-#: The version of a section the page shows, sent back by its refresh (_section.html).
-SHOWN_HEADER = "X-VIP-Shown"
+from vip.web.versions import entity_tag, shown_is_current
 
 
 def _tags(versions: dict) -> dict[str, str]:
@@ -52,7 +49,7 @@ def dashboard_section(section: str):
         return redirect(url_for("home.index", _anchor=f"section-{section}"))
     today = clock.today_for(current_user)
     tags = _tags(dashboard.section_versions(user=current_user, today=today, keys=[section]))
-    if request.headers.get(SHOWN_HEADER) == tags[section]:
+    if shown_is_current(tags[section]):
         return "", 204
     return render_template(
         "dashboard/_section.html",

@@ -6,10 +6,12 @@ from flask import Blueprint, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from vip import clock
 from vip.models import NotificationStatus
-from vip.services import job, outbox
+from vip.services import access, job, outbox
 from vip.services.errors import DomainError
 from vip.web.htmx import is_htmx, partial_with_flash_or_redirect, render_page_or_partial
+from vip.web.versions import reseller_data_tag, shown_is_current
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -18,7 +20,7 @@ bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 @login_required
 def index():
     status = request.args.get("status", "")
-    page_only = {} if is_htmx() else {"preview": job.tomorrows_run(user=current_user)}
+    page_only = {} if is_htmx() else _preview_context()
     items = outbox.outbox_of(user=current_user, status=status)
     return render_page_or_partial(
         "outbox/index.html",
@@ -34,10 +36,26 @@ def index():
 @login_required
 def preview():
     """Tomorrow's job run for this reseller: what it would change and which mail it would
-    deliver. Refreshed after any change made on the page."""
+    deliver. Refreshed after any change made on the page: 204 when nothing it shows changed."""
+    access.require(current_user, "outbox.view")
+    shown = _preview_tag()
+    if shown_is_current(shown):
+        return "", 204
     return render_page_or_partial(
-        "outbox/preview.html", "outbox/_preview.html", preview=job.tomorrows_run(user=current_user)
+        "outbox/preview.html", "outbox/_preview.html", **_preview_context(shown)
     )
+
+
+def _preview_tag() -> str:
+    today = clock.today_for(current_user)
+    return reseller_data_tag("outbox-preview", user=current_user, today=today)
+
+
+def _preview_context(shown: str | None = None) -> dict:
+    """The preview and the version it shows, read before it: a change in between makes
+    the next refresh render again."""
+    shown = shown or _preview_tag()
+    return {"preview": job.tomorrows_run(user=current_user), "shown": shown}
 
 
 @bp.post("/<int:notification_id>/retry")

@@ -42,6 +42,7 @@ from vip.web.labels import (
     RENEWAL_STAGE_LABELS,
 )
 from vip.web.template_helpers import renewal_stage_label
+from vip.web.versions import reseller_data_tag, shown_is_current
 
 bp = Blueprint("renewals", __name__)
 
@@ -106,12 +107,15 @@ def pipeline_chart():
     """The renewal pipeline chart: its partial for htmx (and the lead's dashboard), a page
     of its own otherwise."""
     access.require(current_user, "customers.view")
+    today = clock.today_for(current_user)
+    shown = reseller_data_tag("pipeline", user=current_user, today=today)
+    if shown_is_current(shown):  # a refresh after a change that left the chart as it is
+        return "", 204
     return render_page_or_partial(
         "renewals/pipeline.html",
         "renewals/_pipeline.html",
-        pipeline=pipeline.renewal_pipeline(
-            reseller_id=current_user.reseller_id, today=clock.today_for(current_user)
-        ),
+        pipeline=pipeline.renewal_pipeline(reseller_id=current_user.reseller_id, today=today),
+        shown=shown,
     )
 
 

@@ -173,6 +173,11 @@ def refuse_cross_site_requests():
     )
 
 
+#: Responses a client may keep but must revalidate before every use (If-None-Match, 304),
+#: and only in its own cache: the calendar feed, whose link is its key (S16).
+REVALIDATED = frozenset({"calendar_feed.feed"})
+
+
 def set_security_headers(response):
     headers = response.headers
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -180,7 +185,9 @@ def set_security_headers(response):
     headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if request.endpoint != "static":
+    if request.endpoint in REVALIDATED:
+        headers["Cache-Control"] = "private, no-cache"
+    elif request.endpoint != "static":
         headers["Cache-Control"] = "no-store"
         response.vary.add("HX-Request")
         response.vary.add("Cookie")

@@ -121,3 +121,39 @@ def test_a_render_resolves_its_translations_once_and_still_escapes(app, monkeypa
     assert resolved == [1]
     with app.test_request_context(), force_locale("en"):
         assert render_template_string(source, name="&").startswith("Customers|Customers|&amp;|")
+
+
+# --- dates and counts of a render, bound to its locale once -----------------------------------
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_a_render_formats_dates_and_counts_as_flask_babel_does(app, language):
+    """formatting_context: the same text as Flask-Babel's format_date and format_decimal for
+    dates, datetimes (in the user's time zone), named and pattern formats, integers and
+    fractions, in both languages."""
+    from datetime import UTC, datetime
+
+    from flask_babel import format_date, format_decimal
+
+    values = {
+        "days": [date(2026, 1, 1), date(2026, 12, 31), TODAY, date(2030, 2, 28)],
+        "moments": [datetime(2026, 12, 31, 23, 30, tzinfo=UTC)],
+        "numbers": [0, 7, 999, 1000, 12345, 1234567, -4321, 2.5, 1234.5678],
+    }
+    source = (
+        "{% for d in days %}{{ format_date(d) }}|{{ format_date(d, 'long') }}|"
+        "{{ format_date(d, 'short') }}|{{ format_date(d, 'd MMM') }}|{% endfor %}"
+        "{% for m in moments %}{{ format_date(m) }}|{% endfor %}"
+        "{% for n in numbers %}{{ format_decimal(n) }}|{% endfor %}"
+    )
+    with app.test_request_context(), force_locale(language):
+        expected = "".join(
+            f"{format_date(d)}|{format_date(d, 'long')}|{format_date(d, 'short')}|"
+            f"{format_date(d, 'd MMM')}|"
+            for d in values["days"]
+        )
+        expected += "".join(f"{format_date(m)}|" for m in values["moments"])
+        expected += "".join(f"{format_decimal(n)}|" for n in values["numbers"])
+        rendered = render_template_string(source, **values)
+    assert rendered == expected
+    assert ("1 234 567" if language == "sv" else "1,234,567") in rendered.replace("\xa0", " ")

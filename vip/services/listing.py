@@ -46,13 +46,23 @@ class CustomerPage:
         return self.has_more
 
 
+def _capped(query: Select, id_column, cap: int | None) -> Select:
+    cap = COUNT_CAP if cap is None else cap
+    limited = query.with_only_columns(id_column).order_by(None).limit(cap + 1)
+    return select(func.count()).select_from(limited.subquery())
+
+
 def capped_count(query: Select, *, id_column=Customer.id, cap: int | None = None) -> int:
     """The rows of `query`, counted up to `cap` + 1 (COUNT_CAP unless given: an index
     range, never the table). `id_column` is the primary key of the rows counted, when they
     are not customers."""
-    cap = COUNT_CAP if cap is None else cap
-    limited = query.with_only_columns(id_column).order_by(None).limit(cap + 1)
-    return db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0
+    return db.session.scalar(_capped(query, id_column, cap)) or 0
+
+
+def capped_counts(queries: list[Select], *, id_column=Customer.id) -> list[int]:
+    """`capped_count` of each query, all in one statement."""
+    counts = [_capped(query, id_column, None).scalar_subquery() for query in queries]
+    return [count or 0 for count in db.session.execute(select(*counts)).one()]
 
 
 def paginate(

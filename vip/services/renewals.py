@@ -248,12 +248,13 @@ def _assigned_count():
     )
 
 
-def _lines_query(customers: Select) -> Select:
-    """One row per customer and renewable product of the current term."""
+def _lines_query(customers: Select, customer=Customer) -> Select:
+    """One row per customer and renewable product of the current term: the customer
+    itself, or what `customer` names of it (its id, when the caller has the customers)."""
     ids = customers.with_only_columns(Customer.id).order_by(None)
     return (
         select(
-            Customer,
+            customer,
             Product,
             func.sum(OrderLine.quantity).label("purchased"),
             returned_licenses().label("returned"),
@@ -288,14 +289,14 @@ def lines_by_customer(customer_ids: list[int]) -> dict[int, list[RenewalLine]]:
         return {}
     grouped: dict[int, list[RenewalLine]] = {}
     rows = db.session.execute(
-        _lines_query(select(Customer).where(Customer.id.in_(customer_ids))).order_by(
-            Product.name, Product.sku
-        )
+        _lines_query(
+            select(Customer).where(Customer.id.in_(customer_ids)), customer=Customer.id
+        ).order_by(Product.name, Product.sku)
     )
-    for customer, product, purchased, returned, assigned in rows:
+    for customer_id, product, purchased, returned, assigned in rows:
         line = _line(product, purchased, returned, assigned)
         if _renewable(line):
-            grouped.setdefault(customer.id, []).append(line)
+            grouped.setdefault(customer_id, []).append(line)
     return grouped
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from babel.dates import format_date as format_date_pattern
 from babel.dates import format_skeleton
+from babel.numbers import format_decimal as format_decimal_pattern
 from flask import Flask, has_request_context
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
@@ -49,6 +51,9 @@ PIPELINE_STATUS_LABELS = {
 
 
 # -- Dates and words ------------------------------------------------------------------------
+
+#: Babel's named date formats (Flask-Babel's defaults: the app configures none).
+DATE_FORMS = ("short", "medium", "long", "full")
 
 
 def month_abbreviation(day) -> str:
@@ -186,6 +191,36 @@ def translations_context() -> dict:
     }
 
 
+@lru_cache(maxsize=16384)
+def _date_text(day: date, form: str, locale: str) -> str:
+    return format_date_pattern(day, form, locale=locale)
+
+
+@lru_cache(maxsize=16384)
+def _count_text(number: int, locale: str) -> str:
+    return format_decimal_pattern(number, locale=locale)
+
+
+def formatting_context() -> dict:
+    """`format_date` and `format_decimal` of one render, bound to its locale once: the same
+    text as Flask-Babel's (the default formats), a date or an integer formatted once per
+    process and locale (lists repeat the same dates and counts on every row). A datetime
+    (moved to the user's time zone first), a pattern or a fraction goes to Flask-Babel."""
+    locale = str(get_locale())
+
+    def format_date_once(value=None, format=None, rebase=True):
+        if type(value) is date and (format is None or format in DATE_FORMS):
+            return _date_text(value, format or "medium", locale)
+        return format_date(value, format, rebase)
+
+    def format_decimal_once(number, format=None):
+        if type(number) is int and format is None:
+            return _count_text(number, locale)
+        return format_decimal(number, format)
+
+    return {"format_date": format_date_once, "format_decimal": format_decimal_once}
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         format_date=format_date,
@@ -208,5 +243,6 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.tests.update(STATUS_TESTS)
     app.context_processor(translations_context)
+    app.context_processor(formatting_context)
     app.context_processor(labels_context)
     app.context_processor(renewal_banner)

@@ -14,6 +14,12 @@ API_PREFIX = "/api/v1"
 KEY_AUTHENTICATED_BLUEPRINTS: set[str] = set()
 
 
+#: The API's reference page is a page of the console (its header, its session, the reader's
+#: language), not an answer of the API (vip/web/api/reference.py).
+REFERENCE_PAGE = API_PREFIX + "/docs"
+
+
 def is_api_request() -> bool:
     """The request is the API's: it authenticates by key, never by the session cookie."""
-    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+    path = request.path
+    return path != REFERENCE_PAGE and (path == API_PREFIX or path.startswith(API_PREFIX + "/"))

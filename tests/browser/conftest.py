@@ -2,7 +2,8 @@
 
 `chromium` is one browser per session; `live_server` serves the test's `app` on a free
 port; `page` is a fresh browser context per test (Swedish locale unless the test says
-otherwise) and saves a screenshot into test-artifacts/browser/ when the test fails.
+otherwise) and saves a screenshot into test-artifacts/browser/ when the test fails;
+`demo_ids` loads the demo for the every-screen tests (tests/browser/support.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,25 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from tests.conftest import ARTIFACTS
+from tests.browser.support import PARTNER_ADMIN, SIGN_INS, TWO_FACTOR
+from tests.conftest import ARTIFACTS, PASSWORD, TODAY
+from tests.support import enrol_two_factor, public_dns, subscribe
+from vip import clock
+from vip.demo import load_demo
 from vip.extensions import db
+from vip.models import (
+    AuthorizationStatus,
+    Customer,
+    Invitation,
+    Order,
+    PurchaseAuthorization,
+    User,
+)
+from vip.services.accounts import set_password_token
+from vip.services.invitations import token_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -156,3 +172,54 @@ def page(request, new_context, locale):
         except Exception as error:  # the screenshot must never hide the failure itself
             print(f"could not save a failure screenshot: {error}")
     page.close()
+
+
+@pytest.fixture
+def demo_ids(app, monkeypatch) -> dict[str, object]:
+    """The demo (`vip demo`), a webhook endpoint and Erik's second factor, and the ids and
+    tokens the every-screen tests' pages need (`PAGES` of test_every_screen.py)."""
+    public_dns(monkeypatch, {"hooks.reseller.example": "93.184.216.34"})
+    with app.test_request_context():
+        load_demo(today=TODAY, password=PASSWORD)
+        anna, erik = (
+            db.session.scalar(sa.select(User.id).where(User.email == SIGN_INS[who]))
+            for who in (PARTNER_ADMIN, TWO_FACTOR)
+        )
+        webhook, _ = subscribe(anna, "https://hooks.reseller.example/vip", description="CRM")
+        enrol_two_factor(erik, now=clock.now())
+
+        def customer(name: str) -> int:
+            return db.session.scalar(sa.select(Customer.id).where(Customer.company_name == name))
+
+        bryggeri = customer("Bryggeriet i Norr AB")
+        pas = PurchaseAuthorization
+        ids = {
+            "kund": customer("Kund AB"),
+            "bryggeri": bryggeri,
+            "arkitekter": customer("Lindholmen Arkitekter AB"),
+            "pending_pa": db.session.scalar(
+                sa.select(pas.id)
+                .where(pas.customer_id == bryggeri, pas.status == AuthorizationStatus.PENDING)
+                .order_by(pas.id)
+                .limit(1)
+            ),
+            "open_order": db.session.scalar(
+                sa.select(Order.id).where(Order.customer_id == bryggeri).order_by(Order.id.desc())
+            ),
+            "invitation_token": token_for(
+                db.session.scalar(
+                    sa.select(Invitation)
+                    .join(Customer)
+                    .where(Customer.company_name == "Nordljus Design AB")
+                )
+            ),
+            "set_password_token": set_password_token(
+                db.session.scalar(sa.select(User).where(User.email == "erik@reseller.example"))
+            ),
+        }
+        ids["webhook"] = webhook
+        ids["ordered_pa"] = db.session.scalar(
+            sa.select(Order.authorization_id).where(Order.id == ids["open_order"])
+        )
+        db.session.remove()
+    return ids

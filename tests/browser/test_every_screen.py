@@ -11,43 +11,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, TODAY
-from tests.support import enrol_two_factor, public_dns, subscribe
-from vip import clock
-from vip.demo import load_demo
-from vip.extensions import db
-from vip.models import (
-    AuthorizationStatus,
-    Customer,
-    Invitation,
-    Order,
-    PurchaseAuthorization,
-    User,
+from tests.browser.support import (
+    ANONYMOUS,
+    DIALOGS,
+    PARTNER_ADMIN,
+    PHONE,
+    SIGN_INS,
+    TWO_FACTOR,
+    VIP_ADMIN,
+    Sweep,
+    horizontal_overflow,
+    sweep_for,
 )
-from vip.services.accounts import set_password_token
-from vip.services.invitations import token_for
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-PHONE = {"width": 390, "height": 844}
-#: A 1280 x 800 laptop at 200 % zoom has this many CSS pixels.
-ZOOMED_LAPTOP = {"width": 640, "height": 400}
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
-
-
-#: The dialogs the sweep must have opened (on every page that offers one of them).
-DIALOGS = {
-    "/customers/N/authorizations/new",
-    "/authorizations/N/order/new",
-    "/orders/N/return/new",
-    "/customers/N/renewal/new",
-    "/customers/N/commitment/request",
-}
 
 
 @dataclass(frozen=True)
@@ -58,21 +37,7 @@ class Page:
     endpoint: str
     path: str
     who: str
-    #: Parts axe-core leaves out: only the third-party Swagger UI widget of the API
-    #: reference, whose own markup has known violations (README, "Every screen, every user").
-    not_axe: tuple[str, ...] = ()
 
-
-PARTNER_ADMIN = "partner admin"
-VIP_ADMIN = "VIP admin"
-ANONYMOUS = "anonymous"
-#: A user with a second factor, between the password and the code.
-TWO_FACTOR = "two-factor user"
-SIGN_INS = {
-    PARTNER_ADMIN: "anna@reseller.example",
-    VIP_ADMIN: "it@kund.example",
-    TWO_FACTOR: "erik@reseller.example",
-}
 
 #: Every page of the app, in the order the sweep opens them (one login per user).
 PAGES = (
@@ -114,7 +79,7 @@ PAGES = (
     Page("webhooks.deliveries", "/settings/webhooks/{webhook}/deliveries", PARTNER_ADMIN),
     Page("auth.two_factor", "/account/two-factor", PARTNER_ADMIN),
     Page("api_keys.index", "/settings/api-keys", PARTNER_ADMIN),
-    Page("api_reference.reference", "/api/v1/docs", PARTNER_ADMIN, not_axe=("#api-reference",)),
+    Page("api_reference.reference", "/api/v1/docs", PARTNER_ADMIN),
     Page("errors", "/customers/999999/info", PARTNER_ADMIN),
     Page("admin_console.home", "/console", VIP_ADMIN),
     Page("admin_console.choose", "/console/choose", VIP_ADMIN),
@@ -161,233 +126,9 @@ def test_every_page_is_in_the_sweep(app):
     assert missing == [], missing
 
 
-@pytest.fixture
-def demo_ids(app, monkeypatch) -> dict[str, object]:
-    """The demo (`vip demo`), a webhook endpoint and Erik's second factor, and the ids and
-    tokens `PAGES` need."""
-    public_dns(monkeypatch, {"hooks.reseller.example": "93.184.216.34"})
-    with app.test_request_context():
-        load_demo(today=TODAY, password=PASSWORD)
-        anna, erik = (
-            db.session.scalar(sa.select(User.id).where(User.email == SIGN_INS[who]))
-            for who in (PARTNER_ADMIN, TWO_FACTOR)
-        )
-        webhook, _ = subscribe(anna, "https://hooks.reseller.example/vip", description="CRM")
-        enrol_two_factor(erik, now=clock.now())
-
-        def customer(name: str) -> int:
-            return db.session.scalar(sa.select(Customer.id).where(Customer.company_name == name))
-
-        bryggeri = customer("Bryggeriet i Norr AB")
-        pas = PurchaseAuthorization
-        ids = {
-            "kund": customer("Kund AB"),
-            "bryggeri": bryggeri,
-            "arkitekter": customer("Lindholmen Arkitekter AB"),
-            "pending_pa": db.session.scalar(
-                sa.select(pas.id)
-                .where(pas.customer_id == bryggeri, pas.status == AuthorizationStatus.PENDING)
-                .order_by(pas.id)
-                .limit(1)
-            ),
-            "open_order": db.session.scalar(
-                sa.select(Order.id).where(Order.customer_id == bryggeri).order_by(Order.id.desc())
-            ),
-            "invitation_token": token_for(
-                db.session.scalar(
-                    sa.select(Invitation)
-                    .join(Customer)
-                    .where(Customer.company_name == "Nordljus Design AB")
-                )
-            ),
-            "set_password_token": set_password_token(
-                db.session.scalar(sa.select(User).where(User.email == "erik@reseller.example"))
-            ),
-        }
-        ids["webhook"] = webhook
-        ids["ordered_pa"] = db.session.scalar(
-            sa.select(Order.authorization_id).where(Order.id == ids["open_order"])
-        )
-        db.session.remove()
-    return ids
-
-
-def run_axe(page, context: str = "document", exclude: tuple[str, ...] = ()) -> list[str]:
-    """axe-core's serious and critical violations on the page (or in `context`, a CSS
-    selector, but for `exclude`), one line per rule with its first targets."""
-    return page.evaluate(
-        """async ([selector, exclude]) => {
-          const include = selector === "document" ? document : document.querySelector(selector);
-          const within = [include === document ? "html" : selector];
-          const context = exclude.length
-            ? { include: [within], exclude: exclude.map((e) => [e]) }
-            : include;
-          const results = await axe.run(context, { resultTypes: ["violations"] });
-          return results.violations
-            .filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => `${v.impact} ${v.id}: ${v.help} at ` +
-                        v.nodes.slice(0, 4).map((n) => n.target.join(" ")).join(", "));
-        }""",
-        [context, list(exclude)],
-    )
-
-
-def horizontal_overflow(page) -> str | None:
-    """None when the page does not scroll sideways; else what sticks out the furthest."""
-    return page.evaluate(
-        """() => {
-          const width = window.innerWidth;
-          if (document.documentElement.scrollWidth <= width) return null;
-          let widest = null, right = width;
-          const clipped = (element) => {
-            let up = element.parentElement;
-            for (; up && up !== document.body; up = up.parentElement) {
-              if (getComputedStyle(up).overflowX !== "visible") return true;
-            }
-            return false;
-          };
-          for (const element of document.body.querySelectorAll("*")) {
-            const box = element.getBoundingClientRect();
-            if (box.right <= right + 0.5 || clipped(element)) continue;
-            if (box.right > right + 0.5 && getComputedStyle(element).position !== "fixed") {
-              right = box.right;
-              widest = element;
-            }
-          }
-          const name = widest ? widest.tagName.toLowerCase() + (widest.id ? "#" + widest.id : "")
-            + (widest.className && typeof widest.className === "string"
-               ? "." + widest.className.trim().split(/\\s+/).join(".") : "") : "?";
-          return `scrollWidth ${document.documentElement.scrollWidth} > ${width}: ${name}`;
-        }"""
-    )
-
-
-def dialog_openers(page) -> list[str]:
-    """One opener of each kind of dialog on the page (by its URL with the ids taken out)."""
-    return page.evaluate(
-        """() => {
-          const seen = new Set(), ids = [];
-          document.querySelectorAll("[data-opens-dialog]").forEach((el, index) => {
-            const kind = (el.getAttribute("hx-get") || "").replace(/\\d+/g, "N");
-            if (seen.has(kind) || !el.checkVisibility()) return;
-            seen.add(kind);
-            el.setAttribute("data-sweep-opener", String(index));
-            ids.push(`[data-sweep-opener="${index}"]`);
-          });
-          return ids;
-        }"""
-    )
-
-
-class Sweep:
-    """Opens pages and dialogs and writes down what is wrong with them."""
-
-    def __init__(self, page, language: str):
-        self.page = page
-        self.language = language
-        self.problems: list[str] = []
-        self.dialogs: set[str] = set()
-
-    def check(self, label: str, not_axe: tuple[str, ...] = ()) -> None:
-        page = self.page
-        page.set_viewport_size(PHONE)
-        overflow = horizontal_overflow(page)
-        if overflow:
-            self.problems.append(f"{label} at 390 px: {overflow}")
-        for violation in run_axe(page, exclude=not_axe):
-            self.problems.append(f"{label}: {violation}")
-        page.set_viewport_size(ZOOMED_LAPTOP)
-        overflow = horizontal_overflow(page)
-        if overflow:
-            self.problems.append(f"{label} at 640 px: {overflow}")
-        page.set_viewport_size(PHONE)
-
-    def visit(self, path: str, not_axe: tuple[str, ...] = ()) -> None:
-        response = self.page.goto(path)
-        assert response is not None
-        self.page.wait_for_load_state()
-        label = f"[{self.language}] {path}"
-        expect(self.page.locator("html")).to_have_attribute("lang", self.language)
-        self.check(label, not_axe)
-        for opener in dialog_openers(self.page):
-            self.check_dialog(label, opener)
-
-    def check_dialog(self, label: str, opener: str) -> None:
-        page = self.page
-        name = page.locator(opener).inner_text().strip()
-        self.dialogs.add(re.sub(r"\d+", "N", page.locator(opener).get_attribute("hx-get")))
-        page.locator(opener).click()
-        dialog = page.locator("dialog[open]")
-        expect(dialog).to_be_visible()
-        label = f"{label} dialog {name!r}"
-        for size in (PHONE, ZOOMED_LAPTOP):
-            page.set_viewport_size(size)
-            box = dialog.bounding_box()
-            if box["x"] < 0 or box["x"] + box["width"] > size["width"] + 0.5:
-                self.problems.append(f"{label} at {size['width']} px: wider than the screen")
-            overflow = page.evaluate(
-                "() => { const d = document.querySelector('dialog[open]');"
-                " return d.scrollWidth > d.clientWidth ? d.scrollWidth - d.clientWidth : 0; }"
-            )
-            if overflow:
-                self.problems.append(f"{label} at {size['width']} px: scrolls {overflow} px")
-        page.set_viewport_size(PHONE)
-        for violation in run_axe(page, "dialog[open]"):
-            self.problems.append(f"{label}: {violation}")
-        page.keyboard.press("Escape")
-        expect(page.locator("dialog")).to_have_count(0)
-
-    def open_menu(self) -> None:
-        """The header's menu, on a narrow screen a button that opens it."""
-        summary = self.page.locator("details.nav-menu > summary")
-        closed = self.page.locator("details.nav-menu[open]").count() == 0
-        if summary.count() and summary.is_visible() and closed:
-            summary.click()
-
-    def switch_language(self) -> None:
-        if self.page.locator("html").get_attribute("lang") != self.language:
-            self.open_menu()
-            self.page.locator(f'.language-switcher button[value="{self.language}"]').click()
-            expect(self.page.locator("html")).to_have_attribute("lang", self.language)
-
-    def sign_in(self, email: str) -> None:
-        page = self.page
-        page.goto("/login")
-        self.switch_language()
-        page.locator("#email").fill(email)
-        page.locator("#password").fill(PASSWORD)
-        page.locator("form button[type=submit].primary").click()
-        expect(page.locator("#email")).to_have_count(0)
-        self.switch_language()
-
-    def sign_out(self) -> None:
-        self.open_menu()
-        self.page.locator("form[action$='/logout'] button").click()
-        expect(self.page.locator("#email")).to_be_visible()
-
-    def import_pages(self) -> None:
-        """The import page with a checked file's problems, then a valid file's preview and
-        its progress page."""
-        page = self.page
-        page.goto("/customers/import")
-        page.locator("#import-file").set_input_files(str(FIXTURES / "every-problem.csv"))
-        page.locator("#import-upload button[type=submit]").click()
-        expect(page.locator("#import-problems")).to_be_visible()
-        self.check(f"[{self.language}] /customers/import with problems")
-        page.locator("#import-file").set_input_files(str(FIXTURES / "utf8-bom-comma.csv"))
-        page.locator("#import-upload button[type=submit]").click()
-        run_form = page.locator("#import-result form[action*='/run']")
-        expect(run_form).to_be_visible()
-        self.check(f"[{self.language}] /customers/import preview")
-        token = re.search(r"/customers/import/(\w+)/run", run_form.get_attribute("action"))
-        self.visit(f"/customers/import/{token.group(1)}/progress")
-
-
 @pytest.mark.parametrize("language", ["sv", "en"])
 def test_every_page_fits_a_phone_and_passes_axe(demo_ids, live_server, new_context, language):
-    context = new_context(locale="sv-SE" if language == "sv" else "en-GB", viewport=PHONE)
-    context.add_init_script(path=str(AXE))
-    sweep = Sweep(context.new_page(), language)
+    sweep = sweep_for(new_context, language)
     signed_in = ANONYMOUS
     for page_spec in PAGES:
         if page_spec.who != signed_in:
@@ -397,7 +138,7 @@ def test_every_page_fits_a_phone_and_passes_axe(demo_ids, live_server, new_conte
             signed_in = page_spec.who
             if page_spec.who == PARTNER_ADMIN:
                 sweep.import_pages()
-        sweep.visit(page_spec.path.format(**demo_ids), page_spec.not_axe)
+        sweep.visit(page_spec.path.format(**demo_ids))
     assert sweep.problems == [], "\n".join(sweep.problems)
     assert sweep.dialogs >= DIALOGS
 

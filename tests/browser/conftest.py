@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from vip.models import (
     User,
 )
 from vip.services.accounts import set_password_token
+from vip.services.commitments import request_commitment
 from vip.services.invitations import token_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -176,7 +178,8 @@ def page(request, new_context, locale):
 
 @pytest.fixture
 def demo_ids(app, monkeypatch) -> dict[str, object]:
-    """The demo (`vip demo`), a webhook endpoint and Erik's second factor, and the ids and
+    """The demo (`vip demo`), a webhook endpoint, Erik's second factor and a three-year
+    commitment waiting for the vendor's answer (Lindholmen Arkitekter AB), and the ids and
     tokens the every-screen tests' pages need (`PAGES` of test_every_screen.py)."""
     public_dns(monkeypatch, {"hooks.reseller.example": "93.184.216.34"})
     with app.test_request_context():
@@ -220,6 +223,14 @@ def demo_ids(app, monkeypatch) -> dict[str, object]:
         ids["webhook"] = webhook
         ids["ordered_pa"] = db.session.scalar(
             sa.select(Order.authorization_id).where(Order.id == ids["open_order"])
+        )
+        # A 3YC waiting for the vendor's answer: the customer page offers its answer dialog.
+        request_commitment(
+            user=db.session.get(User, anna),
+            customer_id=ids["arkitekter"],
+            today=TODAY,
+            minimum_quantity=20,
+            requested_on=TODAY - timedelta(days=5),
         )
         db.session.remove()
     return ids

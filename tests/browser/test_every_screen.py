@@ -50,6 +50,7 @@ PAGES = (
     Page("customers.new", "/customers/new", PARTNER_ADMIN),
     Page("customers.details", "/customers/{kund}", PARTNER_ADMIN),
     Page("customers.tab", "/customers/{bryggeri}/info", PARTNER_ADMIN),
+    Page("customers.tab", "/customers/{arkitekter}/info", PARTNER_ADMIN),  # a 3YC requested
     Page("customers.tab", "/customers/{bryggeri}/plans", PARTNER_ADMIN),
     Page("customers.tab", "/customers/{bryggeri}/orders", PARTNER_ADMIN),
     Page("customers.tab", "/customers/{kund}/renewals", PARTNER_ADMIN),
@@ -66,6 +67,7 @@ PAGES = (
     Page("renewals.record_form", "/customers/{kund}/renewal/new", PARTNER_ADMIN),
     Page("commitments.new_request", "/customers/{bryggeri}/commitment/request", PARTNER_ADMIN),
     Page("commitments.answer", "/customers/{kund}/commitment/answer", PARTNER_ADMIN),
+    Page("commitments.answer", "/customers/{arkitekter}/commitment/answer", PARTNER_ADMIN),
     Page("outbox.index", "/outbox", PARTNER_ADMIN),
     Page("outbox.preview", "/outbox/preview", PARTNER_ADMIN),
     Page("team.index", "/team", PARTNER_ADMIN),

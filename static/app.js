@@ -144,9 +144,12 @@
   // Screen readers hear what a swap changed: the text of a swapped-in element marked
   // data-announce (a list's result count, say) is put into the page's live region
   // #announcer. (A live region that arrives with the swap itself is not read out.)
-  function announce(text) {
+  // data-announce="changes" (a polled progress) is read out only when its text changed.
+  var lastAnnounced = "";
+  function announce(text, onlyChanges) {
     var region = document.getElementById("announcer");
-    if (!region || !text) return;
+    if (!region || !text || (onlyChanges && text === lastAnnounced)) return;
+    lastAnnounced = text;
     region.textContent = "";
     setTimeout(function () { region.textContent = text; }, 30);
   }
@@ -154,7 +157,10 @@
     var root = event.detail.elt;
     if (!root || root === document.body || !root.querySelector) return;
     var marked = root.matches("[data-announce]") ? root : root.querySelector("[data-announce]");
-    if (marked) announce(marked.textContent.trim().replace(/\s+/g, " "));
+    if (marked) {
+      announce(marked.textContent.trim().replace(/\s+/g, " "),
+               marked.getAttribute("data-announce") === "changes");
+    }
   });
 
   // A request that took keyboard focus away (its button disabled meanwhile, or the focused

@@ -325,6 +325,7 @@ def test_calendar_feed_uids_stable_across_fetches_and_unrelated_changes(app, ten
         newcomer = add_customer(tenants.a, "Nykomling AB", anniversary=day(3))
         add_authorization(tenants.a, newcomer.id)
         add_order(newcomer, order_date=day(-1))
+        newcomer_id = newcomer.id
         after = events_by_uid(feed_of(tenants.a, today=day(1)))
 
     assert set(before) <= set(after)
@@ -332,7 +333,7 @@ def test_calendar_feed_uids_stable_across_fetches_and_unrelated_changes(app, ten
         assert after[uid]["ical"] == event["ical"], uid  # the same event, unchanged
     new = set(after) - set(before)
     assert len(new) == 5  # anniversary, its removal and window, the PA, the order
-    assert all(str(newcomer.id) in uid or "pa-" in uid or "order-" in uid for uid in new), new
+    assert all(str(newcomer_id) in uid or "pa-" in uid or "order-" in uid for uid in new), new
 
 
 def test_calendar_feed_renewal_gives_the_new_cycle_new_uids(app, tenants, portfolio):
@@ -348,6 +349,7 @@ def test_calendar_feed_renewal_gives_the_new_cycle_new_uids(app, tenants, portfo
             order_date=TODAY,
             quantities={product_id("Photoshop", "team", "commercial"): 5},
         )
+        renewal_id = order.id
         after = events_by_uid(feed_of(tenants.a))
 
     prefix = f"customer-{ids['soon']}-"
@@ -362,7 +364,7 @@ def test_calendar_feed_renewal_gives_the_new_cycle_new_uids(app, tenants, portfo
     # The new cycle's access removal (day 405) is beyond the 400 days.
     assert f"{prefix}access-removal-{new_cycle}{suffix}" not in after
     # The renewal order's return window is a new event; the other customers' are untouched.
-    assert after[f"order-{order.id}-return-window-closes{suffix}"]["start"] == day(14)
+    assert after[f"order-{renewal_id}-return-window-closes{suffix}"]["start"] == day(14)
     untouched = {uid for uid in before if not uid.startswith(prefix)}
     assert untouched <= set(after)
 
@@ -372,6 +374,11 @@ def test_calendar_feed_shows_only_the_resellers_own_data(app, tenants, portfolio
         # Tenant B has deadlines of every kind too.
         b_customer = add_customer(tenants.b, "Annan Återförsäljares Kund AB", anniversary=day(20))
         b_order = add_order(b_customer, order_date=day(-3))
+        b_order_id, b_order_number, b_vip_id = (
+            b_order.id,
+            b_order.vendor_order_number,
+            b_customer.vip_id,
+        )
         a_events = feed_events(tenants.a.reseller.id, TODAY, "en")
         b_events = feed_events(tenants.b.reseller.id, TODAY, "en")
         a_customers = set(
@@ -393,14 +400,14 @@ def test_calendar_feed_shows_only_the_resellers_own_data(app, tenants, portfolio
     assert f"pa-{tenants.b.authorization.id}-order-due@vip-reseller-console" in {
         event.uid for event in b_events
     }
-    assert f"order-{b_order.id}-" in "".join(event.uid for event in b_events)
+    assert f"order-{b_order_id}-" in "".join(event.uid for event in b_events)
     for secret in (
         tenants.b.customer.company_name,
         tenants.b.customer.vip_id,
         tenants.b.authorization.number,
         "Annan",
-        b_customer.vip_id,
-        b_order.vendor_order_number,
+        b_vip_id,
+        b_order_number,
     ):
         assert secret not in a_text
 

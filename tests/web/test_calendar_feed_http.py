@@ -35,9 +35,9 @@ from vip.models import (
     PurchaseAuthorization,
     User,
 )
+from vip.services import calendar_feed as calendar_feed_service
 from vip.services.authorizations import cancel_purchase_authorization
 from vip.services.bearer_secrets import digest_of
-from vip.web import calendar_document
 
 FEED_URL = re.compile(r'<input id="calendar-feed-url"[^>]*\bvalue="([^"]+)"')
 
@@ -313,10 +313,10 @@ def test_calendar_feed_fetch_is_written_after_another_writer_committed(
     path = create_link(client)
     with app.app_context():
         url = db.engine.url
-    render = calendar_document.render_ics
+    read = calendar_feed_service.feed_deadlines
 
-    def render_then_someone_writes(**kwargs):
-        body = render(**kwargs)
+    def read_then_someone_writes(**kwargs):
+        deadlines = read(**kwargs)
         if url.get_backend_name() == "sqlite":
             other = sqlite3.connect(
                 url.database, isolation_level=None, timeout=10, check_same_thread=False
@@ -331,9 +331,9 @@ def test_calendar_feed_fetch_is_written_after_another_writer_committed(
                 connection.execute(
                     update(Customer).values(company_name=Customer.company_name + " 2")
                 )
-        return body
+        return deadlines
 
-    monkeypatch.setattr(calendar_document, "render_ics", render_then_someone_writes)
+    monkeypatch.setattr(calendar_feed_service, "feed_deadlines", read_then_someone_writes)
     started = time.monotonic()
     response = client.get(path)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]

@@ -226,9 +226,24 @@ def _uid(name: str) -> str:
     return f"{name}@{UID_DOMAIN}"
 
 
+#: The customer's columns a deadline shows: rows, not entities (a large reseller's feed
+#: reads a few hundred thousand).
+CUSTOMER_COLUMNS = (
+    Customer.id.label("customer_id"),
+    Customer.company_name,
+    Customer.vip_id,
+)
+
+
 def _order_due(reseller_id: int, first: date, last: date) -> list[Deadline]:
     rows = db.session.execute(
-        select(PurchaseAuthorization, Customer)
+        select(
+            PurchaseAuthorization.id,
+            PurchaseAuthorization.order_due_on,
+            PurchaseAuthorization.created_at,
+            PurchaseAuthorization.number,
+            *CUSTOMER_COLUMNS,
+        )
         .join(Customer, Customer.id == PurchaseAuthorization.customer_id)
         .where(
             Customer.reseller_id == reseller_id,
@@ -241,13 +256,13 @@ def _order_due(reseller_id: int, first: date, last: date) -> list[Deadline]:
             kind=DeadlineKind.ORDER_DUE,
             day=pa.order_due_on,
             uid=_uid(f"pa-{pa.id}-order-due"),
-            customer_id=customer.id,
-            company_name=customer.company_name,
-            vip_id=customer.vip_id,
+            customer_id=pa.customer_id,
+            company_name=pa.company_name,
+            vip_id=pa.vip_id,
             stamp=pa.created_at,
             reference=pa.number,
         )
-        for pa, customer in rows
+        for pa in rows
     ]
 
 
@@ -255,7 +270,13 @@ def _return_windows(reseller_id: int, first: date, last: date) -> list[Deadline]
     # The range on order_date only narrows the rows read (a window of at most
     # RETURN_WINDOW_DAYS); each closing date is the orders service's.
     rows = db.session.execute(
-        select(Order, Customer)
+        select(
+            Order.id,
+            Order.order_date,
+            Order.created_at,
+            Order.vendor_order_number,
+            *CUSTOMER_COLUMNS,
+        )
         .join(Customer, Customer.id == Order.customer_id)
         .where(
             Customer.reseller_id == reseller_id,
@@ -269,14 +290,14 @@ def _return_windows(reseller_id: int, first: date, last: date) -> list[Deadline]
             kind=DeadlineKind.RETURN_WINDOW_CLOSES,
             day=return_window_closes_on(order),
             uid=_uid(f"order-{order.id}-return-window-closes"),
-            customer_id=customer.id,
-            company_name=customer.company_name,
-            vip_id=customer.vip_id,
+            customer_id=order.customer_id,
+            company_name=order.company_name,
+            vip_id=order.vip_id,
             stamp=order.created_at,
             reference=order.vendor_order_number,
             related=order.order_date,
         )
-        for order, customer in rows
+        for order in rows
         if first <= return_window_closes_on(order) <= last
     ]
 
@@ -284,8 +305,8 @@ def _return_windows(reseller_id: int, first: date, last: date) -> list[Deadline]
 def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> list[Deadline]:
     # Anniversaries whose window opening (AD-30) or access removal (AD+30) can fall in the
     # range; each date is the renewals service's, filtered to the range below.
-    customers = db.session.scalars(
-        select(Customer).where(
+    customers = db.session.execute(
+        select(*CUSTOMER_COLUMNS, Customer.anniversary_date, Customer.created_at).where(
             Customer.reseller_id == reseller_id,
             Customer.anniversary_date.between(
                 first - timedelta(days=GRACE_DAYS), last + timedelta(days=RENEWAL_WINDOW_DAYS)
@@ -306,8 +327,8 @@ def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> li
                     Deadline(
                         kind=kind,
                         day=day,
-                        uid=_uid(f"customer-{customer.id}-{name}-{cycle}"),
-                        customer_id=customer.id,
+                        uid=_uid(f"customer-{customer.customer_id}-{name}-{cycle}"),
+                        customer_id=customer.customer_id,
                         company_name=customer.company_name,
                         vip_id=customer.vip_id,
                         stamp=customer.created_at,
@@ -320,7 +341,14 @@ def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> li
 def _commitment_ends(reseller_id: int, first: date, last: date) -> list[Deadline]:
     """A running (committed or noncompliant) three-year commitment's end."""
     rows = db.session.execute(
-        select(ThreeYearCommitment, Customer)
+        select(
+            ThreeYearCommitment.id,
+            ThreeYearCommitment.ends_on,
+            ThreeYearCommitment.starts_on,
+            ThreeYearCommitment.created_at,
+            ThreeYearCommitment.minimum_quantity,
+            *CUSTOMER_COLUMNS,
+        )
         .join(Customer, Customer.id == ThreeYearCommitment.customer_id)
         .where(
             Customer.reseller_id == reseller_id,
@@ -335,14 +363,14 @@ def _commitment_ends(reseller_id: int, first: date, last: date) -> list[Deadline
             kind=DeadlineKind.COMMITMENT_ENDS,
             day=commitment.ends_on,
             uid=_uid(f"commitment-{commitment.id}-ends"),
-            customer_id=customer.id,
-            company_name=customer.company_name,
-            vip_id=customer.vip_id,
+            customer_id=commitment.customer_id,
+            company_name=commitment.company_name,
+            vip_id=commitment.vip_id,
             stamp=commitment.created_at,
             reference=str(commitment.minimum_quantity),
             related=commitment.starts_on,
         )
-        for commitment, customer in rows
+        for commitment in rows
     ]
 
 

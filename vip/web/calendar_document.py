@@ -4,15 +4,17 @@ of an iCalendar document (RFC 5545)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale, get_locale, get_translations
 from flask_babel import gettext as _
-from icalendar import Calendar, Event, vDuration
+from icalendar import Calendar, vDuration
 
 from vip.links import external_url
 from vip.services.calendar_feed import Deadline, DeadlineKind
+from vip.web.i18n import date_text
 
 REFRESH_INTERVAL = timedelta(hours=1)
 PRODID = "-//VIP Reseller Console//Calendar feed//EN"
@@ -39,8 +41,8 @@ class CalendarEvent:
     customer_id: int
 
 
-def _wording(deadline: Deadline) -> tuple[str, str]:
-    """(summary, text) of a deadline, in the current locale."""
+def _wording(deadline: Deadline, _, long_date) -> tuple[str, str]:
+    """(summary, text) of a deadline, with the render's gettext `_` and date format."""
     company = deadline.company_name
     match deadline.kind:
         case DeadlineKind.ORDER_DUE:
@@ -67,7 +69,7 @@ def _wording(deadline: Deadline) -> tuple[str, str]:
                     "Last day to request a return authorization for order %(number)s "
                     "(ordered %(date)s).",
                     number=deadline.reference,
-                    date=format_date(deadline.related, "long"),
+                    date=long_date(deadline.related),
                 ),
             )
         case DeadlineKind.RENEWAL_WINDOW_OPENS:
@@ -75,7 +77,7 @@ def _wording(deadline: Deadline) -> tuple[str, str]:
                 _("Renewal window opens: %(company)s", company=company),
                 _(
                     "The renewal of the anniversary date %(date)s can be recorded from today.",
-                    date=format_date(deadline.related, "long"),
+                    date=long_date(deadline.related),
                 ),
             )
         case DeadlineKind.ANNIVERSARY:
@@ -92,7 +94,7 @@ def _wording(deadline: Deadline) -> tuple[str, str]:
                 _(
                     "Without a recorded renewal of the anniversary date %(date)s, the "
                     "customer's access is removed today.",
-                    date=format_date(deadline.related, "long"),
+                    date=long_date(deadline.related),
                 ),
             )
         case DeadlineKind.COMMITMENT_ENDS:
@@ -102,42 +104,69 @@ def _wording(deadline: Deadline) -> tuple[str, str]:
                     "The three-year commitment of at least %(count)s licenses (from %(date)s) "
                     "ends today, on its third anniversary.",
                     count=deadline.reference,
-                    date=format_date(deadline.related, "long"),
+                    date=long_date(deadline.related),
                 ),
             )
     raise ValueError(deadline.kind)
 
 
-def calendar_events(deadlines: list[Deadline], *, language: str) -> list[CalendarEvent]:
-    """The deadlines as events, worded in `language`."""
-    events = []
+def iter_calendar_events(
+    deadlines: Iterable[Deadline], *, language: str
+) -> Iterator[CalendarEvent]:
+    """The deadlines as events, worded in `language`, one at a time. What the wording needs
+    is looked up here, once: the translations, the locale, the link to each customer's tab
+    (completed with the customer's id); the events are then made without the request, so a
+    streamed response can make them after the view returned."""
     with force_locale(language):
-        for deadline in deadlines:
-            summary, text = _wording(deadline)
-            url = external_url(
-                "customers.tab", customer_id=deadline.customer_id, tab=TABS[deadline.kind]
-            )
-            description = "\n".join(
-                [
-                    text,
-                    "",
-                    _("Customer: %(company)s", company=deadline.company_name),
-                    _("VIP ID: %(vip_id)s", vip_id=deadline.vip_id),
-                    _("Customer details: %(url)s", url=url),
-                ]
-            )
-            events.append(
-                CalendarEvent(
-                    uid=deadline.uid,
-                    day=deadline.day,
-                    summary=summary,
-                    description=description,
-                    url=url,
-                    stamp=deadline.stamp,
-                    customer_id=deadline.customer_id,
-                )
-            )
-    return events
+        translations = get_translations()
+        locale = str(get_locale())
+    urls = {kind: _customer_url_template(tab) for kind, tab in TABS.items()}
+    return _events(deadlines, translations, locale, urls)
+
+
+def _events(deadlines, translations, locale: str, urls: dict) -> Iterator[CalendarEvent]:
+    def _(text: str, **variables) -> str:  # Flask-Babel's gettext, its lookup done once
+        translated = translations.ugettext(text)
+        return translated % variables if variables else translated
+
+    def long_date(day: date) -> str:
+        return date_text(day, "long", locale)
+
+    for deadline in deadlines:
+        summary, text = _wording(deadline, _, long_date)
+        url = urls[deadline.kind].replace(URL_SENTINEL, str(deadline.customer_id), 1)
+        description = "\n".join(
+            [
+                text,
+                "",
+                _("Customer: %(company)s", company=deadline.company_name),
+                _("VIP ID: %(vip_id)s", vip_id=deadline.vip_id),
+                _("Customer details: %(url)s", url=url),
+            ]
+        )
+        yield CalendarEvent(
+            uid=deadline.uid,
+            day=deadline.day,
+            summary=summary,
+            description=description,
+            url=url,
+            stamp=deadline.stamp,
+            customer_id=deadline.customer_id,
+        )
+
+
+def calendar_events(deadlines: Iterable[Deadline], *, language: str) -> list[CalendarEvent]:
+    return list(iter_calendar_events(deadlines, language=language))
+
+
+#: A customer id no database holds (beyond ID_MAX), standing for the id in a link template.
+URL_SENTINEL = "98765432109876"
+
+
+def _customer_url_template(tab: str) -> str:
+    url = external_url("customers.tab", customer_id=int(URL_SENTINEL), tab=tab)
+    assert url.count(URL_SENTINEL) == 1
+    return url
 
 
 def calendar_name(*, reseller_name: str, language: str) -> str:
@@ -145,8 +174,8 @@ def calendar_name(*, reseller_name: str, language: str) -> str:
         return _("VIP deadlines · %(reseller)s", reseller=reseller_name)
 
 
-def render_ics(*, name: str, events: list[CalendarEvent]) -> bytes:
-    """The iCalendar document (RFC 5545) of the events: all-day events, DTEND the next day."""
+def _calendar_head(name: str) -> bytes:
+    """The calendar's own properties, by the icalendar library; its events follow."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -154,15 +183,80 @@ def render_ics(*, name: str, events: list[CalendarEvent]) -> bytes:
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
+    document = calendar.to_ical()
+    assert document.endswith(CALENDAR_END)
+    return document[: -len(CALENDAR_END)]
+
+
+CALENDAR_END = b"END:VCALENDAR\r\n"
+#: Events written per chunk of a streamed document.
+CHUNK_EVENTS = 500
+
+
+def _escaped(text: str) -> str:
+    """A TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and newline escaped,
+    as the icalendar library writes them."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def _folded(line: str) -> bytes:
+    """A content line with its CRLF, folded (RFC 5545 3.1) after 75 octets and then every
+    74 (a continuation starts with a space), never inside a UTF-8 character."""
+    data = line.encode()
+    if len(data) <= 75:
+        return data + b"\r\n"
+    parts, start, width = [], 0, 75
+    while len(data) - start > width:
+        end = start + width
+        while data[end] & 0xC0 == 0x80:  # a continuation byte: fold before its character
+            end -= 1
+        parts.append(data[start:end])
+        start, width = end, 74
+    parts.append(data[start:])
+    return b"\r\n ".join(parts) + b"\r\n"
+
+
+def _event_lines(item: CalendarEvent) -> bytes:
+    """One all-day event, DTEND the next day, as the icalendar library writes it."""
+    stamp = item.stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return b"".join(
+        (
+            b"BEGIN:VEVENT\r\n",
+            _folded(f"UID:{_escaped(item.uid)}"),
+            f"DTSTAMP:{stamp}\r\n".encode(),
+            f"DTSTART;VALUE=DATE:{item.day:%Y%m%d}\r\n".encode(),
+            f"DTEND;VALUE=DATE:{item.day + timedelta(days=1):%Y%m%d}\r\n".encode(),
+            _folded(f"SUMMARY:{_escaped(item.summary)}"),
+            _folded(f"DESCRIPTION:{_escaped(item.description)}"),
+            _folded(f"URL:{item.url}"),
+            b"TRANSP:TRANSPARENT\r\n",  # a deadline does not make anyone busy
+            b"END:VEVENT\r\n",
+        )
+    )
+
+
+def ics_chunks(*, name: str, events: Iterable[CalendarEvent]) -> Iterator[bytes]:
+    """The iCalendar document (RFC 5545) of the events, in chunks of CHUNK_EVENTS events:
+    a feed of a few hundred thousand events is streamed, never held whole. The calendar's
+    head comes from the icalendar library; the events are written line by line the way it
+    writes them (a property test parses the result back with it), which it does too slowly
+    for such a feed (about a millisecond an event)."""
+    yield _calendar_head(name)
+    batch = []
     for item in events:
-        event = Event()
-        event.add("uid", item.uid)
-        event.add("dtstamp", item.stamp)
-        event.add("dtstart", item.day)
-        event.add("dtend", item.day + timedelta(days=1))
-        event.add("summary", item.summary)
-        event.add("description", item.description)
-        event.add("url", item.url)
-        event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
-        calendar.add_component(event)
-    return calendar.to_ical()
+        batch.append(_event_lines(item))
+        if len(batch) == CHUNK_EVENTS:
+            yield b"".join(batch)
+            batch = []
+    yield b"".join(batch) + CALENDAR_END
+
+
+def render_ics(*, name: str, events: Iterable[CalendarEvent]) -> bytes:
+    """The whole document at once (ics_chunks joined)."""
+    return b"".join(ics_chunks(name=name, events=events))

@@ -92,19 +92,18 @@ def feed(token: str):
         response.set_etag(etag)
         return response
     deadlines = calendar_feed.feed_deadlines(reseller_id=user.reseller_id, today=today)
-    body = calendar_document.render_ics(
-        name=calendar_document.calendar_name(
-            reseller_name=user.reseller.name, language=user.language
-        ),
-        events=calendar_document.calendar_events(deadlines, language=user.language),
-    )
+    language = user.language  # read before the write below ends the transaction
+    name = calendar_document.calendar_name(reseller_name=user.reseller.name, language=language)
     # A GET reads in a deferred transaction; this one write begins its own, IMMEDIATE,
     # once the reading one has ended (record_fetch ends it).
     write_from_a_read_request()
     calendar_feed.record_fetch(feed_id=found.id, now=clock.now())
+    # Streamed, a chunk of events at a time: a large reseller's feed is never held whole
+    # (made from plain data, without the request, once the view has returned).
     # Cache-Control: private, no-cache (vip/web/security.py): kept, revalidated every time.
+    events = calendar_document.iter_calendar_events(deadlines, language=language)
     response = current_app.response_class(
-        body,
+        calendar_document.ics_chunks(name=name, events=events),
         headers={
             "Content-Type": "text/calendar; charset=utf-8",
             "Content-Disposition": 'inline; filename="vip-calendar.ics"',

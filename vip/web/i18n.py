@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+from functools import lru_cache
+
+from babel.dates import format_date as format_date_pattern
 from flask import (
     Blueprint,
     Flask,
@@ -35,6 +39,14 @@ def select_locale() -> str:
     if session.get("language") in languages:
         return session["language"]
     return request.accept_languages.best_match(languages) or languages[0]
+
+
+@lru_cache(maxsize=16384)
+def date_text(day: date, form: str, locale: str) -> str:
+    """Babel's `format_date` of a date in a named form ("medium", "long") or a pattern,
+    once per process for each day, form and locale: the same text as Flask-Babel's for a
+    date (no time zone applies)."""
+    return format_date_pattern(day, form, locale=locale)
 
 
 def current_language() -> str:

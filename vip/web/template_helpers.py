@@ -39,7 +39,7 @@ from vip.models import (
 from vip.services import orders, pipeline, renewals
 from vip.web import charts
 from vip.web.admin_console import chosen_customer
-from vip.web.i18n import current_language
+from vip.web.i18n import current_language, date_text
 from vip.web.labels import RENEWAL_STAGE_LABELS, labels_context
 
 PIPELINE_STATUS_LABELS = {
@@ -192,11 +192,6 @@ def translations_context() -> dict:
 
 
 @lru_cache(maxsize=16384)
-def _date_text(day: date, form: str, locale: str) -> str:
-    return format_date_pattern(day, form, locale=locale)
-
-
-@lru_cache(maxsize=16384)
 def _count_text(number: int, locale: str) -> str:
     return format_decimal_pattern(number, locale=locale)
 
@@ -210,7 +205,7 @@ def formatting_context() -> dict:
 
     def format_date_once(value=None, format=None, rebase=True):
         if type(value) is date and (format is None or format in DATE_FORMS):
-            return _date_text(value, format or "medium", locale)
+            return date_text(value, format or "medium", locale)
         return format_date(value, format, rebase)
 
     def format_decimal_once(number, format=None):

@@ -222,6 +222,11 @@ def renewals_overview():
             .mappings()
             .all()[:PAGE_SIZE]
         )
+        # SQLite hands a raw statement's dates back as text.
+        rows = [
+            {**row, "anniversary_date": date.fromisoformat(str(row["anniversary_date"]))}
+            for row in rows
+        ]
         lines: dict[int, list] = {}
         for line in connection.execute(RENEWAL_LINES, {"ids": [row["id"] for row in rows]}):
             if line.purchased - (line.returned or 0) > 0:

@@ -150,6 +150,11 @@
     var region = document.getElementById("announcer");
     if (!region || !text || (onlyChanges && text === lastAnnounced)) return;
     lastAnnounced = text;
+    if (region.textContent !== text) {  // new words: read out now
+      region.textContent = text;
+      return;
+    }
+    // The same words again (the same count twice): emptied first, so they are read again.
     region.textContent = "";
     setTimeout(function () { region.textContent = text; }, 30);
   }

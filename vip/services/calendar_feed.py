@@ -235,6 +235,21 @@ CUSTOMER_COLUMNS = (
 )
 
 
+def _deadline(kind: DeadlineKind, row, *, day: date, uid: str, **about) -> Deadline:
+    """A deadline of the customer in `row` (read with CUSTOMER_COLUMNS), stamped with the
+    row's `created_at`; `about` gives its reference and related date."""
+    return Deadline(
+        kind=kind,
+        day=day,
+        uid=_uid(uid),
+        customer_id=row.customer_id,
+        company_name=row.company_name,
+        vip_id=row.vip_id,
+        stamp=row.created_at,
+        **about,
+    )
+
+
 def _order_due(reseller_id: int, first: date, last: date) -> list[Deadline]:
     rows = db.session.execute(
         select(
@@ -252,14 +267,11 @@ def _order_due(reseller_id: int, first: date, last: date) -> list[Deadline]:
         )
     ).all()
     return [
-        Deadline(
-            kind=DeadlineKind.ORDER_DUE,
+        _deadline(
+            DeadlineKind.ORDER_DUE,
+            pa,
             day=pa.order_due_on,
-            uid=_uid(f"pa-{pa.id}-order-due"),
-            customer_id=pa.customer_id,
-            company_name=pa.company_name,
-            vip_id=pa.vip_id,
-            stamp=pa.created_at,
+            uid=f"pa-{pa.id}-order-due",
             reference=pa.number,
         )
         for pa in rows
@@ -286,14 +298,11 @@ def _return_windows(reseller_id: int, first: date, last: date) -> list[Deadline]
         )
     ).all()
     return [
-        Deadline(
-            kind=DeadlineKind.RETURN_WINDOW_CLOSES,
+        _deadline(
+            DeadlineKind.RETURN_WINDOW_CLOSES,
+            order,
             day=return_window_closes_on(order),
-            uid=_uid(f"order-{order.id}-return-window-closes"),
-            customer_id=order.customer_id,
-            company_name=order.company_name,
-            vip_id=order.vip_id,
-            stamp=order.created_at,
+            uid=f"order-{order.id}-return-window-closes",
             reference=order.vendor_order_number,
             related=order.order_date,
         )
@@ -324,14 +333,11 @@ def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> li
         ):
             if first <= day <= last:
                 found.append(
-                    Deadline(
-                        kind=kind,
+                    _deadline(
+                        kind,
+                        customer,
                         day=day,
-                        uid=_uid(f"customer-{customer.customer_id}-{name}-{cycle}"),
-                        customer_id=customer.customer_id,
-                        company_name=customer.company_name,
-                        vip_id=customer.vip_id,
-                        stamp=customer.created_at,
+                        uid=f"customer-{customer.customer_id}-{name}-{cycle}",
                         related=dates.anniversary,
                     )
                 )
@@ -359,14 +365,11 @@ def _commitment_ends(reseller_id: int, first: date, last: date) -> list[Deadline
         )
     ).all()
     return [
-        Deadline(
-            kind=DeadlineKind.COMMITMENT_ENDS,
+        _deadline(
+            DeadlineKind.COMMITMENT_ENDS,
+            commitment,
             day=commitment.ends_on,
-            uid=_uid(f"commitment-{commitment.id}-ends"),
-            customer_id=commitment.customer_id,
-            company_name=commitment.company_name,
-            vip_id=commitment.vip_id,
-            stamp=commitment.created_at,
+            uid=f"commitment-{commitment.id}-ends",
             reference=str(commitment.minimum_quantity),
             related=commitment.starts_on,
         )

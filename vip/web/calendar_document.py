@@ -165,7 +165,8 @@ URL_SENTINEL = "98765432109876"
 
 def _customer_url_template(tab: str) -> str:
     url = external_url("customers.tab", customer_id=int(URL_SENTINEL), tab=tab)
-    assert url.count(URL_SENTINEL) == 1
+    if url.count(URL_SENTINEL) != 1:  # the base URL itself holds the sentinel
+        raise ValueError(f"cannot make a link template of {url}")
     return url
 
 
@@ -184,7 +185,8 @@ def _calendar_head(name: str) -> bytes:
     calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
     document = calendar.to_ical()
-    assert document.endswith(CALENDAR_END)
+    if not document.endswith(CALENDAR_END):
+        raise ValueError("the icalendar library ended the calendar otherwise")
     return document[: -len(CALENDAR_END)]
 
 

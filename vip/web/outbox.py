@@ -52,10 +52,11 @@ def _preview_tag() -> str:
 
 
 def _preview_context(shown: str | None = None) -> dict:
-    """The preview and the version it shows, read before it: a change in between makes
-    the next refresh render again."""
-    access.require(current_user, "outbox.view")  # before the version: a VIP admin has none
-    shown = shown or _preview_tag()
+    """The preview and the version it shows (`shown`, else read here), read before it: a
+    change in between makes the next refresh render again."""
+    if shown is None:
+        access.require(current_user, "outbox.view")  # before the version: a VIP admin has none
+        shown = _preview_tag()
     return {"preview": job.tomorrows_run(user=current_user), "shown": shown}
 
 

@@ -13,6 +13,7 @@ from flask import current_app, request
 from flask_babel import get_locale
 
 from vip.services import change_count
+from vip.web.htmx import is_htmx
 
 PACKAGE = Path(__file__).resolve().parents[1]
 RELEASE_FILES = ("*.py", "*.mo")
@@ -47,7 +48,7 @@ SHOWN_HEADER = "X-VIP-Shown"
 def shown_is_current(tag: str) -> bool:
     """True for an htmx refresh of an element that already shows version `tag`: the
     route answers an empty 204, which htmx keeps as it is, and renders nothing."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get(SHOWN_HEADER) == tag
+    return is_htmx() and request.headers.get(SHOWN_HEADER) == tag
 
 
 def reseller_data_tag(kind: str, *, user, today) -> str:

@@ -2,6 +2,15 @@
 (function () {
   "use strict";
 
+  // htmx gives swapped-in elements their hx- behaviour only when the swap settles (20 ms
+  // later); a click in between followed the plain link instead (a full page, not the
+  // dialog). The clicked element is processed first, so its own handler runs (a processed
+  // element is left as it is).
+  document.addEventListener("click", function (event) {
+    var elt = event.target.closest && event.target.closest("[hx-get],[hx-post],[hx-put],[hx-patch],[hx-delete]");
+    if (elt && window.htmx) window.htmx.process(elt);
+  }, true);
+
   // Copy buttons: <button data-copy-target="input-id" data-copied-text="Copied">.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");

@@ -6,7 +6,10 @@
   "use strict";
   var USER_EVENTS = ["click", "submit", "change", "input", "keyup", "keydown", "search"];
   var LIVE = '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]';
-  var WAIT_MS = 200;  // after the request: the settle (20 ms) and after-settle triggers
+  var WAIT_MS = 180;  // after the request's settle (htmx's settle delay): after-settle triggers
+  function waitAfterRequest() {
+    return WAIT_MS + (window.htmx ? window.htmx.config.defaultSettleDelay : 20);
+  }
 
   function describe(element) {
     if (!element || !element.tagName) return String(element);
@@ -89,13 +92,13 @@
     if (!state) return;
     delete event.detail.xhr.__vipSwapCheck;
     pending.push(state);
-    state.timer = setTimeout(function () { settle(state); }, WAIT_MS);
+    state.timer = setTimeout(function () { settle(state); }, waitAfterRequest());
   });
   // The test's teardown: the checks still waiting, once their swaps have settled.
   window.__vipSwapFlush = function () {
     if (!pending.length) return null;
     return new Promise(function (resolve) {
-      setTimeout(function () { pending.slice().forEach(settle); resolve(); }, WAIT_MS);
+      setTimeout(function () { pending.slice().forEach(settle); resolve(); }, waitAfterRequest());
     });
   };
 })();

@@ -371,6 +371,20 @@ def test_escape_closes_the_dialog_and_returns_focus(page, live_server, tenants):
     assert page.evaluate("window.__marker") == 1
 
 
+def test_a_click_before_the_swap_settles_opens_the_dialog(page, live_server, tenants):
+    """htmx processes swapped-in content when the swap settles; a click on the new button
+    before then opens the dialog all the same (it followed the plain link: a full page).
+    The settle is stretched to 1.5 s so the click surely falls inside it."""
+    sign_in(page, live_server, tenants.a.admin.email)
+    open_customer(page, live_server, tenants.a.customer)
+    page.evaluate("window.__marker = 1; htmx.config.defaultSettleDelay = 1500")
+    page.get_by_role("tab", name="Planer", exact=True).click()
+    page.locator("#new-pa-button").click()
+    expect(page.locator("dialog#pa-dialog[open]")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/customers/{tenants.a.customer.id}/plans$"))
+    assert page.evaluate("window.__marker") == 1
+
+
 def test_full_page_without_javascript(new_context, live_server, tenants):
     page = new_context(java_script_enabled=False).new_page()
     customer = tenants.a.customer

@@ -477,9 +477,10 @@ def test_perf_query_count_of_the_preview_is_constant(app, path):
         assert response.status_code == 303
         counts[size], body = statements(app, client, path)
         section = preview_section(body)
-        # Each customer is delayed and reminded, and its invitation plus reminder sent.
-        assert len(change_rows(section)) == 2 * size
-        assert len(mail_items(section)) == 2 * size
+        # Each customer is delayed and reminded, and its invitation plus reminder sent: the
+        # first job.PREVIEW_SHOWN of each kind are listed.
+        assert len(change_rows(section)) == min(2 * size, job.PREVIEW_SHOWN)
+        assert len(mail_items(section)) == min(2 * size, job.PREVIEW_SHOWN)
         if path == "/outbox":
             assert body.count('<tr id="mail-') == size
     assert counts[1] == counts[50], counts

@@ -116,12 +116,17 @@ def is_at_risk(
 
 def at_risk_clause(today: date):
     """`is_at_risk` as a condition on customers, for the lists' filter and the dashboard's
-    card: one correlated probe per customer of the anniversary range."""
+    card. The candidates are the customers of the commitments still running (their index
+    range, far fewer than the customers with an anniversary in the range); each is then
+    checked by one correlated probe."""
     commitment = ThreeYearCommitment
+    earliest = today - timedelta(days=GRACE_DAYS)
+    running = select(commitment.customer_id).where(
+        commitment.state == CommitmentState.COMMITTED, commitment.ends_on > earliest
+    )
     return and_(
-        Customer.anniversary_date.between(
-            today - timedelta(days=GRACE_DAYS), today + timedelta(days=AT_RISK_DAYS)
-        ),
+        Customer.anniversary_date.between(earliest, today + timedelta(days=AT_RISK_DAYS)),
+        Customer.id.in_(running),
         exists().where(
             commitment.customer_id == Customer.id,
             commitment.state == CommitmentState.COMMITTED,

@@ -167,7 +167,7 @@ def bounded_preview(*, days: dict[date, list[int]], now: datetime, shown: int) -
 
 
 #: The Outbox page shows this many changes and mails of tomorrow's run, then "and N more".
-PREVIEW_SHOWN = 100
+PREVIEW_SHOWN = 25
 
 
 def tomorrows_run(*, user: User, shown: int = PREVIEW_SHOWN) -> TickPreview:

@@ -23,7 +23,9 @@ class CustomerStatus(StrEnum):
 class Customer(db.Model):
     __tablename__ = "customers"
     __table_args__ = (
-        Index("ix_customers_reseller_name", "reseller_id", "company_name"),
+        # The list in name order; with the search key, a search for a common word walks
+        # the index alone (vip.services.listing.search_walk_clause).
+        Index("ix_customers_reseller_name", "reseller_id", "company_name", "id", "search_key"),
         Index("ix_customers_reseller_status", "reseller_id", "status"),
         Index("ix_customers_anniversary", "anniversary_date"),
         Index("ix_customers_reseller_anniversary", "reseller_id", "anniversary_date"),

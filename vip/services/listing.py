@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, column, func, literal_column, select, table
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from vip.extensions import db
 from vip.models import Customer
@@ -83,13 +85,13 @@ def paginate(
     page = min(max(1, page), ID_MAX // page_size)
     if total <= COUNT_CAP:
         page = min(page, max(1, math.ceil(total / page_size)))
-    elif when_many is not None:
-        query = when_many
-    rows = list(
-        db.session.scalars(
-            query.order_by(*ordering).limit(page_size + 1).offset((page - 1) * page_size)
-        )
-    )
+    window = query.order_by(*ordering).limit(page_size + 1).offset((page - 1) * page_size)
+    if total > COUNT_CAP and when_many is not None:
+        # The walk reads ids alone (an index holds all it tests), then the page's rows.
+        walk = when_many.with_only_columns(id_column).order_by(*ordering)
+        walk = walk.limit(page_size + 1).offset((page - 1) * page_size)
+        window = when_many.where(id_column.in_(walk)).order_by(*ordering)
+    rows = list(db.session.scalars(window))
     return CustomerPage(
         items=rows[:page_size],
         total=total,
@@ -111,16 +113,20 @@ def search_clause(search: str):
     """Company name, VIP ID or VIP admin email containing the text, case-insensitively
     (on the stored search key: no function call per row). From three characters a trigram
     index finds the candidates (vip.models.customer_search): on PostgreSQL pg_trgm's GIN
-    index serves the LIKE itself; on SQLite the FTS5 table is asked first."""
+    index serves the LIKE itself; on SQLite the FTS5 table joins the query (its matches in
+    id order: a capped count stops after the cap, where an `IN` on them read them all).
+    The unary + keeps SQLite from looking the table up by rowid, one MATCH per customer,
+    which the planner would choose when an index holds every other column it needs."""
     contains = Customer.search_key.like(_like_pattern(search), escape="\\")
     text = search.casefold()
     if len(text) < MIN_INDEXED_LENGTH or db.session.get_bind().dialect.name != "sqlite":
         return contains
     phrase = '"' + text.replace('"', '""') + '"'
-    candidates = select(_FULL_TEXT.c.rowid).where(
-        literal_column("customer_search").op("MATCH")(phrase)
+    return and_(
+        UnaryExpression(_FULL_TEXT.c.rowid, operator=operators.custom_op("+")) == Customer.id,
+        literal_column("customer_search").op("MATCH")(phrase),
+        contains,
     )
-    return and_(Customer.id.in_(candidates), contains)
 
 
 def search_walk_clause(search: str):

@@ -1,5 +1,6 @@
 """What is kept in the same transaction as every change: the renewal pipeline's summary
-(vip/services/pipeline_summary.py) equals a from-scratch computation after every kind of
+(vip/services/pipeline_summary.py) and each customer's earliest pending order-due date
+(vip/models/order_due_summary.py) equal a from-scratch computation after every kind of
 change, and the reseller's change counter (vip/services/change_count.py, the calendar
 feed's ETag) moves whenever the feed's deadlines change: sequences of service calls drawn
 by hypothesis (customers, orders, add-ons, renewals, returns approved and rejected, the
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, true
+from sqlalchemy import delete, func, select, true, update
 
 from tests.conftest import TODAY
 from tests.support import pid
@@ -29,6 +30,7 @@ from vip.models import (
     OrderLine,
     PipelineDay,
     PurchaseAuthorization,
+    PurchaseAuthorizationLine,
     Reseller,
     ReturnAuthorizationLine,
     User,
@@ -76,9 +78,27 @@ def scratch_rows() -> dict:
     return sums
 
 
+def order_due_rows() -> dict[int, date | None]:
+    """Each customer's earliest pending order-due date, as the triggers keep it."""
+    return dict(db.session.execute(select(Customer.id, Customer.earliest_order_due_on)).all())
+
+
+def scratch_order_due_rows() -> dict[int, date | None]:
+    """The same from the authorizations alone."""
+    earliest = dict(
+        db.session.execute(
+            select(PurchaseAuthorization.customer_id, func.min(PurchaseAuthorization.order_due_on))
+            .where(PurchaseAuthorization.status == AuthorizationStatus.PENDING)
+            .group_by(PurchaseAuthorization.customer_id)
+        ).all()
+    )
+    return {customer_id: earliest.get(customer_id) for customer_id in order_due_rows()}
+
+
 def assert_exact(*todays: date) -> None:
     db.session.rollback()  # what was committed, nothing else
     assert summary_rows() == scratch_rows()
+    assert order_due_rows() == scratch_order_due_rows()
     for reseller_id in db.session.scalars(select(Reseller.id)):
         for today in todays or (TODAY, add_months(TODAY, 11), add_months(TODAY, 13)):
             assert renewal_pipeline(reseller_id=reseller_id, today=today) == computed_pipeline(
@@ -285,7 +305,56 @@ def cancel(tenants, customer: Customer, number: int) -> None:
     )
 
 
-STEPS = [new_customer, order, order, renewal, return_, job, edit_rows, failed_change, issue, cancel]
+def edit_authorizations(tenants, customer: Customer, number: int) -> None:
+    """Writes to purchase authorizations past the services, as statements and through the
+    ORM: order-due dates moved, one ordered, one moved to another customer, one deleted
+    (the database's triggers see them all)."""
+    authorizations = list(
+        db.session.scalars(
+            select(PurchaseAuthorization)
+            .where(PurchaseAuthorization.customer_id == customer.id)
+            .order_by(PurchaseAuthorization.id)
+        )
+    )
+    if not authorizations:
+        raise DomainError("no authorization")
+    chosen = authorizations[number % len(authorizations)]
+    if number % 5 == 0:
+        db.session.execute(
+            update(PurchaseAuthorization)
+            .where(PurchaseAuthorization.customer_id == customer.id)
+            .values(order_due_on=TODAY - timedelta(days=number))
+        )
+    elif number % 5 == 1:
+        chosen.status = AuthorizationStatus.ORDERED
+    elif number % 5 == 2:
+        other = _customers(tenants)[number % len(_customers(tenants))]
+        chosen.customer_id = other.id
+    elif number % 5 == 3 and chosen.status == AuthorizationStatus.PENDING:  # no order yet
+        db.session.execute(
+            delete(PurchaseAuthorizationLine).where(
+                PurchaseAuthorizationLine.authorization_id == chosen.id
+            )
+        )
+        db.session.delete(chosen)
+    else:
+        chosen.order_due_on = TODAY + timedelta(days=number)
+    db.session.commit()
+
+
+STEPS = [
+    new_customer,
+    order,
+    order,
+    renewal,
+    return_,
+    job,
+    edit_rows,
+    failed_change,
+    issue,
+    cancel,
+    edit_authorizations,
+]
 
 
 @settings(
@@ -381,4 +450,53 @@ def test_unchanged_line_edits_write_nothing(tenants, ctx):
     line.sku = line.sku + "X"  # not a column the pipeline reads
     db.session.commit()
     assert db.session.info.get(pipeline_summary.NOTED_ORDERS) is None
+    assert_exact()
+
+
+def test_the_earliest_order_due_date_follows_every_write_to_authorizations(tenants, ctx):
+    """Each kind of write by itself: issued, a date moved by a statement, ordered through
+    the ORM, moved to another customer, cancelled, deleted; both customers checked."""
+    first, second = _customers(tenants)[:2]
+    for number in (3, 5):
+        issue(tenants, first, number)
+    issue(tenants, second, 2)
+    assert_exact()
+    assert order_due_rows()[first.id] is not None
+
+    def latest(customer_id: int) -> PurchaseAuthorization:
+        return db.session.scalars(
+            select(PurchaseAuthorization)
+            .where(PurchaseAuthorization.customer_id == customer_id)
+            .order_by(PurchaseAuthorization.id.desc())
+        ).first()
+
+    db.session.execute(
+        update(PurchaseAuthorization)
+        .where(PurchaseAuthorization.id == latest(first.id).id)
+        .values(order_due_on=TODAY - timedelta(days=400))
+    )
+    db.session.commit()
+    assert_exact()
+    assert order_due_rows()[first.id] == TODAY - timedelta(days=400)
+
+    latest(first.id).customer_id = second.id  # the earliest moves to the other customer
+    db.session.commit()
+    assert_exact()
+    assert order_due_rows()[second.id] == TODAY - timedelta(days=400)
+
+    latest(second.id).status = AuthorizationStatus.ORDERED
+    db.session.commit()
+    assert_exact()
+
+    cancel(tenants, db.session.get(Customer, second.id), 1)
+    assert_exact()
+
+    chosen = latest(first.id)
+    db.session.execute(
+        delete(PurchaseAuthorizationLine).where(
+            PurchaseAuthorizationLine.authorization_id == chosen.id
+        )
+    )
+    db.session.delete(chosen)
+    db.session.commit()
     assert_exact()

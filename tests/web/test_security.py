@@ -455,6 +455,24 @@ def test_s2_password_change_refusals_change_nothing(
     assert client.get("/customers").status_code == 200
 
 
+def test_postgresql_connections_run_without_jit_compilation(request, app):
+    """JIT compilation cost more than the queries it compiled (vip/database.py); every
+    connection of the pool has it off, also after a transaction was rolled back."""
+    if request.config.getoption("--db") != "postgres":
+        pytest.skip("PostgreSQL's JIT")
+    from sqlalchemy import text
+
+    from vip.extensions import db
+
+    with app.app_context():
+        db.session.rollback()
+        with db.engine.connect() as first, db.engine.connect() as second:
+            for connection in (first, second):
+                assert connection.scalar(text("SHOW jit")) == "off"
+                connection.rollback()
+                assert connection.scalar(text("SHOW jit")) == "off"
+
+
 def test_s26_sqlite_reads_begin_deferred_and_writes_immediate(
     request, app, client, tenants, login_as
 ):

@@ -31,6 +31,13 @@ class Customer(db.Model):
         Index("ix_customers_reseller_anniversary", "reseller_id", "anniversary_date"),
         Index("ix_customers_reseller_vip_id", "reseller_id", "vip_id"),
         Index("ix_customers_reseller_status_name", "reseller_id", "status", "company_name"),
+        # The job (and its preview): customers to become Försenad, or to come back.
+        Index(
+            "ix_customers_reseller_status_order_due",
+            "reseller_id",
+            "status",
+            "earliest_order_due_on",
+        ),
         # The job (and its preview): customers with access whose anniversary is in a range.
         Index(
             "ix_customers_reseller_status_anniversary",
@@ -59,6 +66,9 @@ class Customer(db.Model):
     # days before it) has been applied.
     discount_level: Mapped[int] = mapped_column(default=1, server_default="1")
     lookback_anniversary: Mapped[date | None]
+    # The earliest order-due date of its pending purchase authorizations, kept by the
+    # database's triggers (vip/models/order_due_summary.py); read in SQL only.
+    earliest_order_due_on: Mapped[date | None]
     # Company name, VIP ID and admin email case-folded: what the list's search matches.
     search_key: Mapped[str] = mapped_column(String(400), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

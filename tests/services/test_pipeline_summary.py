@@ -1,6 +1,7 @@
 """What is kept in the same transaction as every change: the renewal pipeline's summary
-(vip/services/pipeline_summary.py) and each customer's earliest pending order-due date
-(vip/models/order_due_summary.py) equal a from-scratch computation after every kind of
+(vip/services/pipeline_summary.py), each customer's earliest pending order-due date
+(vip/models/order_due_summary.py) and the reminders it has had for its anniversary
+(vip/models/reminder_summary.py) equal a from-scratch computation after every kind of
 change, and the reseller's change counter (vip/services/change_count.py, the calendar
 feed's ETag) moves whenever the feed's deadlines change: sequences of service calls drawn
 by hypothesis (customers, orders, add-ons, renewals, returns approved and rejected, the
@@ -26,6 +27,8 @@ from vip.generate import generate_portfolio
 from vip.models import (
     AuthorizationStatus,
     Customer,
+    Notification,
+    NotificationStatus,
     Order,
     OrderLine,
     PipelineDay,
@@ -35,14 +38,15 @@ from vip.models import (
     ReturnAuthorizationLine,
     User,
 )
-from vip.services import calendar_feed, customer_import, pipeline_summary
+from vip.models.reminder_summary import REMINDER_BITS
+from vip.services import calendar_feed, change_count, customer_import, pipeline_summary
 from vip.services.authorizations import (
     LineInput,
     cancel_purchase_authorization,
     create_purchase_authorization,
 )
 from vip.services.customers import create_customer
-from vip.services.deadlines import apply_deadlines
+from vip.services.deadlines import ReminderKind, apply_deadlines
 from vip.services.errors import DomainError
 from vip.services.orders import decide_return, propose_duration, record_order, request_return
 from vip.services.pipeline import computed_pipeline, renewal_pipeline
@@ -95,10 +99,29 @@ def scratch_order_due_rows() -> dict[int, date | None]:
     return {customer_id: earliest.get(customer_id) for customer_id in order_due_rows()}
 
 
+def reminder_rows() -> dict[int, int]:
+    """Each customer's reminders for its current anniversary, as the triggers keep them."""
+    return dict(db.session.execute(select(Customer.id, Customer.reminders_queued)).all())
+
+
+def scratch_reminder_rows() -> dict[int, int]:
+    """The same from the notifications alone."""
+    anniversaries = dict(db.session.execute(select(Customer.id, Customer.anniversary_date)).all())
+    bits = dict.fromkeys(anniversaries, 0)
+    for customer_id, kind, cycle_key in db.session.execute(
+        select(Notification.customer_id, Notification.kind, Notification.cycle_key)
+    ):
+        anniversary = anniversaries[customer_id]
+        if kind in REMINDER_BITS and anniversary is not None and cycle_key == str(anniversary):
+            bits[customer_id] |= REMINDER_BITS[kind]
+    return bits
+
+
 def assert_exact(*todays: date) -> None:
     db.session.rollback()  # what was committed, nothing else
     assert summary_rows() == scratch_rows()
     assert order_due_rows() == scratch_order_due_rows()
+    assert reminder_rows() == scratch_reminder_rows()
     for reseller_id in db.session.scalars(select(Reseller.id)):
         for today in todays or (TODAY, add_months(TODAY, 11), add_months(TODAY, 13)):
             assert renewal_pipeline(reseller_id=reseller_id, today=today) == computed_pipeline(
@@ -325,11 +348,13 @@ def edit_authorizations(tenants, customer: Customer, number: int) -> None:
             .where(PurchaseAuthorization.customer_id == customer.id)
             .values(order_due_on=TODAY - timedelta(days=number))
         )
+        change_count.note_customers([customer.id])  # as a service writing a statement does
     elif number % 5 == 1:
         chosen.status = AuthorizationStatus.ORDERED
     elif number % 5 == 2:
-        other = _customers(tenants)[number % len(_customers(tenants))]
-        chosen.customer_id = other.id
+        # to another customer of the same reseller (the change counter notes the new one)
+        siblings = [c for c in _customers(tenants) if c.reseller_id == customer.reseller_id]
+        chosen.customer_id = siblings[number % len(siblings)].id
     elif number % 5 == 3 and chosen.status == AuthorizationStatus.PENDING:  # no order yet
         db.session.execute(
             delete(PurchaseAuthorizationLine).where(
@@ -498,5 +523,65 @@ def test_the_earliest_order_due_date_follows_every_write_to_authorizations(tenan
         )
     )
     db.session.delete(chosen)
+    db.session.commit()
+    assert_exact()
+
+
+def test_the_reminder_bits_are_the_reminder_kinds():
+    assert set(REMINDER_BITS) == {kind.value for kind in ReminderKind}
+    assert sorted(REMINDER_BITS.values()) == [1, 2, 4]
+
+
+def test_the_reminders_had_follow_every_write_to_notifications_and_anniversaries(tenants, ctx):
+    """Each kind of write by itself: reminders queued by the job, a reminder of another
+    anniversary, the anniversary moved away and back, a notification's kind and customer
+    changed, one deleted; both customers checked."""
+    first, second = _customers(tenants)[:2]
+    order(tenants, first, 4)
+    anniversary = db.session.get(Customer, first.id).anniversary_date
+    apply_deadlines(today=anniversary - timedelta(days=10), reseller_ids=[tenants.a.reseller.id])
+    assert_exact()
+    assert reminder_rows()[first.id] == REMINDER_BITS["renewal_due"]
+
+    def reminder() -> Notification:
+        return db.session.scalars(
+            select(Notification).where(
+                Notification.customer_id == first.id, Notification.kind.in_(REMINDER_BITS)
+            )
+        ).first()
+
+    db.session.add(
+        Notification(
+            customer_id=first.id,
+            kind="renewal_missed",
+            cycle_key=str(anniversary - timedelta(days=365)),
+            recipient="it@kund.example",
+            language="sv",
+            subject="s",
+            body_text="b",
+            body_html="b",
+            status=NotificationStatus.SENT,
+        )
+    )
+    db.session.commit()
+    assert_exact()  # another anniversary's reminder counts for nothing
+    db.session.get(Customer, first.id).anniversary_date = anniversary - timedelta(days=365)
+    db.session.commit()
+    assert_exact()
+    assert reminder_rows()[first.id] == REMINDER_BITS["renewal_missed"]
+    db.session.get(Customer, first.id).anniversary_date = anniversary
+    db.session.commit()
+    assert_exact()
+    reminder().kind = "access_removal"
+    db.session.commit()
+    assert_exact()
+    reminder().customer_id = second.id
+    db.session.commit()
+    assert_exact()
+    db.session.delete(
+        db.session.scalars(
+            select(Notification).where(Notification.customer_id == second.id)
+        ).first()
+    )
     db.session.commit()
     assert_exact()

@@ -3,6 +3,7 @@
 from vip.models import (
     customer_search,  # noqa: F401, E402 - the search index's DDL events
     order_due_summary,  # noqa: F401, E402 - its triggers' DDL events
+    reminder_summary,  # noqa: F401, E402 - its triggers' DDL events
 )
 from vip.models.api_keys import ApiKey, ApiKeyScope, IdempotentRequest
 from vip.models.audit import AuditEvent

@@ -69,6 +69,10 @@ class Customer(db.Model):
     # The earliest order-due date of its pending purchase authorizations, kept by the
     # database's triggers (vip/models/order_due_summary.py); read in SQL only.
     earliest_order_due_on: Mapped[date | None]
+    # The reminders queued for its current anniversary, a bit per kind, kept by the
+    # database's triggers and indexed per kind (vip/models/reminder_summary.py); read in
+    # SQL only.
+    reminders_queued: Mapped[int] = mapped_column(default=0, server_default="0")
     # Company name, VIP ID and admin email case-folded: what the list's search matches.
     search_key: Mapped[str] = mapped_column(String(400), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

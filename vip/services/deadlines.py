@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, cast, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
@@ -27,6 +27,7 @@ from vip.models import (
     ThreeYearCommitment,
     User,
     VipAdminCustomer,
+    reminder_summary,
 )
 from vip.services import audit, change_count, events
 
@@ -252,21 +253,19 @@ def _reminder_stages(today: date) -> list[tuple[str, date, date]]:
 
 
 def _reminder_not_queued(today: date):
-    """Customers whose relevant reminder today is not in the outbox yet: an anniversary
-    range per stage (indexed), and no notification of that kind for that anniversary (a
-    probe of the unique index). What the job reads grows with the reminders due, not with
-    the customers whose reminders went out on earlier days."""
+    """Customers whose relevant reminder today is not in the outbox yet: per stage, its
+    anniversary range among the customers without that kind for their anniversary (the
+    reminders they have, kept by the database: vip/models/reminder_summary.py), one
+    index range each. What the job reads grows with the
+    reminders due, not with the customers whose reminders went out on earlier days.
+    `_reminders_due` checks the notifications themselves before a reminder is queued."""
     return [
         Customer.anniversary_date.is_not(None),
         or_(
             *(
                 and_(
+                    text(reminder_summary.not_reminded(kind)),
                     Customer.anniversary_date.between(first, last),
-                    ~exists().where(
-                        Notification.customer_id == Customer.id,
-                        Notification.kind == kind,
-                        Notification.cycle_key == cast(Customer.anniversary_date, String),
-                    ),
                 )
                 for kind, first, last in _reminder_stages(today)
             )

@@ -255,10 +255,10 @@ def _reminder_stages(today: date) -> list[tuple[str, date, date]]:
 def _reminder_not_queued(today: date):
     """Customers whose relevant reminder today is not in the outbox yet: per stage, its
     anniversary range among the customers without that kind for their anniversary (the
-    reminders they have, kept by the database: vip/models/reminder_summary.py), one
-    index range each. What the job reads grows with the
-    reminders due, not with the customers whose reminders went out on earlier days.
-    `_reminders_due` checks the notifications themselves before a reminder is queued."""
+    reminders they have, kept by the database: vip/models/reminder_summary.py), a range
+    of that kind's partial index. What the job reads grows with the reminders due, not
+    with the customers whose reminders went out on earlier days. `_reminders_due` checks
+    the notifications themselves before a reminder is queued."""
     return [
         Customer.anniversary_date.is_not(None),
         or_(

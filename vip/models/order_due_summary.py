@@ -12,81 +12,51 @@ authorization (`PurchaseAuthorization.is_overdue`); the job's writes check it th
 
 Triggers rather than session hooks: the services change authorizations with UPDATE
 statements too (cancel, record an order), and the generator inserts them in bulk; a
-trigger sees them all. They are created with the table (`create_all`), by migration
-c4e6a8b0d2f4, and on PostgreSQL by a function in the table's schema.
-
-Note for later migrations: SQLite's batch mode rebuilds a table, which drops its
-triggers; a migration that rebuilds `purchase_authorizations` must run
-`create_triggers` again."""
+trigger sees them all (vip/models/trigger_kept_columns.py). They are created with the
+table (`create_all`), by migration c4e6a8b0d2f4, and on PostgreSQL by a function in the
+table's schema."""
 
 from __future__ import annotations
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
 
 from vip.models.authorizations import PurchaseAuthorization
+from vip.models.trigger_kept_columns import PostgresqlTrigger, SqliteTrigger, TriggerKeptColumn
 
-#: The earliest pending order-due date of the customers `ids` (an SQL list), afresh.
-_REFRESH = """UPDATE customers SET earliest_order_due_on = (
+EARLIEST_ORDER_DUE = TriggerKeptColumn(
+    refresh_all="""UPDATE customers SET earliest_order_due_on = (
     SELECT min(p.order_due_on) FROM purchase_authorizations p
-    WHERE p.customer_id = customers.id AND p.status = 'pending')
-  WHERE customers.id IN ({ids})"""
-
-SQLITE_TRIGGERS = {
-    "pa_order_due_ai": "CREATE TRIGGER IF NOT EXISTS pa_order_due_ai"
-    " AFTER INSERT ON purchase_authorizations WHEN new.status = 'pending' BEGIN\n"
-    + _REFRESH.format(ids="new.customer_id")
-    + ";\nEND",
-    "pa_order_due_au": "CREATE TRIGGER IF NOT EXISTS pa_order_due_au"
-    " AFTER UPDATE OF status, order_due_on, customer_id ON purchase_authorizations BEGIN\n"
-    + _REFRESH.format(ids="old.customer_id, new.customer_id")
-    + ";\nEND",
-    "pa_order_due_ad": "CREATE TRIGGER IF NOT EXISTS pa_order_due_ad"
-    " AFTER DELETE ON purchase_authorizations WHEN old.status = 'pending' BEGIN\n"
-    + _REFRESH.format(ids="old.customer_id")
-    + ";\nEND",
-}
-
-# OLD is NULL in an INSERT trigger and NEW in a DELETE one (PostgreSQL 11 and later).
-PG_FUNCTION = (
-    "CREATE OR REPLACE FUNCTION pa_order_due_summary() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    + _REFRESH.format(ids="OLD.customer_id, NEW.customer_id")
-    + ";\n  RETURN NULL;\nEND $$"
+    WHERE p.customer_id = customers.id AND p.status = 'pending')""",
+    sqlite=(
+        SqliteTrigger(
+            "pa_order_due_ai",
+            "AFTER INSERT ON purchase_authorizations WHEN new.status = 'pending'",
+            "new.customer_id",
+        ),
+        SqliteTrigger(
+            "pa_order_due_au",
+            "AFTER UPDATE OF status, order_due_on, customer_id ON purchase_authorizations",
+            "old.customer_id, new.customer_id",
+        ),
+        SqliteTrigger(
+            "pa_order_due_ad",
+            "AFTER DELETE ON purchase_authorizations WHEN old.status = 'pending'",
+            "old.customer_id",
+        ),
+    ),
+    postgresql=(
+        PostgresqlTrigger(
+            "pa_order_due_summary",
+            "AFTER INSERT OR DELETE OR UPDATE OF status, order_due_on, customer_id"
+            " ON purchase_authorizations",
+            "purchase_authorizations",
+            "OLD.customer_id, NEW.customer_id",
+        ),
+    ),
 )
-PG_TRIGGER = (
-    "CREATE TRIGGER pa_order_due_summary AFTER INSERT OR DELETE"
-    " OR UPDATE OF status, order_due_on, customer_id ON purchase_authorizations"
-    " FOR EACH ROW EXECUTE FUNCTION pa_order_due_summary()"
-)
-
-#: Every customer's column afresh (the migration that adds it).
-REFRESH_ALL = """UPDATE customers SET earliest_order_due_on = (
-    SELECT min(p.order_due_on) FROM purchase_authorizations p
-    WHERE p.customer_id = customers.id AND p.status = 'pending')"""
-
-
-def create_triggers(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        for statement in SQLITE_TRIGGERS.values():
-            connection.exec_driver_sql(statement)
-    elif connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(PG_FUNCTION)
-        connection.exec_driver_sql(
-            "DROP TRIGGER IF EXISTS pa_order_due_summary ON purchase_authorizations"
-        )
-        connection.exec_driver_sql(PG_TRIGGER)
-
-
-def drop_triggers(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        for name in SQLITE_TRIGGERS:
-            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-    elif connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            "DROP TRIGGER IF EXISTS pa_order_due_summary ON purchase_authorizations"
-        )
-        connection.exec_driver_sql("DROP FUNCTION IF EXISTS pa_order_due_summary()")
+REFRESH_ALL = EARLIEST_ORDER_DUE.refresh_all
+create_triggers = EARLIEST_ORDER_DUE.create_triggers
+drop_triggers = EARLIEST_ORDER_DUE.drop_triggers
 
 
 @event.listens_for(PurchaseAuthorization.__table__, "after_create")

@@ -2,11 +2,11 @@
 (vip/services/pipeline_summary.py), each customer's earliest pending order-due date
 (vip/models/order_due_summary.py) and the reminders it has had for its anniversary
 (vip/models/reminder_summary.py) equal a from-scratch computation after every kind of
-change, and the reseller's change counter (vip/services/change_count.py, the calendar
-feed's ETag) moves whenever the feed's deadlines change: sequences of service calls drawn
-by hypothesis (customers, orders, add-ons, renewals, returns approved and rejected, the
-job's status changes, direct edits and deletes of rows), the import, the demo and
-`vip generate`."""
+change, and the reseller's change counter (vip/services/change_count.py: the calendar
+feed's ETag, the pages' cached regions) moves whenever any row of its customer data
+changes: sequences of service calls drawn by hypothesis (customers, orders, add-ons,
+renewals, returns approved and rejected, licenses assigned and taken back, the job's status
+changes, direct edits and deletes of rows), the import, the demo and `vip generate`."""
 
 from __future__ import annotations
 
@@ -27,16 +27,20 @@ from vip.generate import generate_portfolio
 from vip.models import (
     AuthorizationStatus,
     Customer,
+    LicenseAssignment,
     Notification,
     NotificationStatus,
     Order,
     OrderLine,
     PipelineDay,
+    Product,
     PurchaseAuthorization,
     PurchaseAuthorizationLine,
     Reseller,
+    ReturnAuthorization,
     ReturnAuthorizationLine,
     User,
+    VipAdminCustomer,
 )
 from vip.models.reminder_summary import REMINDER_BITS
 from vip.services import calendar_feed, change_count, customer_import, pipeline_summary
@@ -48,6 +52,7 @@ from vip.services.authorizations import (
 from vip.services.customers import create_customer
 from vip.services.deadlines import ReminderKind, apply_deadlines
 from vip.services.errors import DomainError
+from vip.services.licenses import assign_license, unassign_license
 from vip.services.orders import decide_return, propose_duration, record_order, request_return
 from vip.services.pipeline import computed_pipeline, renewal_pipeline
 from vip.services.renewals import record_renewal
@@ -129,17 +134,83 @@ def assert_exact(*todays: date) -> None:
             )
 
 
+#: Tables that are not what a reseller's pages show of its customers: logs, credentials,
+#: deliveries and the pipeline's own summary (checked above). Every other table is.
+NOT_CUSTOMER_DATA = {
+    "api_keys",
+    "audit_events",
+    "calendar_feeds",
+    "idempotent_requests",
+    "pipeline_days",
+    "pipeline_entries",
+    "recovery_codes",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_events",
+}
+
+
+def data_digests(tenants) -> dict[int, list]:
+    """Per reseller: every row of every table of its customer data (each table of the
+    metadata but NOT_CUSTOMER_DATA: a new table is covered, or this fails), the catalog
+    and its customers' VIP admins' accounts, read from the tables alone."""
+
+    def pairs(*columns) -> dict:
+        return dict(db.session.execute(select(*columns)).all())
+
+    of_customer = pairs(Customer.id, Customer.reseller_id)
+    of_pa = {
+        k: of_customer[v]
+        for k, v in pairs(PurchaseAuthorization.id, PurchaseAuthorization.customer_id).items()
+    }
+    of_order = {k: of_customer[v] for k, v in pairs(Order.id, Order.customer_id).items()}
+    of_return = {
+        k: of_order[v]
+        for k, v in pairs(ReturnAuthorization.id, ReturnAuthorization.order_id).items()
+    }
+    digests: dict[int, list] = {tenants.a.reseller.id: [], tenants.b.reseller.id: []}
+    of_user: dict[int, set[int]] = {}
+    for user_id, customer_id in db.session.execute(
+        select(VipAdminCustomer.user_id, VipAdminCustomer.customer_id)
+    ):
+        of_user.setdefault(user_id, set()).add(of_customer[customer_id])
+    owners = {
+        "customers": lambda row: {row.reseller_id},
+        "purchase_authorization_lines": lambda row: {of_pa[row.authorization_id]},
+        "order_lines": lambda row: {of_order[row.order_id]},
+        "return_authorizations": lambda row: {of_order[row.order_id]},
+        "return_authorization_lines": lambda row: {of_return[row.return_authorization_id]},
+        "users": lambda row: of_user.get(row.id, set()),
+        "resellers": lambda row: {row.id},
+        "products": lambda row: set(digests),  # the catalog shows at every reseller
+    }
+    for name, table in sorted(db.metadata.tables.items()):
+        if name in NOT_CUSTOMER_DATA:
+            continue
+        if name not in owners:
+            assert "customer_id" in table.c, f"whose data is {name}?"
+        columns = [column for column in table.c if column.name != "change_count"]
+        for row in db.session.execute(select(*columns).order_by(*table.primary_key)):
+            found = owners[name](row) if name in owners else {of_customer.get(row.customer_id)}
+            for reseller_id in found & digests.keys():
+                digests[reseller_id].append((name, tuple(row)))
+    return digests
+
+
 def feed_versions(tenants) -> dict[int, tuple[list, int]]:
-    """Per reseller: its calendar feed's deadlines on a few days, and its change counter."""
+    """Per reseller: its calendar feed's deadlines on a few days, the rows of its customer
+    data, and its change counter."""
     db.session.rollback()
     found = {}
+    digests = data_digests(tenants)
     for reseller in (tenants.a.reseller, tenants.b.reseller):
         deadlines = [
             calendar_feed.feed_deadlines(reseller_id=reseller.id, today=day)
             for day in (TODAY, TODAY + timedelta(days=200), TODAY + timedelta(days=400))
         ]
         count = db.session.scalar(select(Reseller.change_count).where(Reseller.id == reseller.id))
-        found[reseller.id] = (deadlines, count)
+        found[reseller.id] = ((deadlines, digests[reseller.id]), count)
     return found
 
 
@@ -367,8 +438,51 @@ def edit_authorizations(tenants, customer: Customer, number: int) -> None:
     db.session.commit()
 
 
+def licenses(tenants, customer: Customer, number: int) -> None:
+    """The VIP admin of the tenant's customer assigns a license, or takes one back (a
+    DELETE statement)."""
+    tenant = _tenant_of(tenants, customer)
+    vip_admin = db.session.get(User, tenant.vip_admin.id)
+    assigned = db.session.scalar(
+        select(LicenseAssignment)
+        .where(LicenseAssignment.customer_id == tenant.customer.id)
+        .order_by(LicenseAssignment.id)
+        .limit(1)
+    )
+    if assigned is not None and number % 2 == 0:
+        unassign_license(
+            user=vip_admin, customer_id=assigned.customer_id, assignment_id=assigned.id
+        )
+    else:
+        assign_license(
+            user=vip_admin,
+            customer_id=tenant.customer.id,
+            product_id=pid("Photoshop"),
+            email=f"user{next(_serial)}@kund.example",
+            today=TODAY,
+        )
+    db.session.commit()
+
+
+def edit_shared_rows(tenants, customer: Customer, number: int) -> None:
+    """Rows other than a customer's own: a product's renewal SKU changed (every reseller
+    shows it), the tenant's VIP admin deactivated or back, the reseller's own row."""
+    if number % 3 == 0:
+        product = db.session.get(Product, pid("Photoshop"))
+        product.renewal_sku = f"{product.renewal_sku.split('-R')[0]}-R{number}"
+    elif number % 3 == 1:
+        vip_admin = db.session.get(User, _tenant_of(tenants, customer).vip_admin.id)
+        vip_admin.active = not vip_admin.active
+    else:
+        reseller = db.session.get(Reseller, customer.reseller_id)
+        reseller.name = f"{reseller.name.split(' #')[0]} #{number}"
+    db.session.commit()
+
+
 STEPS = [
     new_customer,
+    licenses,
+    edit_shared_rows,
     order,
     order,
     renewal,
@@ -403,8 +517,8 @@ def test_the_summary_equals_the_computation_after_every_service_call(tenants, ct
         except DomainError:
             db.session.rollback()
         assert_exact()
-        for reseller_id, (deadlines, count) in feed_versions(tenants).items():
-            if deadlines != feeds[reseller_id][0]:
+        for reseller_id, (shown, count) in feed_versions(tenants).items():
+            if shown != feeds[reseller_id][0]:
                 assert count != feeds[reseller_id][1], step.__name__
 
 

@@ -39,7 +39,7 @@ from vip.models.customers import (
     INVITATION_SUPERSEDED,
     invitation_mail_key,
 )
-from vip.services import audit, events, outbox, two_factor
+from vip.services import audit, change_count, events, outbox, two_factor
 from vip.services.access import get_customer_for
 from vip.services.accounts import authenticate, find_user_by_email, new_user
 from vip.services.customer_status import invitation_accepted
@@ -149,6 +149,7 @@ def cancel_invitation_mail(
         if invitation_ids is not None
         else Notification.cycle_key.startswith(INVITATION_MAIL_PREFIX)
     )
+    change_count.note_customers([customer_id])
     return db.session.execute(
         update(Notification)
         .where(
@@ -170,6 +171,7 @@ def _claim_resend(customer_id: int, now: datetime) -> bool:
     """S31, single-shot: of resends of one customer within RESEND_INTERVAL, one claims it
     (a conditional UPDATE: PostgreSQL re-checks it once the row lock is free; SQLite's
     write transactions run one at a time)."""
+    change_count.note_customers([customer_id])
     return (
         db.session.execute(
             update(Customer)

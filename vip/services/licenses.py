@@ -26,7 +26,7 @@ from vip.models import (
     PurchaseAuthorizationLine,
     User,
 )
-from vip.services import audit
+from vip.services import audit, change_count
 from vip.services.access import get_customer_for
 from vip.services.deadlines import access_removed_on
 from vip.services.errors import DomainError, LocalizedDate, NotVisible
@@ -333,6 +333,7 @@ def unassign_license(*, user: User, customer_id: int, assignment_id: int) -> Lic
     if removed != 1:
         db.session.rollback()
         raise DomainError(_l("This license was already unassigned."))
+    change_count.note_customers([customer.id])
     db.session.expunge(assignment)
     audit.record(
         actor=user,

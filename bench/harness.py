@@ -66,6 +66,10 @@ def _config(args, customers: int, schema: str | None = None) -> dict:
         "VIP_OUTBOX_DIR": str(DATA / "outbox"),
         # The scripts time pages, not the throttling (the calendar feed is throttled per link).
         "RATELIMIT_ENABLED": False,
+        # In-process they time and count what a page costs when it renders: a repeated
+        # request would find the page's regions kept (vip/web/cached_regions.py);
+        # bench/throughput.py measures both under gunicorn.
+        "VIP_CACHED_REGIONS": False,
     }
     if args.db == "sqlite":
         DATA.mkdir(parents=True, exist_ok=True)

@@ -152,7 +152,8 @@ def main() -> None:
     )
     body += (
         f"\n\nMedian of {args.repeat} warm requests per page ({max(3, args.repeat // 6)} of the "
-        "full calendar feed), in-process (Flask test client, no network); the lower of two "
+        "full calendar feed), in-process (Flask test client, no network), every page rendered "
+        "(its cached regions off); the lower of two "
         f"interleaved rounds per size. Worst ratio: {worst:.2f}x.\n"
         "\nCommon words, share of the names that contain them at "
         f"{args.small:,} / {args.large:,} customers: "

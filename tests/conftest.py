@@ -31,7 +31,7 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.routing.rules import Rule
 
 from vip import create_app
-from vip.extensions import db, limiter
+from vip.extensions import cache, db, limiter
 from vip.models import (
     Customer,
     Order,
@@ -424,28 +424,31 @@ def app_pool(database):
 def app(database, request, app_config, app_pool):
     if request.node.get_closest_marker("fresh_app"):
         app = make_app(database, uuid.uuid4().hex[:12], **app_config)
-        forget_throttling(app)
+        forget_between_tests(app)
         yield app
         empty_all_tables(app)
         return
     key, app = app_pool.checkout(app_config)
-    forget_throttling(app)
+    forget_between_tests(app)
     yield app
     app_pool.checkin(key, app)
 
 
-def forget_throttling(app) -> None:
-    """Every test starts with no request counted against any limit (S47): the limiter is
-    one object, its in-memory counts shared by the apps, which outlive their tests."""
+def forget_between_tests(app) -> None:
+    """Every test starts with no request counted against any limit (S47) and no rendered
+    region kept (vip/web/cached_regions.py): the limiter is one object, its in-memory
+    counts shared by the apps, and an app's cache outlives its test (the next test's
+    database may have the same resellers at the same change counts)."""
     with app.app_context():
         limiter.reset()
+        cache.clear()
 
 
 @pytest.fixture
 def csrf_app(app_pool):
     """An app with CSRF protection on, as in production (the others turn it off)."""
     key, app = app_pool.checkout({"WTF_CSRF_ENABLED": True})
-    forget_throttling(app)
+    forget_between_tests(app)
     yield app
     app_pool.checkin(key, app)
 

@@ -11,7 +11,7 @@ from flask import Flask
 from vip import database
 from vip.cli import vip_cli
 from vip.config import Config, StartupError, load_settings
-from vip.extensions import babel, csrf, db, limiter, login_manager, migrate
+from vip.extensions import babel, cache, csrf, db, limiter, login_manager, migrate
 from vip.services import change_count, pipeline_summary
 from vip.web import (
     admin_console,
@@ -117,6 +117,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    cache.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)

@@ -124,6 +124,16 @@ def _rate_limit(value: object) -> str:
     return str(value)
 
 
+#: The caches rendered regions may be kept in (Flask-Caching's names).
+CACHE_TYPES = ("SimpleCache", "NullCache")
+
+
+def _cache_type(value: object) -> str:
+    if str(value) not in CACHE_TYPES:
+        raise ValueError(" or ".join(CACHE_TYPES))
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # in the environment, `.env` and instance/config.py
@@ -152,6 +162,7 @@ SETTINGS = (
     Setting("VIP_WEBHOOK_ALLOW_HTTP", "VIP_WEBHOOK_ALLOW_HTTP", _boolean),
     Setting("VIP_WEBHOOK_ALLOWED_NETWORKS", "VIP_WEBHOOK_ALLOWED_NETWORKS", _networks),
     Setting("VIP_API_RATE_LIMIT", "VIP_API_RATE_LIMIT", _rate_limit),
+    Setting("VIP_CACHE_TYPE", "CACHE_TYPE", _cache_type),
 )
 _SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 
@@ -232,6 +243,15 @@ class Config:
     # The JSON API (docs/api.md): requests per API key (counted where the throttling
     # above counts: VIP_RATELIMIT_STORAGE_URI).
     VIP_API_RATE_LIMIT = "120 per minute"
+    # Rendered regions of the customers list, the renewals overview and VIP information,
+    # kept per version of what they show (vip/web/cached_regions.py): in each process's
+    # memory, at most CACHE_THRESHOLD of them, each for CACHE_DEFAULT_TIMEOUT seconds at most.
+    # VIP_CACHE_TYPE=NullCache keeps none.
+    CACHE_TYPE = "SimpleCache"
+    CACHE_THRESHOLD = 1000
+    CACHE_DEFAULT_TIMEOUT = 600
+    CACHE_NO_NULL_WARNING = True  # NullCache is chosen on purpose
+    VIP_CACHED_REGIONS = True
     API_TITLE = "VIP Reseller Console API"
     API_VERSION = "1"
     OPENAPI_VERSION = "3.1.0"

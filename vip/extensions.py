@@ -1,6 +1,7 @@
 """Every Flask extension is created here, and only here."""
 
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -34,6 +35,9 @@ babel = Babel()
 #: API key); none applies by default. Storage: RATELIMIT_STORAGE_URI (in-process memory
 #: by default; a shared store such as redis:// when several servers serve the app).
 limiter = Limiter(get_remote_address, headers_enabled=True)
+#: Rendered regions of pages (vip/web/cached_regions.py), keyed by what they show: in each
+#: process's memory by default (VIP_CACHE_TYPE).
+cache = Cache()
 
 
 class OpenApi(Api):

@@ -41,6 +41,7 @@ TEXT_AND_VALUE = {
     "VIP_WEBHOOK_ALLOW_HTTP": ("on", True),
     "VIP_WEBHOOK_ALLOWED_NETWORKS": ("127.0.0.1, 10.1.0.0/16", "127.0.0.1/32, 10.1.0.0/16"),
     "VIP_API_RATE_LIMIT": ("30 per minute",) * 2,
+    "VIP_CACHE_TYPE": ("NullCache",) * 2,
 }
 #: The same as Python values, as instance/config.py may hold them.
 PYTHON_VALUES = {
@@ -312,6 +313,7 @@ def test_the_tests_config_reads_no_source(sources):
         ("MAIL_USE_TLS", "maybe", "1/true/yes/on"),
         ("VIP_TODAY", "15/12/2026", "YYYY-MM-DD"),
         ("VIP_BASE_URL", "vip.example.com", "https://"),
+        ("VIP_CACHE_TYPE", "RedisCache", "SimpleCache or NullCache"),
     ],
 )
 def test_an_invalid_value_stops_the_app_naming_the_setting_and_file(sources, name, text, expected):

@@ -20,7 +20,7 @@ from tests.conftest import HX, TODAY
 from tests.support import in_app, order_licenses, pid
 from vip.extensions import db
 from vip.models import AuditEvent, Customer, Notification, ThreeYearCommitment, User
-from vip.services import commitments
+from vip.services import change_count, commitments
 from vip.services.authorizations import LineInput, create_purchase_authorization
 from vip.services.calendar_feed import feed_deadlines
 from vip.services.deadlines import apply_deadlines
@@ -426,6 +426,7 @@ def test_r16_overview_filters_and_columns(app, client, at_risk, english_sales):
             .where(ThreeYearCommitment.customer_id == at_risk.a.customer.id)
             .values(state="noncompliant")
         )
+        change_count.note_customers([at_risk.a.customer.id])  # as commitments' writer does
         db.session.commit()
     noncompliant = client.get("/renewals?commitment=noncompliant").get_data(as_text=True)
     assert f'id="renewal-row-{at_risk.a.customer.id}"' in noncompliant

@@ -215,7 +215,10 @@ PINNED = {
 
 @pytest.fixture
 def app_config():
-    return {"VIP_PAGE_SIZE": PAGE_SIZE}
+    # What a page costs when it renders: its cached regions (vip/web/cached_regions.py)
+    # off, else the second request would be served from them (their own count is pinned
+    # in tests/web/test_cached_regions.py).
+    return {"VIP_PAGE_SIZE": PAGE_SIZE, "VIP_CACHED_REGIONS": False}
 
 
 @dataclass(frozen=True)

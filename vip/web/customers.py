@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,8 +26,9 @@ from vip.services import (
 )
 from vip.services.errors import DomainError
 from vip.web import charts
+from vip.web.cached_regions import cached_html, cached_value
 from vip.web.forms import CONTROL_CHARACTERS, Form, attach_errors
-from vip.web.htmx import is_htmx, render_page_or_partial
+from vip.web.htmx import is_htmx, render_page_or_partial, render_page_or_region
 from vip.web.labels import (
     CUSTOMER_STATUS_LABELS,
     LANGUAGE_CHOICES,
@@ -57,33 +60,50 @@ def index():
     sort = request.args.get("sort", "name")
     page = request.args.get("page", 1, type=int) or 1
     today = clock.today_for(current_user)
-    result = customers.list_customers(
-        user=current_user,
-        search=search,
-        status=status,
-        attention=attention,
-        today=today,
-        sort=sort,
-        page=page,
-        page_size=current_app.config["VIP_PAGE_SIZE"],
-    )
-    return render_page_or_partial(
-        "customers/index.html",
-        "customers/_results.html",
-        result=result,
-        authorization_counts=authorizations.counts_by_customer(
-            customer_ids=[customer.id for customer in result.items],
-            today=today,
-        ),
-        search=search,
-        status=status,
-        attention=attention,
-        attention_label=dashboard_section_labels().get(attention) if attention else None,
-        sort=sort,
+    page_size = current_app.config["VIP_PAGE_SIZE"]
+    context = {
+        "search": search,
+        "status": status,
+        "attention": attention,
+        "sort": sort,
         # The filters every sort and page link keeps (templates/partials/_lists.html).
-        list_params={"q": search or None, "status": status or None, "attention": attention or None},
+        "list_params": {
+            "q": search or None,
+            "status": status or None,
+            "attention": attention or None,
+        },
+    }
+
+    def results() -> str:
+        result = customers.list_customers(
+            user=current_user,
+            search=search,
+            status=status,
+            attention=attention,
+            today=today,
+            sort=sort,
+            page=page,
+            page_size=page_size,
+        )
+        counts = authorizations.counts_by_customer(
+            customer_ids=[customer.id for customer in result.items], today=today
+        )
+        return render_template(
+            "customers/_results.html", result=result, authorization_counts=counts, **context
+        )
+
+    region = cached_html("customers.results", results, page=page, page_size=page_size, **context)
+    if is_htmx():
+        return region
+    return render_template(
+        "customers/index.html",
+        region=region,
+        attention_label=dashboard_section_labels().get(attention) if attention else None,
         statuses=CUSTOMER_STATUS_LABELS,
-        counts=customers.status_counts(user=current_user),
+        counts=cached_value(
+            "customers.status_counts", lambda: customers.status_counts(user=current_user)
+        ),
+        **context,
     )
 
 
@@ -148,28 +168,52 @@ def details(customer_id: int):
     return redirect(url_for("customers.tab", customer_id=customer_id, tab="info"))
 
 
+def _info_context(customer, standing) -> dict:
+    """What VIP information shows besides the customer's own row (`standing`: the level
+    and commitment, read once for the header and this)."""
+    today = clock.today_for(current_user)
+    invitation = invitations.current_invitation(customer)
+    state = customer_status.invitation_state(customer)
+    return {
+        "standing": standing,
+        "invitation": invitation,
+        # An imported customer may have none yet (imported without invitations).
+        "may_invite": invitation is None and not state.admin_in_place,
+        # The link itself is never shown to reseller users (S57): only the invited mailbox
+        # gets it, so nobody of the reseller can accept in the VIP admin's place.
+        "invitation_awaiting": invitation is not None and state.awaiting,
+        "today": today,
+        "inventory": orders.license_inventory(customer=customer),
+        "renewal_history": renewals.renewal_history(customer=customer),
+    }
+
+
 @bp.get("/<int:customer_id>/<any(info, plans, orders, renewals, timeline, history):tab>")
 @login_required
 def tab(customer_id: int, tab: str):
     customer = access.get_customer_for(user=current_user, customer_id=customer_id)
     context = {"customer": customer, "tab": tab, "tabs": TABS}
-    if tab == "info" or not is_htmx():  # the header (the page) and VIP information show it
-        context["standing"] = discount_levels.standing(
-            customer=customer, today=clock.today_for(current_user)
+
+    @cache
+    def standing():
+        return discount_levels.standing(customer=customer, today=clock.today_for(current_user))
+
+    if not is_htmx():  # the page's header (kept per version of the reseller's data)
+        context["header"] = cached_html(
+            "customers.header",
+            lambda: render_template("customers/_header.html", standing=standing(), **context),
+            customer=customer.id,
         )
     if tab == "info":
-        invitation = invitations.current_invitation(customer)
-        context["invitation"] = invitation
-        state = customer_status.invitation_state(customer)
-        # An imported customer may have none yet (imported without invitations).
-        context["may_invite"] = invitation is None and not state.admin_in_place
-        # The link itself is never shown to reseller users (S57): only the invited mailbox
-        # gets it, so nobody of the reseller can accept in the VIP admin's place.
-        context["invitation_awaiting"] = invitation is not None and state.awaiting
-        context["today"] = clock.today_for(current_user)
-        context["inventory"] = orders.license_inventory(customer=customer)
-        context["renewal_history"] = renewals.renewal_history(customer=customer)
-    elif tab == "orders":
+        region = cached_html(
+            "customers.info",
+            lambda: render_template(
+                "customers/_tabs.html", **_info_context(customer, standing()), **context
+            ),
+            customer=customer.id,
+        )
+        return render_page_or_region("customers/details.html", region, **context)
+    if tab == "orders":
         rows = orders.orders_of(customer=customer)
         context.update(
             orders=rows,

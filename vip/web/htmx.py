@@ -33,6 +33,12 @@ def render_page_or_partial(page: str, partial: str, **context) -> str:
     return render_template(partial if is_htmx() else page, **context)
 
 
+def render_page_or_region(page: str, region: str, **context) -> str:
+    """As `render_page_or_partial`, with the partial already rendered (`region`, a cached
+    region of vip/web/cached_regions.py): the page shows it where it writes `region`."""
+    return region if is_htmx() else render_template(page, region=region, **context)
+
+
 def render_with_flash(
     partial: str, *, message: str | None, category: str = "success", **context
 ) -> str:

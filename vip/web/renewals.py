@@ -29,12 +29,14 @@ from vip import clock
 from vip.services import access, discount_levels, pipeline, renewals
 from vip.services.authorizations import LICENSE_LIMITS, AuthorizationInvalid
 from vip.services.errors import DomainError
+from vip.web.cached_regions import cached_html
 from vip.web.forms import CONTROL_CHARACTERS, Form, posted_quantities
 from vip.web.htmx import (
     partial_with_flash_or_redirect,
     render_dialog,
     render_form_errors,
     render_page_or_partial,
+    render_page_or_region,
 )
 from vip.web.labels import (
     COMMITMENT_STATE_LABELS,
@@ -73,32 +75,39 @@ def index():
     access.require(current_user, "customers.view")
     chosen = _filter_from_request()
     today = clock.today_for(current_user)
-    page = renewals.renewals_overview(
-        user=current_user,
-        today=today,
-        chosen=chosen,
-        page=request.args.get("page", 1, type=int) or 1,
-        page_size=current_app.config["VIP_PAGE_SIZE"],
-    )
-    return render_page_or_partial(
-        "renewals/index.html",
-        "renewals/_results.html",
-        result=page,
-        lines=renewals.lines_by_customer([customer.id for customer in page.items]),
-        standings=discount_levels.standings(customers=page.items, today=today),
-        chosen=chosen,
+    page_number = request.args.get("page", 1, type=int) or 1
+    page_size = current_app.config["VIP_PAGE_SIZE"]
+    context = {
+        "chosen": chosen,
         # The filters every sort, page and export link keeps (templates/partials/_lists.html).
-        list_params={
+        "list_params": {
             "q": chosen.search or None,
             "window": chosen.window or None,
             "stage": chosen.stage or None,
             "commitment": chosen.commitment or None,
         },
-        today=today,
-        windows=WINDOW_LABELS,
-        commitment_filters=COMMITMENT_FILTER_LABELS,
-        stages=RENEWAL_STAGE_LABELS,
+        "today": today,
+        "windows": WINDOW_LABELS,
+        "commitment_filters": COMMITMENT_FILTER_LABELS,
+        "stages": RENEWAL_STAGE_LABELS,
+    }
+
+    def results() -> str:
+        page = renewals.renewals_overview(
+            user=current_user, today=today, chosen=chosen, page=page_number, page_size=page_size
+        )
+        return render_template(
+            "renewals/_results.html",
+            result=page,
+            lines=renewals.lines_by_customer([customer.id for customer in page.items]),
+            standings=discount_levels.standings(customers=page.items, today=today),
+            **context,
+        )
+
+    region = cached_html(
+        "renewals.results", results, chosen=chosen, page=page_number, page_size=page_size
     )
+    return render_page_or_region("renewals/index.html", region, **context)
 
 
 @bp.get("/renewals/pipeline")

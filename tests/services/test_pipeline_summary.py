@@ -51,7 +51,7 @@ from vip.services.authorizations import (
 )
 from vip.services.customers import create_customer
 from vip.services.deadlines import ReminderKind, apply_deadlines
-from vip.services.errors import DomainError
+from vip.services.errors import DomainError, NotVisible
 from vip.services.licenses import assign_license, unassign_license
 from vip.services.orders import decide_return, propose_duration, record_order, request_return
 from vip.services.pipeline import computed_pipeline, renewal_pipeline
@@ -454,13 +454,16 @@ def licenses(tenants, customer: Customer, number: int) -> None:
             user=vip_admin, customer_id=assigned.customer_id, assignment_id=assigned.id
         )
     else:
-        assign_license(
-            user=vip_admin,
-            customer_id=tenant.customer.id,
-            product_id=pid("Photoshop"),
-            email=f"user{next(_serial)}@kund.example",
-            today=TODAY,
-        )
+        try:
+            assign_license(
+                user=vip_admin,
+                customer_id=tenant.customer.id,
+                product_id=pid("Photoshop"),
+                email=f"user{next(_serial)}@kund.example",
+                today=TODAY,
+            )
+        except NotVisible as error:  # none of the product bought (yet, or any more)
+            raise DomainError("nothing to assign") from error
     db.session.commit()
 
 

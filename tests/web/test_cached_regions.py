@@ -198,7 +198,7 @@ def test_a_kept_region_reads_none_of_its_data(app, tenants, admin_a, path, heade
     assert len(first) > len(kept) + 2, first
 
 
-def test_each_session_gets_its_own_csrf_token_in_a_kept_region(csrf_app):
+def test_s75_each_session_gets_its_own_csrf_token_in_a_kept_region(csrf_app):
     """VIP information of a customer whose invitation awaits carries a form; the region
     kept from one session's render serves another session of the same user, with the
     other session's token (a POST with it passes the CSRF check)."""
@@ -247,7 +247,7 @@ def test_each_session_gets_its_own_csrf_token_in_a_kept_region(csrf_app):
     assert sent.status_code == 303
 
 
-def test_a_kept_region_never_reaches_another_reseller(app, tenants, admin_a, login_as):
+def test_s75_a_kept_region_never_reaches_another_reseller(app, tenants, admin_a, login_as):
     a_page = admin_a.get("/renewals").get_data(as_text=True)
     assert f'id="renewal-row-{tenants.a.customer.id}"' in a_page
     admin_a.get(f"/customers/{tenants.a.customer.id}/info")

@@ -59,7 +59,7 @@ BY_CUSTOMER = (
     Notification,  # None for a mail to a reseller's own user
     VipAdminCustomer,
 )
-#: Rows under another row: (their column, the statement from its ids to customers).
+#: Rows under another row: the column naming it (PARENT_CUSTOMERS: from its ids to customers).
 BY_PARENT = {
     PurchaseAuthorizationLine: "authorization_id",
     OrderLine: "order_id",

@@ -31,13 +31,28 @@ from vip.web.versions import entity_tag
 TOKEN_PLACEHOLDER = "\x1fvip-csrf-token\x1f"
 
 
+def data_stamp() -> tuple | None:
+    """The version of the signed-in user's reseller's data, read once per request: a view
+    that reads rows before it asks for a region (the customer of its access check) calls
+    this first. None for a user without a reseller (nothing to key a region by)."""
+    if "region_stamp" not in g:
+        user = current_user
+        g.region_stamp = (
+            None
+            if user.reseller_id is None
+            else change_count.reseller_stamp(
+                reseller_id=user.reseller_id, today=clock.today_for(user)
+            )
+        )
+    return g.region_stamp
+
+
 def region_key(region: str, params: dict) -> str | None:
-    """The cache key of `region` with `params` for the signed-in user; None for a user
-    without a reseller (nothing to key it by)."""
+    """The cache key of `region` with `params` for the signed-in user, or None."""
     user = current_user
-    if user.reseller_id is None:
+    stamp = data_stamp()
+    if stamp is None:
         return None
-    stamp = change_count.reseller_stamp(reseller_id=user.reseller_id, today=clock.today_for(user))
     shown_to = (user.id, user.role.value, str(get_locale()), str(get_timezone()))
     return "region:" + entity_tag(region, *stamp, *shown_to, sorted(params.items()))
 

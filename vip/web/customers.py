@@ -26,7 +26,7 @@ from vip.services import (
 )
 from vip.services.errors import DomainError
 from vip.web import charts
-from vip.web.cached_regions import cached_html, cached_value
+from vip.web.cached_regions import cached_html, cached_value, data_stamp
 from vip.web.forms import CONTROL_CHARACTERS, Form, attach_errors
 from vip.web.htmx import is_htmx, render_page_or_partial, render_page_or_region
 from vip.web.labels import (
@@ -191,6 +191,7 @@ def _info_context(customer, standing) -> dict:
 @bp.get("/<int:customer_id>/<any(info, plans, orders, renewals, timeline, history):tab>")
 @login_required
 def tab(customer_id: int, tab: str):
+    data_stamp()  # the version before the customer is read (vip/web/cached_regions.py)
     customer = access.get_customer_for(user=current_user, customer_id=customer_id)
     context = {"customer": customer, "tab": tab, "tabs": TABS}
 

@@ -248,7 +248,7 @@ class Config:
     # memory, at most CACHE_THRESHOLD of them, each for CACHE_DEFAULT_TIMEOUT seconds at most.
     # VIP_CACHE_TYPE=NullCache keeps none.
     CACHE_TYPE = "SimpleCache"
-    CACHE_THRESHOLD = 1000
+    CACHE_THRESHOLD = 500  # a region is 10-60 kB: at most about 30 MB per process
     CACHE_DEFAULT_TIMEOUT = 600
     CACHE_NO_NULL_WARNING = True  # NullCache is chosen on purpose
     VIP_CACHED_REGIONS = True

@@ -154,7 +154,8 @@ NOT_CUSTOMER_DATA = {
 def data_digests(tenants) -> dict[int, list]:
     """Per reseller: every row of every table of its customer data (each table of the
     metadata but NOT_CUSTOMER_DATA: a new table is covered, or this fails), the catalog
-    and its customers' VIP admins' accounts, read from the tables alone."""
+    and what its customers' pages show of their VIP admins' accounts, read from the tables
+    alone."""
 
     def pairs(*columns) -> dict:
         return dict(db.session.execute(select(*columns)).all())
@@ -191,6 +192,8 @@ def data_digests(tenants) -> dict[int, list]:
         if name not in owners:
             assert "customer_id" in table.c, f"whose data is {name}?"
         columns = [column for column in table.c if column.name != "change_count"]
+        if name == "users":  # what customers' pages show of an account: is an admin in place
+            columns = [table.c.id, table.c.active, table.c.role]
         for row in db.session.execute(select(*columns).order_by(*table.primary_key)):
             found = owners[name](row) if name in owners else {of_customer.get(row.customer_id)}
             for reseller_id in found & digests.keys():
@@ -642,6 +645,29 @@ def test_the_earliest_order_due_date_follows_every_write_to_authorizations(tenan
     db.session.delete(chosen)
     db.session.commit()
     assert_exact()
+
+
+def test_a_vip_admins_account_moves_its_customers_resellers_counter_when_it_shows(tenants, ctx):
+    """Deactivated (or back), the VIP admin's customers show no admin in place: the
+    counter of its customer's reseller moves. A sign-in's own writes (a failure counted)
+    show nowhere and move nothing."""
+
+    def counters() -> dict[int, int]:
+        db.session.rollback()
+        return dict(db.session.execute(select(Reseller.id, Reseller.change_count)).all())
+
+    a, b = tenants.a.reseller.id, tenants.b.reseller.id
+    for write in ("active", "active", "failed_logins"):
+        before = counters()
+        vip_admin = db.session.get(User, tenants.a.vip_admin.id)
+        if write == "active":
+            vip_admin.active = not vip_admin.active
+        else:
+            vip_admin.failed_logins += 1
+        db.session.commit()
+        after = counters()
+        assert after[b] == before[b]
+        assert (after[a] != before[a]) == (write == "active"), write
 
 
 def test_the_reminder_bits_are_the_reminder_kinds():

@@ -101,19 +101,25 @@ def the_reseller_moved_time_zone(app, tenants) -> None:
         db.session.commit()
 
 
+def new_customer(admin, company_name: str, admin_email: str) -> int:
+    """A customer created (and its VIP admin invited) by `admin`, committed; its id."""
+    created = create_customer(
+        user=admin,
+        today=TODAY,
+        company_name=company_name,
+        country="SE",
+        market_segment="commercial",
+        admin_name="Ny Admin",
+        admin_email=admin_email,
+        admin_language="sv",
+    ).id
+    db.session.commit()
+    return created
+
+
 def a_new_customer(app, tenants) -> None:
     with in_app(app):
-        create_customer(
-            user=user(tenants.a.admin),
-            today=TODAY,
-            company_name="Aaaa Nykund AB",
-            country="SE",
-            market_segment="commercial",
-            admin_name="Ny Admin",
-            admin_email="ny@nykund.example",
-            admin_language="sv",
-        )
-        db.session.commit()
+        new_customer(user(tenants.a.admin), "Aaaa Nykund AB", "ny@nykund.example")
 
 
 def a_month_later(app, tenants) -> None:
@@ -205,17 +211,7 @@ def test_s75_each_session_gets_its_own_csrf_token_in_a_kept_region(csrf_app):
     with in_app(csrf_app):
         admin = build_tenant("Token AB", "t").admin
         email = admin.email
-        invited = create_customer(
-            user=admin,
-            today=TODAY,
-            company_name="Inbjuden AB",
-            country="SE",
-            market_segment="commercial",
-            admin_name="Inbjuden Admin",
-            admin_email="admin@inbjuden.example",
-            admin_language="sv",
-        ).id
-        db.session.commit()
+        invited = new_customer(admin, "Inbjuden AB", "admin@inbjuden.example")
     first, second = csrf_app.test_client(), csrf_app.test_client()
     for client in (first, second):
         login = client.get("/login").get_data(as_text=True)

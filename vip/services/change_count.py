@@ -76,7 +76,7 @@ PARENT_CUSTOMERS = {
         .join(ReturnAuthorization, ReturnAuthorization.order_id == Order.id)
         .where(ReturnAuthorization.id.in_(ids))
     ),
-    # a VIP admin's account (its name, whether it is active) shows at its customers
+    # a VIP admin's account (whether it is active) shows at its customers
     "user_id": lambda ids: select(VipAdminCustomer.customer_id).where(
         VipAdminCustomer.user_id.in_(ids)
     ),
@@ -107,6 +107,18 @@ def _values(obj, name: str) -> set[int]:
     return {value for value in (*history.sum(), getattr(obj, name)) if value is not None}
 
 
+#: What a customer's pages show of its VIP admin's account (whether the admin is in place);
+#: a sign-in's own writes (failures, the second factor's last step) move no counter.
+USER_SHOWN = ("active", "role")
+
+
+def _shown_at_customers(session: Session, user: User) -> bool:
+    if user in session.new or user in session.deleted:
+        return True
+    attrs = inspect(user).attrs
+    return any(attrs[name].history.has_changes() for name in USER_SHOWN)
+
+
 def _note_flush(session: Session, _flush_context) -> None:
     resellers = session.info.setdefault(NOTED_RESELLERS, set())
     customers = session.info.setdefault(NOTED_CUSTOMERS, set())
@@ -120,7 +132,7 @@ def _note_flush(session: Session, _flush_context) -> None:
             customers.update(_values(obj, "customer_id"))
         elif (column := BY_PARENT.get(type(obj))) is not None:
             parents.setdefault(column, set()).update(_values(obj, column))
-        elif isinstance(obj, User) and obj.id is not None:
+        elif isinstance(obj, User) and obj.id is not None and _shown_at_customers(session, obj):
             parents.setdefault("user_id", set()).add(obj.id)
         elif isinstance(obj, Reseller) and obj.id is not None:
             resellers.add(obj.id)

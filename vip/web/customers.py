@@ -191,7 +191,8 @@ def _info_context(customer, standing) -> dict:
 @bp.get("/<int:customer_id>/<any(info, plans, orders, renewals, timeline, history):tab>")
 @login_required
 def tab(customer_id: int, tab: str):
-    data_stamp()  # the version before the customer is read (vip/web/cached_regions.py)
+    if tab == "info" or not is_htmx():  # a kept region is asked for (cached_regions.py)
+        data_stamp()  # its data's version, read before the customer is
     customer = access.get_customer_for(user=current_user, customer_id=customer_id)
     context = {"customer": customer, "tab": tab, "tabs": TABS}
 

@@ -29,6 +29,7 @@ def test_calendar_feed_create_copy_fetch_and_revoke(new_context, live_server, te
     page.goto(f"{live_server}/account/password")
     page.locator('a[href="/account/calendar"]').click()
     expect(page).to_have_url(f"{live_server}/account/calendar")
+    page.wait_for_load_state()  # htmx, a deferred script, has processed the new page
     expect(page.locator("#calendar-feed-url")).to_have_count(0)
     page.evaluate("window.__marker = 1")
 

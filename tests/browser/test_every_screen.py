@@ -172,6 +172,7 @@ def test_the_header_menu_works_by_keyboard_on_a_phone(demo_ids, live_server, new
     expect(customers).to_be_focused()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/customers$"))
+    page.wait_for_load_state()  # app.js, a deferred script, listens for Esc on the new page
     expect(customers).to_be_hidden()  # a new page: the menu is closed again
 
     page.locator("details.nav-menu > summary").focus()

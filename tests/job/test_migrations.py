@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import uuid
 
@@ -245,6 +246,78 @@ def test_s55_the_vip_admin_link_migration_carries_each_vip_admin_over_and_back(r
             ]
             assert "vip_admin_customers" not in sa.inspect(db.engine).get_table_names()
             assert _rows(db.engine, "SELECT actor_id FROM audit_events") == [(2,)]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if drop:
+            drop()
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+def test_the_deadline_days_migration_fills_the_summary_as_the_sessions_keep_it(request, tmp_path):
+    """The demo's deadlines per day as kept by its sessions; going down to d5f7b9c1e3a6
+    drops them (and nothing else of the pipeline), coming back up fills them again, equal
+    to what the sessions kept and to a from-scratch computation."""
+    from sqlalchemy import select, true
+
+    from vip.demo import load_demo
+    from vip.models import Customer, Order, OrderStatus, OrderType, PipelineDay
+    from vip.models.pipeline import DEADLINE_KINDS
+    from vip.services import pipeline_summary
+
+    url, options, drop = _fresh_database(request, tmp_path)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+            "SECRET_KEY": "x",
+            "TESTING": True,
+        }
+    )
+
+    def days() -> dict:
+        rows = db.session.execute(
+            select(PipelineDay.kind, PipelineDay.day, PipelineDay.customers, PipelineDay.licenses)
+        )
+        db.session.rollback()
+        return {(kind, day): (customers, count) for kind, day, customers, count in rows}
+
+    def scratch() -> dict:
+        sums: dict = {}
+        for query in pipeline_summary.entry_queries(true()):
+            for _customer, _reseller, kind, day, count in db.session.execute(query):
+                customers, total = sums.get((kind, day), (0, 0))
+                sums[(kind, day)] = (customers + 1, total + int(count))
+        db.session.rollback()
+        return sums
+
+    try:
+        with app.app_context(), app.test_request_context():
+            upgrade()
+            load_demo(today=datetime.date(2026, 12, 5))
+            # An imported order too: it has no return window, so it is no deadline.
+            customer = db.session.scalar(select(Customer).order_by(Customer.id))
+            db.session.add(
+                Order(
+                    customer_id=customer.id,
+                    vendor_order_number="IMPORTED-1",
+                    order_type=OrderType.IMPORTED,
+                    order_date=datetime.date(2026, 12, 1),
+                    duration_months=12,
+                    term_ends_on=datetime.date(2027, 12, 1),
+                    status=OrderStatus.PLACED,
+                )
+            )
+            db.session.commit()
+            kept = days()
+            assert {kind for kind, _day in kept} >= set(DEADLINE_KINDS), kept
+            assert kept == scratch()
+            downgrade(revision="d5f7b9c1e3a6")
+            assert days() == {
+                key: value for key, value in kept.items() if key[0] not in DEADLINE_KINDS
+            }
+            upgrade()
+            assert days() == kept
             db.session.remove()
             db.engine.dispose()
     finally:

@@ -34,7 +34,7 @@ from vip.models import (
     User,
     VipAdminCustomer,
 )
-from vip.services import calendar_feed
+from vip.services import calendar_feed, change_count
 from vip.services.authorizations import LineInput, create_purchase_authorization
 from vip.services.bearer_secrets import digest_of
 from vip.services.customers import create_customer
@@ -130,6 +130,7 @@ def add_authorization(tenant, customer_id: int, *, order_due_on: date | None = N
         db.session.execute(
             update(PurchaseAuthorization).where(PurchaseAuthorization.id == pa.id).values(**values)
         )
+        change_count.note_customers([customer_id])  # as every statement writer does
         db.session.commit()
     return db.session.get(PurchaseAuthorization, pa.id)
 
@@ -435,7 +436,9 @@ def test_calendar_feed_texts_in_swedish_with_the_glossary_terms(app, tenants, po
         assert set(events_by_uid(feed_of(tenants.a, language="en"))) == set(events)
 
 
-def test_calendar_feed_events_take_four_queries_whatever_the_rows(app, tenants):
+def test_calendar_feed_events_take_five_queries_whatever_the_rows(app, tenants):
+    """The deadlines per day are read from the summary in one query, then the rows of the
+    days of few, one query per source: five, however many rows and busy days."""
     from sqlalchemy import event as sa_event
 
     def statements():
@@ -454,13 +457,55 @@ def test_calendar_feed_events_take_four_queries_whatever_the_rows(app, tenants):
 
     with in_app(app):
         small_events, small = statements()
-        for number in range(12):
+        for number in range(12):  # spread over days: one event each
             customer = add_customer(tenants.a, f"Kund {number} AB", anniversary=day(5 + number))
             add_order(customer, order_date=day(-number))
-            add_authorization(tenants.a, customer.id)
-        large_events, large = statements()
-    assert large_events >= small_events + 12 * 5
-    assert len(small) == len(large) == 4, large
+        spread_events, spread = statements()
+        for number in range(40):  # on one day: one event for all of them
+            customer = add_customer(tenants.a, f"Dag {number} AB", anniversary=day(70))
+            add_authorization(tenants.a, customer.id, order_due_on=day(9))
+        busy_events, busy = statements()
+    assert spread_events == small_events + 12 * 4  # 3 of the anniversary, 1 of the order
+    # Three events of the 40 anniversaries, one of their 40 authorizations, one of the 40
+    # orders placed a year before the anniversary (their return windows closed long ago).
+    assert busy_events == spread_events + 3 + 1
+    assert len(small) == len(spread) == len(busy) == 5, busy
+
+
+def test_a_day_of_many_deadlines_of_one_kind_is_one_event_with_their_exact_number(app, tenants):
+    limit = calendar_feed.DAY_EVENT_THRESHOLD
+    with in_app(app):
+        many = [
+            add_customer(tenants.a, f"Många {n} AB", anniversary=day(50)) for n in range(limit + 1)
+        ]
+        few = [add_customer(tenants.a, f"Några {n} AB", anniversary=day(60)) for n in range(limit)]
+        for customer in many:
+            add_authorization(tenants.a, customer.id, order_due_on=day(12))
+        events = events_by_uid(feed_of(tenants.a, language="sv"))
+        english = events_by_uid(feed_of(tenants.a, language="en"))
+        reseller_id = tenants.a.reseller.id
+    summaries = [event["summary"] for event in events.values()]
+    assert not [summary for summary in summaries if "Många" in summary]
+    assert len([summary for summary in summaries if "Några" in summary]) == 3 * limit
+    uid = f"reseller-{reseller_id}-{{}}-{{:%Y%m%d}}@vip-reseller-console"
+    anniversary = events[uid.format("anniversary", day(50))]
+    assert anniversary["summary"] == "Årsdag: 11 kunder"
+    assert (anniversary["start"], anniversary["end"]) == (day(50), day(51))
+    assert "11 tidsfrister av det här slaget infaller den här dagen" in anniversary["description"]
+    assert anniversary["url"].endswith("/customers?attention=anniversary")
+    assert events[uid.format("renewal_window_opens", day(20))]["summary"] == (
+        "Förlängningsperioden öppnar: 11 kunder"
+    )
+    removal = events[uid.format("access_removal", day(80))]
+    assert removal["url"].endswith("/renewals?stage=in_grace")
+    assert events[uid.format("order_due", day(12))]["summary"] == (
+        "Sista orderdag: 11 inköpsauktoriseringar"
+    )
+    assert (
+        english[uid.format("anniversary", day(50))]["summary"] == "Anniversary date: 11 customers"
+    )
+    assert set(english) == set(events)  # the same UIDs in every language
+    assert few  # each of the ten on day 60 kept its own events (counted above)
 
 
 # --- the link ------------------------------------------------------------------------------

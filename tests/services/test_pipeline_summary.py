@@ -2,7 +2,8 @@
 (vip/services/pipeline_summary.py), each customer's earliest pending order-due date
 (vip/models/order_due_summary.py) and the reminders it has had for its anniversary
 (vip/models/reminder_summary.py) equal a from-scratch computation after every kind of
-change, and the reseller's change counter (vip/services/change_count.py: the calendar
+change, the calendar feed's events of a day of many deadlines carry their exact number,
+and the reseller's change counter (vip/services/change_count.py: the calendar
 feed's ETag, the pages' cached regions) moves whenever any row of its customer data
 changes: sequences of service calls drawn by hypothesis (customers, orders, add-ons,
 renewals, returns approved and rejected, licenses assigned and taken back, the job's status
@@ -122,6 +123,39 @@ def scratch_reminder_rows() -> dict[int, int]:
     return bits
 
 
+def feed_as_shown(reseller_id: int, today: date) -> list[tuple]:
+    """The calendar feed's events as (kind, day, what): a deadline, or a day's count and
+    newest stamp."""
+    return sorted(
+        (
+            (item.kind, item.day, item if isinstance(item, calendar_feed.Deadline) else item.count)
+            for item in calendar_feed.feed_deadlines(reseller_id=reseller_id, today=today)
+        ),
+        key=str,
+    )
+
+
+def scratch_feed(reseller_id: int, today: date, threshold: int) -> list[tuple]:
+    """The same from every deadline one by one: a day's deadlines of one kind as their
+    number once there are more than `threshold`."""
+    every = calendar_feed.every_deadline(
+        reseller_id,
+        today,
+        today - timedelta(days=calendar_feed.LOOKBACK_DAYS),
+        today + timedelta(days=calendar_feed.LOOKAHEAD_DAYS),
+    )
+    by_day: dict[tuple, list] = {}
+    for deadline in every:
+        by_day.setdefault((deadline.kind, deadline.day), []).append(deadline)
+    shown = []
+    for (kind, day), deadlines in by_day.items():
+        if len(deadlines) > threshold:
+            shown.append((kind, day, len(deadlines)))
+        else:
+            shown.extend((kind, day, deadline) for deadline in deadlines)
+    return sorted(shown, key=str)
+
+
 def assert_exact(*todays: date) -> None:
     db.session.rollback()  # what was committed, nothing else
     assert summary_rows() == scratch_rows()
@@ -132,6 +166,13 @@ def assert_exact(*todays: date) -> None:
             assert renewal_pipeline(reseller_id=reseller_id, today=today) == computed_pipeline(
                 reseller_id=reseller_id, today=today
             )
+        # The calendar feed's days of many (every day one event, then only days of two).
+        for threshold in (0, 1):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(calendar_feed, "DAY_EVENT_THRESHOLD", threshold)
+                assert feed_as_shown(reseller_id, TODAY) == scratch_feed(
+                    reseller_id, TODAY, threshold
+                )
 
 
 #: Tables that are not what a reseller's pages show of its customers: logs, credentials,
@@ -620,6 +661,9 @@ def test_the_earliest_order_due_date_follows_every_write_to_authorizations(tenan
         .where(PurchaseAuthorization.id == latest(first.id).id)
         .values(order_due_on=TODAY - timedelta(days=400))
     )
+    # The trigger sees the statement unasked; the deadlines per day are told, as by every
+    # statement writer of the services.
+    change_count.note_customers([first.id])
     db.session.commit()
     assert_exact()
     assert order_due_rows()[first.id] == TODAY - timedelta(days=400)

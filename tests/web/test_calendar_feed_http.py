@@ -348,10 +348,10 @@ RESELLER = "Query Count AB"
 ADMIN = "admin@querycountab.example"  # made by the generator for RESELLER
 GENERATOR_PASSWORD = "bench-password-2026-lång"
 SEEDS = {1: 1080, 50: 1019}
-#: The token's feed, user and reseller (one join), the authorizations, orders and customers
-#: of the window, the commitments ending in it, and the last-fetch update. SQLite also
-#: sends its two BEGINs.
-PINNED = {"sqlite": 8, "postgresql": 6}
+#: The token's feed, user and reseller (one join), the deadlines per day (the summary), the
+#: authorizations, orders and customers of the days of few and the commitments ending on
+#: them, and the last-fetch update. SQLite also sends its two BEGINs.
+PINNED = {"sqlite": 9, "postgresql": 7}
 
 
 @pytest.fixture(params=[1, 50], ids=["1-customer", "50-customers"])
@@ -411,8 +411,9 @@ def test_perf_calendar_feed_query_count_is_constant(app, client, generated, monk
     assert response.status_code == 200
     events = Calendar.from_ical(body).walk("VEVENT")
     kinds = {str(e["UID"]).split("-", 1)[0] for e in events}
-    # Events of every kind at both sizes, and more of them at 50 customers.
-    assert kinds == {"pa", "order", "customer"}, kinds
+    # Events of every kind at both sizes, and more of them at 50 customers (some days
+    # of many as one event of the reseller's).
+    assert kinds >= {"pa", "order", "customer"}, kinds
     assert len(events) >= (3 if generated == 1 else 30)
     assert len(statements) == PINNED[dialect], "\n".join(
         " ".join(statement.split())[:160] for statement in statements

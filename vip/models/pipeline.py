@@ -6,7 +6,15 @@ An entry is an anniversary date a customer counts on, of one of two kinds:
 - `open`: the customer's current anniversary, with its current-term licenses;
 - `renewed`: a new anniversary a renewal moved the customer to (the renewal order's
   `term_ends_on`), with that term's licenses.
-Both net of returns. Neither depends on today: the chart decides the status."""
+Both net of returns. Neither depends on today: the chart decides the status.
+
+The same tables count the calendar feed's deadlines per customer and day
+(vip/services/calendar_feed.py), `licenses` then holding the number of rows:
+- `order_due`: pending purchase authorizations, by order-due date;
+- `placed`: placed orders with a return window, by order date (the window closes
+  `orders.return_window_closes_after` it);
+- `3yc_ends`: running three-year commitments, by end date.
+The anniversaries' deadlines are the `open` entries' customers."""
 
 from __future__ import annotations
 
@@ -19,6 +27,11 @@ from vip.extensions import db
 
 OPEN = "open"
 RENEWED = "renewed"
+ORDER_DUE = "order_due"
+PLACED = "placed"
+COMMITMENT_ENDS = "3yc_ends"
+#: The kinds that count deadlines (`licenses`: how many of the customer's rows).
+DEADLINE_KINDS = (ORDER_DUE, PLACED, COMMITMENT_ENDS)
 
 
 class PipelineEntry(db.Model):
@@ -36,7 +49,8 @@ class PipelineEntry(db.Model):
 
 
 class PipelineDay(db.Model):
-    """The sum of the entries of a reseller, kind and day: customers and licenses."""
+    """The sum of the entries of a reseller, kind and day: customers and licenses (or, for
+    the DEADLINE_KINDS, deadlines)."""
 
     __tablename__ = "pipeline_days"
 

@@ -8,11 +8,17 @@ user who no longer has a reseller role answers "not found".
 The feed lists the deadlines of the user's reseller from 30 days ago to 400 days ahead,
 each an all-day event:
 - a pending purchase authorization's order-due date;
-- a placed order's last day to request a return (`orders.return_window_closes_on`);
+- a placed order's last day to request a return (`orders.return_window_closes_after`);
 - a customer's renewal window opening, anniversary date and access removal
-  (`renewals.dates_for`), for the current anniversary, which is by definition not renewed
+  (`renewals.RenewalDates`), for the current anniversary, which is by definition not renewed
   yet: a renewal moves the anniversary, and the events of the new cycle get new UIDs;
 - the end of a running three-year commitment, its third anniversary.
+
+A day with more than DAY_EVENT_THRESHOLD deadlines of one kind carries them as one event
+instead ("Anniversary date: 1,104 customers"), with their exact number: a calendar app
+shows a day of a thousand events as a useless wall, and the document then stays about the
+same size whatever the size of the portfolio (README, "Calendar feed"). The API's
+`GET /deadlines` lists every deadline one by one (`deadlines_between`).
 
 UIDs name the object and, for the anniversary events, the cycle (the anniversary date),
 so they are the same on every fetch and do not move when anything else changes. DTSTAMP
@@ -31,32 +37,31 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager
 
 from vip.extensions import db
 from vip.links import external_url
 from vip.models import (
-    AuthorizationStatus,
     CalendarFeed,
-    CommitmentState,
     Customer,
     Order,
-    OrderStatus,
-    OrderType,
+    PipelineDay,
     PurchaseAuthorization,
     Reseller,
     ThreeYearCommitment,
     User,
 )
+from vip.models.pipeline import COMMITMENT_ENDS, OPEN, ORDER_DUE, PLACED
 from vip.services import audit
 from vip.services.access import RESELLER_ROLES, require
 from vip.services.bearer_secrets import digest_of
 from vip.services.deadlines import GRACE_DAYS, RENEWAL_WINDOW_DAYS
 from vip.services.errors import DomainError
-from vip.services.orders import RETURN_WINDOW_DAYS, return_window_closes_on
-from vip.services.renewals import dates_for
+from vip.services.orders import RETURN_WINDOW_DAYS, return_window_closes_after
+from vip.services.pipeline_summary import DEADLINE_ROWS
+from vip.services.renewals import RenewalDates
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,8 @@ TOKEN_BYTES = 32
 TOKEN_MAX_LENGTH = 128  # longer "tokens" are not looked up at all
 LOOKBACK_DAYS = 30
 LOOKAHEAD_DAYS = 400
+#: More deadlines of one kind on one day than this and the feed carries them as one event.
+DAY_EVENT_THRESHOLD = 10
 #: last_fetched_at is written at most this often per link.
 FETCH_RECORD_INTERVAL = timedelta(minutes=1)
 UID_DOMAIN = "vip-reseller-console"
@@ -222,6 +229,18 @@ class Deadline:
     related: date | None = None
 
 
+@dataclass(frozen=True)
+class DeadlineDay:
+    """More than DAY_EVENT_THRESHOLD deadlines of one kind on one day, as one event of the
+    feed: how many (exact), stamped with the newest of their rows."""
+
+    kind: DeadlineKind
+    day: date
+    count: int
+    uid: str
+    stamp: datetime
+
+
 def _uid(name: str) -> str:
     return f"{name}@{UID_DOMAIN}"
 
@@ -250,20 +269,29 @@ def _deadline(kind: DeadlineKind, row, *, day: date, uid: str, **about) -> Deadl
     )
 
 
-def _order_due(reseller_id: int, first: date, last: date) -> list[Deadline]:
+def _rows(kind: str, reseller_id: int, first: date, last: date, keys: list[date] | None):
+    """The reseller's rows that are deadlines of a kind of the summary (DEADLINE_ROWS),
+    counted on a day from `first` to `last` (and one of `keys`, unless None); columns
+    are chosen by the caller."""
+    model, day, condition = DEADLINE_ROWS[kind]
+    query = (
+        select(model.id)
+        .join(Customer, Customer.id == model.customer_id)
+        .where(Customer.reseller_id == reseller_id, condition, day.between(first, last))
+    )
+    return query if keys is None else query.where(day.in_(keys))
+
+
+def _order_due(
+    reseller_id: int, today: date, first: date, last: date, keys: list[date] | None = None
+) -> list[Deadline]:
     rows = db.session.execute(
-        select(
+        _rows(ORDER_DUE, reseller_id, first, last, keys).with_only_columns(
             PurchaseAuthorization.id,
             PurchaseAuthorization.order_due_on,
             PurchaseAuthorization.created_at,
             PurchaseAuthorization.number,
             *CUSTOMER_COLUMNS,
-        )
-        .join(Customer, Customer.id == PurchaseAuthorization.customer_id)
-        .where(
-            Customer.reseller_id == reseller_id,
-            PurchaseAuthorization.status == AuthorizationStatus.PENDING,
-            PurchaseAuthorization.order_due_on.between(first, last),
         )
     ).all()
     return [
@@ -278,59 +306,65 @@ def _order_due(reseller_id: int, first: date, last: date) -> list[Deadline]:
     ]
 
 
-def _return_windows(reseller_id: int, first: date, last: date) -> list[Deadline]:
+def _return_windows(
+    reseller_id: int, today: date, first: date, last: date, keys: list[date] | None = None
+) -> list[Deadline]:
     # The range on order_date only narrows the rows read (a window of at most
     # RETURN_WINDOW_DAYS); each closing date is the orders service's.
+    ordered_from = first - timedelta(days=RETURN_WINDOW_DAYS)
     rows = db.session.execute(
-        select(
+        _rows(PLACED, reseller_id, ordered_from, last, keys).with_only_columns(
             Order.id,
             Order.order_date,
             Order.created_at,
             Order.vendor_order_number,
             *CUSTOMER_COLUMNS,
         )
-        .join(Customer, Customer.id == Order.customer_id)
-        .where(
-            Customer.reseller_id == reseller_id,
-            Order.status == OrderStatus.PLACED,
-            Order.order_type != OrderType.IMPORTED,  # no return window
-            Order.order_date.between(first - timedelta(days=RETURN_WINDOW_DAYS), last),
-        )
     ).all()
     return [
         _deadline(
             DeadlineKind.RETURN_WINDOW_CLOSES,
             order,
-            day=return_window_closes_on(order),
+            day=return_window_closes_after(order.order_date),
             uid=f"order-{order.id}-return-window-closes",
             reference=order.vendor_order_number,
             related=order.order_date,
         )
         for order in rows
-        if first <= return_window_closes_on(order) <= last
+        if first <= return_window_closes_after(order.order_date) <= last
     ]
 
 
-def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> list[Deadline]:
-    # Anniversaries whose window opening (AD-30) or access removal (AD+30) can fall in the
-    # range; each date is the renewals service's, filtered to the range below.
-    customers = db.session.execute(
-        select(*CUSTOMER_COLUMNS, Customer.anniversary_date, Customer.created_at).where(
-            Customer.reseller_id == reseller_id,
-            Customer.anniversary_date.between(
-                first - timedelta(days=GRACE_DAYS), last + timedelta(days=RENEWAL_WINDOW_DAYS)
-            ),
-        )
-    ).all()
+def _anniversary_days(anniversary: date, today: date) -> tuple:
+    """(kind, day, UID name) of each deadline of one anniversary (the renewals service's
+    dates)."""
+    dates = RenewalDates(anniversary, today)
+    return (
+        (DeadlineKind.RENEWAL_WINDOW_OPENS, dates.window_opens_on, "renewal-window-opens"),
+        (DeadlineKind.ANNIVERSARY, dates.anniversary, "anniversary"),
+        (DeadlineKind.ACCESS_REMOVAL, dates.access_removed_on, "access-removal"),
+    )
+
+
+def _anniversaries_around(first: date, last: date) -> tuple[date, date]:
+    """The anniversaries whose window opening (AD-30) or access removal (AD+30) can fall
+    from `first` to `last`."""
+    return first - timedelta(days=GRACE_DAYS), last + timedelta(days=RENEWAL_WINDOW_DAYS)
+
+
+def _anniversaries(
+    reseller_id: int, today: date, first: date, last: date, keys: list[date] | None = None
+) -> list[Deadline]:
+    query = select(*CUSTOMER_COLUMNS, Customer.anniversary_date, Customer.created_at).where(
+        Customer.reseller_id == reseller_id,
+        Customer.anniversary_date.between(*_anniversaries_around(first, last)),
+    )
+    if keys is not None:
+        query = query.where(Customer.anniversary_date.in_(keys))
     found = []
-    for customer in customers:
-        dates = dates_for(customer, today)
-        cycle = dates.anniversary.isoformat()
-        for kind, day, name in (
-            (DeadlineKind.RENEWAL_WINDOW_OPENS, dates.window_opens_on, "renewal-window-opens"),
-            (DeadlineKind.ANNIVERSARY, dates.anniversary, "anniversary"),
-            (DeadlineKind.ACCESS_REMOVAL, dates.access_removed_on, "access-removal"),
-        ):
+    for customer in db.session.execute(query):
+        cycle = customer.anniversary_date.isoformat()
+        for kind, day, name in _anniversary_days(customer.anniversary_date, today):
             if first <= day <= last:
                 found.append(
                     _deadline(
@@ -338,30 +372,24 @@ def _anniversaries(reseller_id: int, today: date, first: date, last: date) -> li
                         customer,
                         day=day,
                         uid=f"customer-{customer.customer_id}-{name}-{cycle}",
-                        related=dates.anniversary,
+                        related=customer.anniversary_date,
                     )
                 )
     return found
 
 
-def _commitment_ends(reseller_id: int, first: date, last: date) -> list[Deadline]:
-    """A running (committed or noncompliant) three-year commitment's end."""
+def _commitment_ends(
+    reseller_id: int, today: date, first: date, last: date, keys: list[date] | None = None
+) -> list[Deadline]:
+    """A running three-year commitment's end, its third anniversary."""
     rows = db.session.execute(
-        select(
+        _rows(COMMITMENT_ENDS, reseller_id, first, last, keys).with_only_columns(
             ThreeYearCommitment.id,
             ThreeYearCommitment.ends_on,
             ThreeYearCommitment.starts_on,
             ThreeYearCommitment.created_at,
             ThreeYearCommitment.minimum_quantity,
             *CUSTOMER_COLUMNS,
-        )
-        .join(Customer, Customer.id == ThreeYearCommitment.customer_id)
-        .where(
-            Customer.reseller_id == reseller_id,
-            ThreeYearCommitment.state.in_(
-                (CommitmentState.COMMITTED, CommitmentState.NONCOMPLIANT)
-            ),
-            ThreeYearCommitment.ends_on.between(first, last),
         )
     ).all()
     return [
@@ -392,26 +420,93 @@ def feed_version(*, feed: CalendarFeed, today: date) -> tuple:
         reseller.name,
         LOOKBACK_DAYS,
         LOOKAHEAD_DAYS,
+        DAY_EVENT_THRESHOLD,
     )
 
 
-def feed_deadlines(*, reseller_id: int, today: date) -> list[Deadline]:
+#: Per kind of the summary (vip/models/pipeline.py): the deadlines (kind, day) of the
+#: rows counted on a day, and the reader of those rows.
+SOURCES = {
+    ORDER_DUE: (lambda on, _today: ((DeadlineKind.ORDER_DUE, on),), _order_due),
+    PLACED: (
+        lambda on, _today: ((DeadlineKind.RETURN_WINDOW_CLOSES, return_window_closes_after(on)),),
+        _return_windows,
+    ),
+    OPEN: (
+        lambda on, today: [(kind, day) for kind, day, _name in _anniversary_days(on, today)],
+        _anniversaries,
+    ),
+    COMMITMENT_ENDS: (lambda on, _today: ((DeadlineKind.COMMITMENT_ENDS, on),), _commitment_ends),
+}
+
+
+def feed_deadlines(*, reseller_id: int, today: date) -> list[Deadline | DeadlineDay]:
     """The reseller's deadlines from LOOKBACK_DAYS ago to LOOKAHEAD_DAYS ahead, ordered by
-    day and UID: four queries, whatever the number of rows."""
-    return _deadlines_between(
-        reseller_id,
-        today,
-        today - timedelta(days=LOOKBACK_DAYS),
-        today + timedelta(days=LOOKAHEAD_DAYS),
-    )
+    day and UID, a day's deadlines of one kind as one DeadlineDay when there are more than
+    DAY_EVENT_THRESHOLD of them: five queries and at most DAY_EVENT_THRESHOLD deadlines
+    read per day and kind, whatever the size of the portfolio.
+
+    How many deadlines fall on each day is read from the summary kept with every change
+    (vip/services/pipeline_summary.py: the anniversaries' customers, and the pending
+    authorizations, placed orders and running commitments per day); then only the rows of
+    the days of few are read. A day event is stamped with the reseller's creation: a
+    count has no one row it was last revised in, and the stamp must not move between
+    fetches."""
+    first = today - timedelta(days=LOOKBACK_DAYS)
+    last = today + timedelta(days=LOOKAHEAD_DAYS)
+    around = {
+        ORDER_DUE: (first, last),
+        PLACED: (first - timedelta(days=RETURN_WINDOW_DAYS), last),
+        OPEN: _anniversaries_around(first, last),
+        COMMITMENT_ENDS: (first, last),
+    }
+    created = select(Reseller.created_at).where(Reseller.id == reseller_id).scalar_subquery()
+    counted = db.session.execute(
+        select(
+            PipelineDay.kind,
+            PipelineDay.day,
+            case((PipelineDay.kind == OPEN, PipelineDay.customers), else_=PipelineDay.licenses),
+            created,
+        ).where(
+            PipelineDay.reseller_id == reseller_id,
+            or_(
+                *(
+                    and_(PipelineDay.kind == kind, PipelineDay.day.between(start, end))
+                    for kind, (start, end) in around.items()
+                )
+            ),
+        )
+    ).all()
+    found: list[Deadline | DeadlineDay] = []
+    for kind, (deadlines_of, read) in SOURCES.items():
+        days = [(day, count, stamp) for of, day, count, stamp in counted if of == kind]
+        few = [day for day, count, _stamp in days if count <= DAY_EVENT_THRESHOLD]
+        found.extend(read(reseller_id, today, first, last, keys=few))  # none: no rows
+        for on, count, stamp in days:
+            if count <= DAY_EVENT_THRESHOLD:
+                continue
+            for deadline_kind, day in deadlines_of(on, today):
+                if first <= day <= last:
+                    found.append(
+                        DeadlineDay(
+                            kind=deadline_kind,
+                            day=day,
+                            count=count,
+                            uid=_uid(f"reseller-{reseller_id}-{deadline_kind.value}-{day:%Y%m%d}"),
+                            stamp=stamp,
+                        )
+                    )
+    return sorted(found, key=lambda deadline: (deadline.day, deadline.uid))
 
 
-def _deadlines_between(reseller_id: int, today: date, first: date, last: date) -> list[Deadline]:
+def every_deadline(reseller_id: int, today: date, first: date, last: date) -> list[Deadline]:
+    """Every deadline of the reseller from `first` to `last`, one by one, ordered by day and
+    UID: four queries."""
     deadlines = [
-        *_order_due(reseller_id, first, last),
-        *_return_windows(reseller_id, first, last),
+        *_order_due(reseller_id, today, first, last),
+        *_return_windows(reseller_id, today, first, last),
         *_anniversaries(reseller_id, today, first, last),
-        *_commitment_ends(reseller_id, first, last),
+        *_commitment_ends(reseller_id, today, first, last),
     ]
     return sorted(deadlines, key=lambda deadline: (deadline.day, deadline.uid))
 
@@ -430,4 +525,4 @@ def deadlines_between(*, user: User, first: date, last: date, today: date) -> li
         raise DomainError(
             _l("Ask for at most %(count)d days at a time.", count=MAX_RANGE_DAYS), field="to"
         )
-    return _deadlines_between(user.reseller_id, today, first, last)
+    return every_deadline(user.reseller_id, today, first, last)

@@ -46,6 +46,7 @@ from vip.models import (
 NOTED_RESELLERS = "changed_resellers"
 NOTED_CUSTOMERS = "changed_customers"
 NOTED_PARENTS = "changed_parents"
+STATEMENT_NOTED = "statement_changed_customers"  # kept until the transaction ends
 EVERY_RESELLER = "every_reseller"
 CHUNK = 500
 
@@ -93,8 +94,16 @@ def keep_up_to_date(session) -> None:
 
 
 def note_customers(customer_ids: Iterable[int]) -> None:
-    """For a writer that changes a customer's data with a statement."""
-    db.session.info.setdefault(NOTED_CUSTOMERS, set()).update(customer_ids)
+    """For a writer that changes a customer's data with a statement. The pipeline's
+    summary refreshes them too (`statement_noted`)."""
+    noted = set(customer_ids)
+    db.session.info.setdefault(NOTED_CUSTOMERS, set()).update(noted)
+    db.session.info.setdefault(STATEMENT_NOTED, set()).update(noted)
+
+
+def statement_noted(session: Session) -> set[int]:
+    """The customers statements of the session's transaction changed (`note_customers`)."""
+    return set(session.info.get(STATEMENT_NOTED, ()))
 
 
 def note_resellers(reseller_ids: Iterable[int]) -> None:
@@ -142,7 +151,13 @@ def _note_flush(session: Session, _flush_context) -> None:
 
 def _forget(session: Session, transaction) -> None:
     if transaction.parent is None:
-        for key in (NOTED_RESELLERS, NOTED_CUSTOMERS, NOTED_PARENTS, EVERY_RESELLER):
+        for key in (
+            NOTED_RESELLERS,
+            NOTED_CUSTOMERS,
+            NOTED_PARENTS,
+            EVERY_RESELLER,
+            STATEMENT_NOTED,
+        ):
             session.info.pop(key, None)
 
 

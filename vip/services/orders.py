@@ -274,7 +274,12 @@ def record_order(
 
 
 def return_window_closes_on(order: Order) -> date:
-    return order.order_date + timedelta(days=RETURN_WINDOW_DAYS)
+    return return_window_closes_after(order.order_date)
+
+
+def return_window_closes_after(order_date: date) -> date:
+    """The last day to request a return of an order placed on `order_date`."""
+    return order_date + timedelta(days=RETURN_WINDOW_DAYS)
 
 
 def return_window_open(order: Order, today: date) -> bool:

@@ -1,8 +1,11 @@
-"""The renewal pipeline's summary (vip/models/pipeline.py), kept up to date in the same
-transaction as every change that moves it.
+"""The renewal pipeline's summary and the calendar feed's deadlines per day
+(vip/models/pipeline.py), kept up to date in the same transaction as every change that
+moves them.
 
 What a customer adds to the pipeline depends on its anniversary date and its orders'
-lines (quantities, returns, renewal orders' new anniversaries). The session notes every
+lines (quantities, returns, renewal orders' new anniversaries); what it adds to the
+deadlines, on its pending authorizations, placed orders and running three-year
+commitments (`DEADLINE_ROWS`). The session notes every
 customer whose rows of those kinds a flush wrote (`_note_flush`); just before the
 transaction commits, each noted customer's entries are computed afresh from its rows,
 compared with the stored ones, and the difference is added to the reseller's sums per day
@@ -10,22 +13,36 @@ compared with the stored ones, and the difference is added to the reseller's sum
 customer add their differences one after the other. Every writer through the ORM is
 covered without knowing of the summary: the services, the job, the import and the demo.
 
-Two writers bypass the ORM and say what they changed: an UPDATE statement on customers
-calls `note_customers`, and `vip generate` (bulk inserts) calls `rebuild` at its end."""
+Writers that bypass the ORM say what they changed: an UPDATE statement calls
+`change_count.note_customers`, which notes the customers here too, and `vip generate`
+(bulk inserts) calls `rebuild` at its end."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import delete, event, func, inspect, literal, select, true
+from sqlalchemy import and_, delete, event, func, inspect, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vip.extensions import db
-from vip.models import Customer, Order, OrderLine, OrderType, PipelineDay, PipelineEntry
-from vip.models.pipeline import OPEN, RENEWED
+from vip.models import (
+    AuthorizationStatus,
+    CommitmentState,
+    Customer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderType,
+    PipelineDay,
+    PipelineEntry,
+    PurchaseAuthorization,
+    ThreeYearCommitment,
+)
+from vip.models.pipeline import COMMITMENT_ENDS, OPEN, ORDER_DUE, PLACED, RENEWED
+from vip.services import change_count
 from vip.services.licenses import in_current_term, returned_licenses
 
 NOTED_CUSTOMERS = "pipeline_noted_customers"
@@ -34,8 +51,34 @@ CHUNK = 500
 #: The columns whose change moves the pipeline, per model.
 TRACKED = {
     Customer: ("reseller_id", "anniversary_date"),
-    Order: ("customer_id", "term_ends_on", "order_type"),
+    Order: ("customer_id", "term_ends_on", "order_type", "status", "order_date"),
     OrderLine: ("order_id", "quantity", "returned_quantity", "status"),
+    PurchaseAuthorization: ("customer_id", "status", "order_due_on"),
+    ThreeYearCommitment: ("customer_id", "state", "ends_on"),
+}
+
+#: The calendar feed's deadlines kept per customer and day: kind -> (the rows' model, the
+#: day they are counted on, which rows are deadlines). The feed reads its rows by these
+#: too (vip/services/calendar_feed.py).
+DEADLINE_ROWS = {
+    ORDER_DUE: (
+        PurchaseAuthorization,
+        PurchaseAuthorization.order_due_on,
+        PurchaseAuthorization.status == AuthorizationStatus.PENDING,
+    ),
+    PLACED: (
+        Order,
+        Order.order_date,
+        and_(
+            Order.status == OrderStatus.PLACED,
+            Order.order_type != OrderType.IMPORTED,  # no return window
+        ),
+    ),
+    COMMITMENT_ENDS: (
+        ThreeYearCommitment,
+        ThreeYearCommitment.ends_on,
+        ThreeYearCommitment.state.in_((CommitmentState.COMMITTED, CommitmentState.NONCOMPLIANT)),
+    ),
 }
 
 Key = tuple[int, str, date]  # (customer, kind, day)
@@ -71,10 +114,10 @@ def _note_flush(session: Session, _flush_context) -> None:
             continue
         if isinstance(obj, Customer):
             customers.add(obj.id)
-        elif isinstance(obj, Order):
-            customers.update(_values(obj, "customer_id"))
-        else:
+        elif isinstance(obj, OrderLine):
             orders.update(_values(obj, "order_id"))
+        else:
+            customers.update(_values(obj, "customer_id"))
 
 
 def _values(obj, name: str) -> set[int]:
@@ -92,9 +135,10 @@ def _forget(session: Session, transaction) -> None:
 def _apply_noted(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()  # the commit's own flush comes after this event
-    if not session.info.get(NOTED_CUSTOMERS) and not session.info.get(NOTED_ORDERS):
+    by_statement = change_count.statement_noted(session)
+    if not (session.info.get(NOTED_CUSTOMERS) or session.info.get(NOTED_ORDERS) or by_statement):
         return
-    customer_ids = set(session.info.pop(NOTED_CUSTOMERS, ()))
+    customer_ids = set(session.info.pop(NOTED_CUSTOMERS, ())) | by_statement
     order_ids = sorted(session.info.pop(NOTED_ORDERS, ()))
     for start in range(0, len(order_ids), CHUNK):
         chunk = order_ids[start : start + CHUNK]
@@ -110,9 +154,10 @@ def _apply_noted(session: Session) -> None:
 
 
 def entry_queries(scope):
-    """The two SELECTs of (customer, reseller, kind, day, licenses) for the customers the
-    predicate `scope` on Customer picks: current anniversaries, and the new anniversaries
-    of renewal orders (one entry per customer and day, however many orders end there)."""
+    """The SELECTs of (customer, reseller, kind, day, licenses) for the customers the
+    predicate `scope` on Customer picks: current anniversaries, the new anniversaries of
+    renewal orders (one entry per customer and day, however many orders end there), and
+    the deadlines of each of DEADLINE_ROWS (their number per customer and day)."""
     licenses = func.coalesce(func.sum(OrderLine.quantity), 0) - func.coalesce(
         returned_licenses(), 0
     )
@@ -152,7 +197,20 @@ def entry_queries(scope):
             renewed_days.c.customer_id, renewed_days.c.reseller_id, renewed_days.c.term_ends_on
         )
     )
-    return current, renewed
+    deadlines = [
+        select(
+            model.customer_id,
+            Customer.reseller_id,
+            literal(kind).label("kind"),
+            day.label("day"),
+            func.count().label("licenses"),
+        )
+        .join(Customer, Customer.id == model.customer_id)
+        .where(scope, condition, day.is_not(None))
+        .group_by(model.customer_id, Customer.reseller_id, day)
+        for kind, (model, day, condition) in DEADLINE_ROWS.items()
+    ]
+    return current, renewed, *deadlines
 
 
 def _computed(session: Session, customer_ids: list[int]) -> dict[Key, tuple[int, int]]:

@@ -8,12 +8,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from babel.numbers import format_decimal
 from flask_babel import force_locale, get_locale, get_translations
 from flask_babel import gettext as _
 from icalendar import Calendar, vDuration
 
 from vip.links import external_url
-from vip.services.calendar_feed import Deadline, DeadlineKind
+from vip.services.calendar_feed import Deadline, DeadlineDay, DeadlineKind
 from vip.web.i18n import date_text
 
 REFRESH_INTERVAL = timedelta(hours=1)
@@ -30,6 +31,18 @@ TABS = {
 }
 
 
+#: The console's list each kind of deadline is worked in, for a day of many (the customers
+#: list narrowed to a dashboard section, or the renewals overview at a stage).
+DAY_LISTS = {
+    DeadlineKind.ORDER_DUE: ("customers.index", {"attention": "order_due"}),
+    DeadlineKind.RETURN_WINDOW_CLOSES: ("customers.index", {"attention": "return_closing"}),
+    DeadlineKind.RENEWAL_WINDOW_OPENS: ("customers.index", {"attention": "window_opening"}),
+    DeadlineKind.ANNIVERSARY: ("customers.index", {"attention": "anniversary"}),
+    DeadlineKind.ACCESS_REMOVAL: ("renewals.index", {"stage": "in_grace"}),
+    DeadlineKind.COMMITMENT_ENDS: ("renewals.index", {}),
+}
+
+
 @dataclass(frozen=True)
 class CalendarEvent:
     uid: str
@@ -38,7 +51,7 @@ class CalendarEvent:
     description: str
     url: str
     stamp: datetime
-    customer_id: int
+    customer_id: int | None  # None: a day's deadlines of one kind, as one event
 
 
 def _wording(deadline: Deadline, _, long_date) -> tuple[str, str]:
@@ -110,8 +123,66 @@ def _wording(deadline: Deadline, _, long_date) -> tuple[str, str]:
     raise ValueError(deadline.kind)
 
 
+def _day_wording(day: DeadlineDay, ngettext, count: str) -> tuple[str, str]:
+    """(summary, text) of a day's many deadlines of one kind; `count` is the number as the
+    language writes it."""
+    n = day.count
+    match day.kind:
+        case DeadlineKind.ORDER_DUE:
+            summary = ngettext(
+                "Order due: %(count)s purchase authorization",
+                "Order due: %(count)s purchase authorizations",
+                n,
+                count=count,
+            )
+        case DeadlineKind.RETURN_WINDOW_CLOSES:
+            summary = ngettext(
+                "Return window closes: %(count)s order",
+                "Return window closes: %(count)s orders",
+                n,
+                count=count,
+            )
+        case DeadlineKind.RENEWAL_WINDOW_OPENS:
+            summary = ngettext(
+                "Renewal window opens: %(count)s customer",
+                "Renewal window opens: %(count)s customers",
+                n,
+                count=count,
+            )
+        case DeadlineKind.ANNIVERSARY:
+            summary = ngettext(
+                "Anniversary date: %(count)s customer",
+                "Anniversary date: %(count)s customers",
+                n,
+                count=count,
+            )
+        case DeadlineKind.ACCESS_REMOVAL:
+            summary = ngettext(
+                "Access removed unless renewed: %(count)s customer",
+                "Access removed unless renewed: %(count)s customers",
+                n,
+                count=count,
+            )
+        case DeadlineKind.COMMITMENT_ENDS:
+            summary = ngettext(
+                "Three-year commitment ends: %(count)s customer",
+                "Three-year commitment ends: %(count)s customers",
+                n,
+                count=count,
+            )
+        case _:
+            raise ValueError(day.kind)
+    text = ngettext(
+        "%(count)s deadline of this kind falls on this day: one event for all of them.",
+        "%(count)s deadlines of this kind fall on this day: one event for all of them.",
+        n,
+        count=count,
+    )
+    return summary, text
+
+
 def iter_calendar_events(
-    deadlines: Iterable[Deadline], *, language: str
+    deadlines: Iterable[Deadline | DeadlineDay], *, language: str
 ) -> Iterator[CalendarEvent]:
     """The deadlines as events, worded in `language`, one at a time. What the wording needs
     is looked up here, once: the translations, the locale, the link to each customer's tab
@@ -121,18 +192,43 @@ def iter_calendar_events(
         translations = get_translations()
         locale = str(get_locale())
     urls = {kind: _customer_url_template(tab) for kind, tab in TABS.items()}
-    return _events(deadlines, translations, locale, urls)
+    lists = {kind: external_url(endpoint, **args) for kind, (endpoint, args) in DAY_LISTS.items()}
+    return _events(deadlines, translations, locale, urls, lists)
 
 
-def _events(deadlines, translations, locale: str, urls: dict) -> Iterator[CalendarEvent]:
+def _events(
+    deadlines, translations, locale: str, urls: dict, lists: dict
+) -> Iterator[CalendarEvent]:
     def _(text: str, **variables) -> str:  # Flask-Babel's gettext, its lookup done once
         translated = translations.ugettext(text)
         return translated % variables if variables else translated
+
+    choose = translations.ungettext  # called by name below, its texts are no messages
+
+    def ngettext(singular: str, plural: str, n: int, **variables) -> str:
+        return choose(singular, plural, n) % variables
 
     def long_date(day: date) -> str:
         return date_text(day, "long", locale)
 
     for deadline in deadlines:
+        if isinstance(deadline, DeadlineDay):
+            count = format_decimal(deadline.count, locale=locale)
+            summary, text = _day_wording(deadline, ngettext, count)
+            url = lists[deadline.kind]
+            description = "\n".join(
+                [text, "", _("The console lists them as the day comes near: %(url)s", url=url)]
+            )
+            yield CalendarEvent(
+                uid=deadline.uid,
+                day=deadline.day,
+                summary=summary,
+                description=description,
+                url=url,
+                stamp=deadline.stamp,
+                customer_id=None,
+            )
+            continue
         summary, text = _wording(deadline, _, long_date)
         url = urls[deadline.kind].replace(URL_SENTINEL, str(deadline.customer_id), 1)
         description = "\n".join(
@@ -155,7 +251,9 @@ def _events(deadlines, translations, locale: str, urls: dict) -> Iterator[Calend
         )
 
 
-def calendar_events(deadlines: Iterable[Deadline], *, language: str) -> list[CalendarEvent]:
+def calendar_events(
+    deadlines: Iterable[Deadline | DeadlineDay], *, language: str
+) -> list[CalendarEvent]:
     return list(iter_calendar_events(deadlines, language=language))
 
 

@@ -492,15 +492,19 @@ def test_a_day_of_many_deadlines_of_one_kind_is_one_event_with_their_exact_numbe
     assert anniversary["summary"] == "Årsdag: 11 kunder"
     assert (anniversary["start"], anniversary["end"]) == (day(50), day(51))
     assert "11 tidsfrister av det här slaget infaller den här dagen" in anniversary["description"]
-    assert anniversary["url"].endswith("/customers?attention=anniversary")
-    assert events[uid.format("renewal_window_opens", day(20))]["summary"] == (
-        "Förlängningsperioden öppnar: 11 kunder"
-    )
-    removal = events[uid.format("access_removal", day(80))]
-    assert removal["url"].endswith("/renewals?stage=in_grace")
-    assert events[uid.format("order_due", day(12))]["summary"] == (
-        "Sista orderdag: 11 inköpsauktoriseringar"
-    )
+    # The three deadlines of one anniversary link to the customers of that anniversary date.
+    listed = f"/customers?anniversary={day(50).isoformat()}"
+    assert anniversary["url"].endswith(listed)
+    assert f"Konsolen listar dem: {anniversary['url']}" in anniversary["description"]
+    opens = events[uid.format("renewal_window_opens", day(20))]
+    assert opens["summary"] == "Förlängningsperioden öppnar: 11 kunder"
+    assert opens["url"] == anniversary["url"]
+    assert events[uid.format("access_removal", day(80))]["url"] == anniversary["url"]
+    # Authorizations due on one day: the dashboard section's list, as the day comes near.
+    due = events[uid.format("order_due", day(12))]
+    assert due["summary"] == "Sista orderdag: 11 inköpsauktoriseringar"
+    assert due["url"].endswith("/customers?attention=order_due")
+    assert "när dagen närmar sig" in due["description"]
     assert (
         english[uid.format("anniversary", day(50))]["summary"] == "Anniversary date: 11 customers"
     )

@@ -20,6 +20,7 @@ from icalendar import Calendar
 from sqlalchemy import event, func, select, update
 
 from tests.conftest import HX, PASSWORD, TODAY, login
+from tests.services.test_calendar_feed import add_customer
 from tests.support import in_app
 from vip import clock
 from vip.extensions import db
@@ -488,3 +489,47 @@ def test_calendar_feed_tag_changes_with_what_the_feed_shows(
     assert second.headers["ETag"] != first.headers["ETag"]
     if change != "next-day":  # the range moved by a day; this tenant's events did not
         assert second.get_data() != first.get_data()
+
+
+# --- a day of many -----------------------------------------------------------------------------
+
+
+def test_a_day_of_many_links_to_the_customers_list_of_that_anniversary(
+    app, client, tenants, login_as
+):
+    """The feed's one event for the 11 customers of one anniversary links to the customers
+    list of that date: exactly those customers of the reseller, the filter said and kept
+    by a search; a value that is no date is no filter."""
+    anniversary = TODAY + timedelta(days=50)
+    with in_app(app):
+        names = [
+            add_customer(tenants.a, f"Samma dag {n} AB", anniversary).company_name
+            for n in range(11)
+        ]
+        others = [
+            add_customer(tenants.b, "Annan reseller AB", anniversary).company_name,
+            add_customer(tenants.a, "Dagen efter AB", anniversary + timedelta(days=1)).company_name,
+        ]
+    login_as(tenants.a.admin)
+    path = create_link(client)
+    events = Calendar.from_ical(app.test_client().get(path).get_data()).walk("VEVENT")
+    uid = f"reseller-{tenants.a.reseller.id}-anniversary-{anniversary:%Y%m%d}@vip-reseller-console"
+    (event,) = [event for event in events if str(event["UID"]) == uid]
+    url = str(event["URL"]).removeprefix("http://localhost")
+    assert url == f"/customers?anniversary={anniversary.isoformat()}"
+
+    page = client.get(url).get_data(as_text=True)
+    results = re.search(r'<div id="customer-results".*', page, re.S).group(0)
+    assert all(name in results for name in names)
+    assert not [name for name in [*others, tenants.a.customer.company_name] if name in results]
+    assert 'id="anniversary-filter"' in page
+    assert f'<input type="hidden" name="anniversary" value="{anniversary.isoformat()}">' in page
+    fragment = client.get(f"{url}&q=samma+dag+1", headers=HX).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="customer-results"')
+    assert "Samma dag 1 AB" in fragment and "Samma dag 10 AB" in fragment
+    assert "Samma dag 2 AB" not in fragment
+    assert f"anniversary={anniversary.isoformat()}" in fragment  # sort and page links keep it
+
+    unfiltered = client.get("/customers?anniversary=not-a-date").get_data(as_text=True)
+    assert 'id="anniversary-filter"' not in unfiltered
+    assert "Dagen efter AB" in unfiltered

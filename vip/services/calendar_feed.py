@@ -239,6 +239,7 @@ class DeadlineDay:
     count: int
     uid: str
     stamp: datetime
+    anniversary: date | None = None  # the anniversary date they share (its three kinds)
 
 
 def _uid(name: str) -> str:
@@ -494,6 +495,7 @@ def feed_deadlines(*, reseller_id: int, today: date) -> list[Deadline | Deadline
                             count=count,
                             uid=_uid(f"reseller-{reseller_id}-{deadline_kind.value}-{day:%Y%m%d}"),
                             stamp=stamp,
+                            anniversary=on if kind == OPEN else None,
                         )
                     )
     return sorted(found, key=lambda deadline: (deadline.day, deadline.uid))

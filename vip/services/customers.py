@@ -73,14 +73,24 @@ def list_customers(
     status: str = "",
     attention: str = "",
     today: date | None = None,
+    anniversary: date | None = None,
     sort: str = "name",
     page: int = 1,
     page_size: int = 25,
 ) -> CustomerPage:
     """One count and one page query, whatever the data size. `attention` narrows the list
-    to the customers of one of the dashboard's sections (on `today`)."""
+    to the customers of one of the dashboard's sections (on `today`), `anniversary` to
+    those with that anniversary date (a calendar feed's day of many links there)."""
     # The search is added below: by the trigram index, or walking the name index.
-    query = _filtered(user, search="", status=status, attention=attention, today=today)
+    query = _filtered(
+        user,
+        search="",
+        status=status,
+        attention=attention,
+        today=today,
+        anniversary_from=anniversary,
+        anniversary_to=anniversary,
+    )
     key = sort.removeprefix("-")
     column = SORTS.get(key, Customer.company_name)
     ordering = column.desc() if sort.startswith("-") else column.asc()

@@ -31,16 +31,17 @@ TABS = {
 }
 
 
-#: The console's list each kind of deadline is worked in, for a day of many (the customers
-#: list narrowed to a dashboard section, or the renewals overview at a stage).
+#: The console's list each kind of deadline without one anniversary is worked in, for a
+#: day of many: the customers list narrowed to a dashboard section (as the day comes
+#: near), or the renewals overview. A day of many of an anniversary's deadlines links to
+#: the customers list of that anniversary date.
 DAY_LISTS = {
     DeadlineKind.ORDER_DUE: ("customers.index", {"attention": "order_due"}),
     DeadlineKind.RETURN_WINDOW_CLOSES: ("customers.index", {"attention": "return_closing"}),
-    DeadlineKind.RENEWAL_WINDOW_OPENS: ("customers.index", {"attention": "window_opening"}),
-    DeadlineKind.ANNIVERSARY: ("customers.index", {"attention": "anniversary"}),
-    DeadlineKind.ACCESS_REMOVAL: ("renewals.index", {"stage": "in_grace"}),
     DeadlineKind.COMMITMENT_ENDS: ("renewals.index", {}),
 }
+#: A date no anniversary has, standing for the anniversary in a link template.
+DATE_SENTINEL = "0001-01-01"
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def iter_calendar_events(
         locale = str(get_locale())
     urls = {kind: _customer_url_template(tab) for kind, tab in TABS.items()}
     lists = {kind: external_url(endpoint, **args) for kind, (endpoint, args) in DAY_LISTS.items()}
+    lists[None] = external_url("customers.index", anniversary=DATE_SENTINEL)
     return _events(deadlines, translations, locale, urls, lists)
 
 
@@ -215,10 +217,13 @@ def _events(
         if isinstance(deadline, DeadlineDay):
             count = format_decimal(deadline.count, locale=locale)
             summary, text = _day_wording(deadline, ngettext, count)
-            url = lists[deadline.kind]
-            description = "\n".join(
-                [text, "", _("The console lists them as the day comes near: %(url)s", url=url)]
-            )
+            if deadline.anniversary is None:
+                url = lists[deadline.kind]
+                where = _("The console lists them as the day comes near: %(url)s", url=url)
+            else:
+                url = lists[None].replace(DATE_SENTINEL, deadline.anniversary.isoformat(), 1)
+                where = _("The console lists them: %(url)s", url=url)
+            description = "\n".join([text, "", where])
             yield CalendarEvent(
                 uid=deadline.uid,
                 day=deadline.day,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -57,6 +58,7 @@ def index():
     status = request.args.get("status", "")
     attention = request.args.get("attention", "")
     attention = attention if attention in dashboard.CUSTOMER_FILTERS else ""
+    anniversary = _date_argument("anniversary")
     sort = request.args.get("sort", "name")
     page = request.args.get("page", 1, type=int) or 1
     today = clock.today_for(current_user)
@@ -65,12 +67,14 @@ def index():
         "search": search,
         "status": status,
         "attention": attention,
+        "anniversary": anniversary,
         "sort": sort,
         # The filters every sort and page link keeps (templates/partials/_lists.html).
         "list_params": {
             "q": search or None,
             "status": status or None,
             "attention": attention or None,
+            "anniversary": anniversary.isoformat() if anniversary else None,
         },
     }
 
@@ -81,6 +85,7 @@ def index():
             status=status,
             attention=attention,
             today=today,
+            anniversary=anniversary,
             sort=sort,
             page=page,
             page_size=page_size,
@@ -105,6 +110,14 @@ def index():
         ),
         **context,
     )
+
+
+def _date_argument(name: str) -> date | None:
+    """A date in the query string (YYYY-MM-DD); anything else is no filter."""
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
 
 
 class CustomerForm(Form):

@@ -3,8 +3,10 @@ page at 100,000 customers over the same page at 1,000. Target: at most 1.5x.
 
 Besides the pages of `harness.pages`: the customers search for words found in 5 to 30 % of
 the generated names (chosen from the large database's names, the share printed at both
-sizes), and the calendar feed of the partner admin, fetched in full and fetched again with
-its ETag (304); the full document's size is printed."""
+sizes: three spread over the name order, and the first and the last in it of the words
+that start the names they are in, which sit together), and the calendar feed of the
+partner admin, fetched in full and fetched again with its ETag (304); the full
+document's size is printed."""
 
 from __future__ import annotations
 
@@ -49,6 +51,29 @@ def common_words(app, low: float = 0.05, high: float = 0.30, count: int = 3) -> 
         return [word for _share, word in chosen]
     picks = [0, len(chosen) // 2, len(chosen) - 1][:count]
     return [chosen[index][1] for index in picks]
+
+
+def clustered_words(app, low: float = 0.05, high: float = 0.30) -> list[str]:
+    """Beginnings of names (three letters) found at the start of `low` to `high` of them:
+    words whose matches sit together in the name order, the first and the last of them in
+    that order (the last is the worst case for a walk of the name index)."""
+    from vip.extensions import db
+    from vip.models import Customer
+
+    with app.app_context():
+        names = db.session.scalars(select(Customer.company_name)).all()
+        db.session.remove()
+    found = Counter(name.casefold()[:3] for name in names if name[:3].isalpha())
+    chosen = sorted(
+        (min(names_with(start, names)), start)
+        for start, seen in found.items()
+        if low <= seen / len(names) <= high
+    )
+    return [chosen[0][1], chosen[-1][1]] if len(chosen) > 1 else [s for _n, s in chosen]
+
+
+def names_with(start: str, names: list[str]) -> list[str]:
+    return [name for name in names if name.casefold().startswith(start)]
 
 
 def word_share(app, word: str) -> float:
@@ -122,6 +147,7 @@ def main() -> None:
     small_app = bench_app(args, args.small)
     large_app = bench_app(args, args.large)
     words = common_words(large_app)
+    words += [word for word in clustered_words(large_app) if word not in words]
     shares = {word: (word_share(small_app, word), word_share(large_app, word)) for word in words}
     # Interleave the two sizes (small, large, small, large) so machine noise hits both.
     (first_small, small_feed), (first_large, large_feed) = (

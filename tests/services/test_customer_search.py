@@ -1,6 +1,7 @@
 """The customers search through its trigram index (vip/models/customer_search.py): the
 same answers as a plain substring match, kept current on insert and rename, on both
-databases, and the index is really there."""
+databases, and the index is really there; for a common word, the walk by name through
+each customer's trigrams (vip/models/customer_trigrams.py) gives the same pages."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 
 from tests.services.test_customers import new_customer, user
 from vip.extensions import db
-from vip.models import Customer
+from vip.models import Customer, CustomerTrigram
 from vip.models.customers import search_key
 from vip.services import listing
 from vip.services.customers import list_customers
@@ -197,3 +198,103 @@ def test_r1_a_common_word_walks_the_name_index_with_the_same_pages(
     common = with_index[0][1] > 2
     walks = sort != "status" and common
     assert (("instr(" in walked) or ("strpos(" in walked)) == walks
+    # From three characters the walk goes through the customers having the text's rarest
+    # trigram, in name order; shorter, along the name index.
+    assert ("customer_trigrams" in walked) == (walks and len(text) >= 3)
+
+
+# --- each customer's trigrams in name order ----------------------------------------------------
+
+
+def stored_trigrams() -> set[tuple]:
+    return set(
+        db.session.execute(
+            select(
+                CustomerTrigram.reseller_id,
+                CustomerTrigram.trigram,
+                CustomerTrigram.company_name,
+                CustomerTrigram.customer_id,
+            )
+        ).all()
+    )
+
+
+def computed_trigrams() -> set[tuple]:
+    """The same from every customer's search key, in Python."""
+    return {
+        (c.reseller_id, c.search_key[i : i + 3], c.company_name, c.id)
+        for c in db.session.scalars(select(Customer))
+        for i in range(len(c.search_key) - 2)
+    }
+
+
+def test_r1_the_trigrams_follow_every_write_to_customers(portfolio, tenants):
+    """Insert, rename, a new email, a bulk UPDATE of the key, a move to another reseller, a
+    delete: after each the table holds exactly every customer's trigrams."""
+    assert stored_trigrams() == computed_trigrams() != set()
+    customer = db.session.scalar(select(Customer).where(Customer.company_name == NAMES[0]))
+    customer.company_name = "Midnattssol Design AB"
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    customer.admin_email = "ny.kontakt@midnatt.example"
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(search_key="helt annat namn")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(reseller_id=tenants.b.reseller.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    other = db.session.scalar(select(Customer).where(Customer.company_name == NAMES[1]))
+    for table in ("audit_events", "invitations", "notifications", "webhook_events"):
+        db.session.execute(
+            sa.text(f"DELETE FROM {table} WHERE customer_id = :id"), {"id": other.id}
+        )
+    db.session.execute(sa.delete(Customer).where(Customer.id == other.id))
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    assert other.id not in {row[3] for row in stored_trigrams()}
+
+
+@pytest.mark.parametrize("text", ["nord", "ljus", "ord", "kog", "data", "ab"])
+def test_r1_a_common_word_clustered_in_name_order_pages_as_the_trigram_search(
+    portfolio, monkeypatch, text
+):
+    """Names where the word sits together at one place of the name order, and a word that
+    shares a trigram with names everywhere: the walk by the rarest trigram gives the very
+    pages of the trigram search, both sort directions."""
+    admin = portfolio
+    for index in range(20):
+        new_customer(admin, f"Alfa Skola {index:02d} AB", admin_email=f"a{index}@skola.example")
+        new_customer(admin, f"Skog Data {index:02d} AB", admin_email=f"s{index}@skog.example")
+    expected_pages = {sort: pages_of(admin, text, sort=sort) for sort in ("name", "-name")}
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    for sort, pages in expected_pages.items():
+        assert pages_of(admin, text, sort=sort) == [
+            (ids, listing.COUNT_CAP + 1 if total > 2 else total, more) for ids, total, more in pages
+        ]
+
+
+def test_r1_the_walked_trigram_is_the_one_with_matches_from_the_start(portfolio):
+    """Of a text's last, first and middle trigram, the one whose first customers by name
+    hold the most matches; among equals the last."""
+    admin = portfolio
+    for index in range(6):
+        new_customer(admin, f"Alfa Skola {index} AB", admin_email=f"k{index}@example.org")
+        new_customer(admin, f"Skog {index} AB", admin_email=f"g{index}@example.org")
+    reseller_id = admin.reseller_id
+    # "sko" starts with the six "Alfa Skola", "kog" with the six "Skog" that match.
+    assert listing.walked_trigram(reseller_id, "skog") == "kog"
+    assert listing.walked_trigram(reseller_id, "skol") == "kol"  # equal: the last
+    assert listing.walked_trigram(reseller_id, "zzzz") == "zzz"  # none anywhere: the last
+    assert listing.walked_trigram(reseller_id, "alfa sko") == "sko"

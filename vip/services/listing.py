@@ -4,6 +4,7 @@ overview, the dashboard's sections): capped counts, pages, and the search."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, column, func, literal_column, select, table
@@ -11,7 +12,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from vip.extensions import db
-from vip.models import Customer
+from vip.models import Customer, CustomerTrigram
 from vip.models.customer_search import MIN_INDEXED_LENGTH
 from vip.models.types import ID_MAX
 
@@ -67,6 +68,18 @@ def capped_counts(queries: list[Select], *, id_column=Customer.id) -> list[int]:
     return [count or 0 for count in db.session.execute(select(*counts)).one()]
 
 
+@dataclass(frozen=True)
+class Walk:
+    """The rows of a page asked another way: `ids` yields their ids (`id_column`) in
+    `ordering`, the page's order, through an index that stops after the page; `rows`
+    reads the rows of those ids."""
+
+    ids: Select
+    ordering: list
+    id_column: object
+    rows: Select
+
+
 def paginate(
     query: Select,
     ordering: list,
@@ -74,12 +87,12 @@ def paginate(
     page: int,
     page_size: int,
     id_column=Customer.id,
-    when_many: Select | None = None,
+    when_many: Callable[[], Walk] | None = None,
 ) -> CustomerPage:
     """A capped count and one page query (one row more, to know if another page follows).
     `id_column` is the primary key of the rows, when they are not customers. `when_many`
-    is the same rows asked another way, for the page when they are more than COUNT_CAP
-    (a search for a common word: see `search_walk_clause`)."""
+    makes the walk of the same rows for the page when they are more than COUNT_CAP (a
+    search for a common word: see `common_word_walk`)."""
     total = capped_count(query, id_column=id_column)
     # A page past every possible row: clamped, so that its offset fits the database (S28).
     page = min(max(1, page), ID_MAX // page_size)
@@ -88,9 +101,10 @@ def paginate(
     window = query.order_by(*ordering).limit(page_size + 1).offset((page - 1) * page_size)
     if total > COUNT_CAP and when_many is not None:
         # The walk reads ids alone (an index holds all it tests), then the page's rows.
-        walk = when_many.with_only_columns(id_column).order_by(*ordering)
-        walk = walk.limit(page_size + 1).offset((page - 1) * page_size)
-        window = when_many.where(id_column.in_(walk)).order_by(*ordering)
+        walk = when_many()
+        ids = walk.ids.with_only_columns(walk.id_column).order_by(*walk.ordering)
+        ids = ids.limit(page_size + 1).offset((page - 1) * page_size)
+        window = walk.rows.where(id_column.in_(ids)).order_by(*ordering)
     rows = list(db.session.scalars(window))
     return CustomerPage(
         items=rows[:page_size],
@@ -127,6 +141,71 @@ def search_clause(search: str):
         literal_column("customer_search").op("MATCH")(phrase),
         contains,
     )
+
+
+#: The trigrams of a text tried for its walk (its last, its first, one between), and how
+#: many of each one's first customers by name are read to try it.
+TRIGRAMS_TRIED = 3
+CUSTOMERS_TRIED = 100
+
+
+def walked_trigram(reseller_id: int, text: str) -> str:
+    """The trigram of `text` (case-folded, three characters or more) whose first
+    CUSTOMERS_TRIED of the reseller's customers by name hold the most matches of the text
+    (one statement, a bounded read): the walk by that trigram meets a match every few rows
+    from its start. Counting each trigram's customers instead would read thousands of
+    rows each and still not tell where in the name order the matches are. Among equals
+    the last trigram (a word's end tells more than its start: "skog", "skola")."""
+    trigrams = list(dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2)))
+    tried = list(dict.fromkeys([trigrams[-1], trigrams[0], trigrams[len(trigrams) // 2]]))
+    matches = []
+    for trigram in tried[:TRIGRAMS_TRIED]:
+        first = (
+            select(CustomerTrigram.customer_id)
+            .where(CustomerTrigram.reseller_id == reseller_id, CustomerTrigram.trigram == trigram)
+            .order_by(CustomerTrigram.company_name, CustomerTrigram.customer_id)
+            .limit(CUSTOMERS_TRIED)
+            .subquery()
+        )
+        matches.append(
+            select(func.count())
+            .select_from(first)
+            .join(Customer, Customer.id == first.c.customer_id)
+            .where(search_walk_clause(text))
+            .scalar_subquery()
+        )
+    found = db.session.execute(select(*matches)).one()
+    best = max(found)
+    return next(trigram for trigram, count in zip(tried, found, strict=False) if count == best)
+
+
+def common_word_walk(rows: Select, search: str, *, reseller_id: int | None, descending: bool):
+    """The walk (`Walk`, for `paginate`) of the customers of `rows` whose search key holds
+    `search`, by company name: cheap exactly when the text is common, where the trigram
+    index would read every match and sort them all (README, "Performance").
+
+    With three characters or more, the reseller's customers having one trigram of the
+    text (`walked_trigram`), in name order (vip/models/customer_trigrams.py): a match
+    every few rows even when the matches sit together in the name order ("Nord…"), where
+    the name index read every name before them. Shorter, or for a user of no reseller:
+    the name index itself, testing each name."""
+    text = search.casefold()
+    name = [Customer.company_name.desc() if descending else Customer.company_name, Customer.id]
+    by_walk = rows.where(search_walk_clause(search))
+    if len(text) < MIN_INDEXED_LENGTH or reseller_id is None:
+        return Walk(ids=by_walk, ordering=name, id_column=Customer.id, rows=by_walk)
+    posting = CustomerTrigram
+    ids = by_walk.join(
+        posting,
+        and_(
+            posting.customer_id == Customer.id,
+            posting.reseller_id == reseller_id,
+            posting.trigram == walked_trigram(reseller_id, text),
+        ),
+    )
+    ordering = [posting.company_name.desc() if descending else posting.company_name]
+    ordering.append(posting.customer_id)  # as the page: ties by id, ascending
+    return Walk(ids=ids, ordering=ordering, id_column=posting.customer_id, rows=rows)
 
 
 def search_walk_clause(search: str):

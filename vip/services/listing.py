@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, column, func, literal_column, select, table
+from sqlalchemy import Select, and_, column, func, literal, literal_column, select, table, union_all
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
@@ -149,17 +149,18 @@ TRIGRAMS_TRIED = 3
 CUSTOMERS_TRIED = 100
 
 
-def walked_trigram(reseller_id: int, text: str) -> str:
+def walked_trigram(reseller_id: int, text: str):
     """The trigram of `text` (case-folded, three characters or more) whose first
-    CUSTOMERS_TRIED of the reseller's customers by name hold the most matches of the text
-    (one statement, a bounded read): the walk by that trigram meets a match every few rows
-    from its start. Counting each trigram's customers instead would read thousands of
-    rows each and still not tell where in the name order the matches are. Among equals
-    the last trigram (a word's end tells more than its start: "skog", "skola")."""
+    CUSTOMERS_TRIED of the reseller's customers by name hold the most matches of the text,
+    as a scalar subquery the walk's own statement evaluates once (a bounded read): the
+    walk by that trigram meets a match every few rows from its start. Counting each
+    trigram's customers instead would read thousands of rows each and still not tell where
+    in the name order the matches are. Among equals the last trigram (a word's end tells
+    more than its start: "skog", "skola")."""
     trigrams = list(dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2)))
     tried = list(dict.fromkeys([trigrams[-1], trigrams[0], trigrams[len(trigrams) // 2]]))
-    matches = []
-    for trigram in tried[:TRIGRAMS_TRIED]:
+    candidates = []
+    for rank, trigram in enumerate(tried[:TRIGRAMS_TRIED]):
         first = (
             select(CustomerTrigram.customer_id)
             .where(CustomerTrigram.reseller_id == reseller_id, CustomerTrigram.trigram == trigram)
@@ -167,16 +168,27 @@ def walked_trigram(reseller_id: int, text: str) -> str:
             .limit(CUSTOMERS_TRIED)
             .subquery()
         )
-        matches.append(
+        matches = (
             select(func.count())
             .select_from(first)
             .join(Customer, Customer.id == first.c.customer_id)
             .where(search_walk_clause(text))
             .scalar_subquery()
         )
-    found = db.session.execute(select(*matches)).one()
-    best = max(found)
-    return next(trigram for trigram, count in zip(tried, found, strict=False) if count == best)
+        candidates.append(
+            select(
+                literal(trigram).label("trigram"),
+                literal(rank).label("rank"),
+                matches.label("matches"),
+            )
+        )
+    tried_rows = union_all(*candidates).subquery()
+    return (
+        select(tried_rows.c.trigram)
+        .order_by(tried_rows.c.matches.desc(), tried_rows.c.rank)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def common_word_walk(rows: Select, search: str, *, reseller_id: int | None, descending: bool):

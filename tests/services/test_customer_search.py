@@ -289,9 +289,9 @@ def walked(reseller_id: int, text: str) -> str:
     return db.session.scalar(select(listing.walked_trigram(reseller_id, text)))
 
 
-def test_r1_the_walked_trigram_is_the_one_with_matches_from_the_start(portfolio):
-    """Of a text's last, first and middle trigram, the one whose first customers by name
-    hold the most matches; among equals the last."""
+def test_r1_the_walked_trigram_is_the_last_unless_the_first_meets_more_matches(portfolio):
+    """The text's last trigram, or its first when more of the first's leading customers by
+    name hold the text."""
     admin = portfolio
     for index in range(6):
         new_customer(admin, f"Alfa Skola {index} AB", admin_email=f"k{index}@example.org")
@@ -299,6 +299,11 @@ def test_r1_the_walked_trigram_is_the_one_with_matches_from_the_start(portfolio)
     reseller_id = admin.reseller_id
     # "sko" starts with the six "Alfa Skola", "kog" with the six "Skog" that match.
     assert walked(reseller_id, "skog") == "kog"
-    assert walked(reseller_id, "skol") == "kol"  # equal: the last
+    assert walked(reseller_id, "skol") == "kol"  # as many: the last
     assert walked(reseller_id, "zzzz") == "zzz"  # none anywhere: the last
-    assert walked(reseller_id, "alfa sko") == "sko"
+    assert walked(reseller_id, "öst") == "öst"  # one trigram
+    # "ata" leads to forty "Aaa Data" that do not hold "nordata"; "nor" to the one that does.
+    for index in range(listing.CUSTOMERS_TRIED):
+        new_customer(admin, f"Aaa Data {index:02d} AB", admin_email=f"d{index}@example.org")
+    new_customer(admin, "Zeta Nordata AB", admin_email="z@example.org")
+    assert walked(reseller_id, "nordata") == "nor"

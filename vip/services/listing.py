@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, column, func, literal, literal_column, select, table, union_all
+from sqlalchemy import Select, and_, case, column, func, literal, literal_column, select, table
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
@@ -143,52 +143,39 @@ def search_clause(search: str):
     )
 
 
-#: The trigrams of a text tried for its walk (its last, its first, one between), and how
-#: many of each one's first customers by name are read to try it.
-TRIGRAMS_TRIED = 3
-CUSTOMERS_TRIED = 100
+#: How many of a trigram's first customers by name are read to try it for a walk.
+CUSTOMERS_TRIED = 40
 
 
 def walked_trigram(reseller_id: int, text: str):
-    """The trigram of `text` (case-folded, three characters or more) whose first
-    CUSTOMERS_TRIED of the reseller's customers by name hold the most matches of the text,
-    as a scalar subquery the walk's own statement evaluates once (a bounded read): the
-    walk by that trigram meets a match every few rows from its start. Counting each
-    trigram's customers instead would read thousands of rows each and still not tell where
-    in the name order the matches are. Among equals the last trigram (a word's end tells
-    more than its start: "skog", "skola")."""
-    trigrams = list(dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2)))
-    tried = list(dict.fromkeys([trigrams[-1], trigrams[0], trigrams[len(trigrams) // 2]]))
-    candidates = []
-    for rank, trigram in enumerate(tried[:TRIGRAMS_TRIED]):
-        first = (
+    """The trigram of `text` (case-folded, three characters or more) to walk by: its last,
+    or its first when more of the first's first CUSTOMERS_TRIED customers by name hold
+    the text. An expression the walk's own statement evaluates once (a bounded read):
+    the walk by that trigram meets a match every few rows from its start. The last comes
+    first because a word's end tells more than its start ("skog" and "skola" share
+    "sko"); counting each trigram's customers instead would read thousands of rows each
+    and still not tell where in the name order the matches are."""
+    first, last = text[:3], text[-3:]
+    if first == last:
+        return literal(last)
+
+    def matches(trigram: str):
+        leading = (
             select(CustomerTrigram.customer_id)
             .where(CustomerTrigram.reseller_id == reseller_id, CustomerTrigram.trigram == trigram)
             .order_by(CustomerTrigram.company_name, CustomerTrigram.customer_id)
             .limit(CUSTOMERS_TRIED)
             .subquery()
         )
-        matches = (
+        return (
             select(func.count())
-            .select_from(first)
-            .join(Customer, Customer.id == first.c.customer_id)
+            .select_from(leading)
+            .join(Customer, Customer.id == leading.c.customer_id)
             .where(search_walk_clause(text))
             .scalar_subquery()
         )
-        candidates.append(
-            select(
-                literal(trigram).label("trigram"),
-                literal(rank).label("rank"),
-                matches.label("matches"),
-            )
-        )
-    tried_rows = union_all(*candidates).subquery()
-    return (
-        select(tried_rows.c.trigram)
-        .order_by(tried_rows.c.matches.desc(), tried_rows.c.rank)
-        .limit(1)
-        .scalar_subquery()
-    )
+
+    return case((matches(first) > matches(last), literal(first)), else_=literal(last))
 
 
 def common_word_walk(rows: Select, search: str, *, reseller_id: int | None, descending: bool):

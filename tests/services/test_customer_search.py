@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.services.test_customers import new_customer, user
 from vip.extensions import db
@@ -266,19 +266,22 @@ def test_r1_the_trigrams_follow_every_write_to_customers(portfolio, tenants):
     assert other.id not in {row[3] for row in stored_trigrams()}
 
 
+@pytest.mark.parametrize("walk", ["by name", "by trigram"])
 @pytest.mark.parametrize("text", ["nord", "ljus", "ord", "kog", "data", "ab"])
 def test_r1_a_common_word_clustered_in_name_order_pages_as_the_trigram_search(
-    portfolio, monkeypatch, text
+    portfolio, monkeypatch, text, walk
 ):
     """Names where the word sits together at one place of the name order, and a word that
-    shares a trigram with names everywhere: the walk by the rarest trigram gives the very
-    pages of the trigram search, both sort directions."""
+    shares a trigram with names everywhere: either walk gives the very pages of the
+    trigram search, both sort directions."""
     admin = portfolio
     for index in range(20):
         new_customer(admin, f"Alfa Skola {index:02d} AB", admin_email=f"a{index}@skola.example")
         new_customer(admin, f"Skog Data {index:02d} AB", admin_email=f"s{index}@skog.example")
     expected_pages = {sort: pages_of(admin, text, sort=sort) for sort in ("name", "-name")}
     monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    # The walk by name whenever a match is among the first names, or never.
+    monkeypatch.setattr(listing, "DENSE_FROM_THE_START", 1 if walk == "by name" else 10**6)
     for sort, pages in expected_pages.items():
         assert pages_of(admin, text, sort=sort) == [
             (ids, listing.COUNT_CAP + 1 if total > 2 else total, more) for ids, total, more in pages
@@ -307,3 +310,35 @@ def test_r1_the_walked_trigram_is_the_last_unless_the_first_meets_more_matches(p
         new_customer(admin, f"Aaa Data {index:02d} AB", admin_email=f"d{index}@example.org")
     new_customer(admin, "Zeta Nordata AB", admin_email="z@example.org")
     assert walked(reseller_id, "nordata") == "nor"
+
+
+def test_r1_a_word_spread_from_the_start_and_one_far_on_page_alike(portfolio, monkeypatch):
+    """A word whose matches start the name order (the walk by name) and one whose matches
+    sit together at its end (the walk by trigram): each page holds its first matches, and
+    the walk's ids are the page's alone."""
+    admin = portfolio
+    for index in range(30):
+        new_customer(admin, f"Aaa Skola {index:02d} AB", admin_email=f"a{index}@example.org")
+        new_customer(admin, f"Zzz Skog {index:02d} AB", admin_email=f"z{index}@example.org")
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    monkeypatch.setattr(listing, "NAMES_TRIED", 20)
+
+    def plan_rows(text: str) -> list[str]:
+        listed = list_customers(user=admin, search=text, page_size=3)
+        return [customer.company_name for customer in listed.items]
+
+    assert plan_rows("skola") == ["Aaa Skola 00 AB", "Aaa Skola 01 AB", "Aaa Skola 02 AB"]
+    assert plan_rows("skog") == ["Zzz Skog 00 AB", "Zzz Skog 01 AB", "Zzz Skog 02 AB"]
+    spread = db.session.scalar(
+        select(func.count()).select_from(
+            listing.common_word_walk(
+                select(Customer).where(Customer.reseller_id == admin.reseller_id),
+                "skola",
+                reseller_id=admin.reseller_id,
+                descending=False,
+            )
+            .page_ids(3, 0)
+            .subquery()
+        )
+    )
+    assert spread == 3

@@ -7,7 +7,18 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, column, func, literal, literal_column, select, table
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    union_all,
+)
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
@@ -70,13 +81,11 @@ def capped_counts(queries: list[Select], *, id_column=Customer.id) -> list[int]:
 
 @dataclass(frozen=True)
 class Walk:
-    """The rows of a page asked another way: `ids` yields their ids (`id_column`) in
-    `ordering`, the page's order, through an index that stops after the page; `rows`
-    reads the rows of those ids."""
+    """The rows of a page asked another way: `page_ids(limit, offset)` selects the ids of
+    a page's rows through an index walked in the page's order, stopping after the page;
+    `rows` reads the rows of those ids."""
 
-    ids: Select
-    ordering: list
-    id_column: object
+    page_ids: Callable[[int, int], Select]
     rows: Select
 
 
@@ -102,8 +111,7 @@ def paginate(
     if total > COUNT_CAP and when_many is not None:
         # The walk reads ids alone (an index holds all it tests), then the page's rows.
         walk = when_many()
-        ids = walk.ids.with_only_columns(walk.id_column).order_by(*walk.ordering)
-        ids = ids.limit(page_size + 1).offset((page - 1) * page_size)
+        ids = walk.page_ids(page_size + 1, (page - 1) * page_size)
         window = walk.rows.where(id_column.in_(ids)).order_by(*ordering)
     rows = list(db.session.scalars(window))
     return CustomerPage(
@@ -178,23 +186,45 @@ def walked_trigram(reseller_id: int, text: str):
     return case((matches(first) > matches(last), literal(first)), else_=literal(last))
 
 
-def common_word_walk(rows: Select, search: str, *, reseller_id: int | None, descending: bool):
+#: A walk by name is taken when this many of the first NAMES_TRIED names in the page's
+#: order hold the text (the matches are spread from the start); otherwise the walk by
+#: trigram.
+NAMES_TRIED = 100
+DENSE_FROM_THE_START = 10
+
+
+def common_word_walk(
+    rows: Select, search: str, *, reseller_id: int | None, descending: bool
+) -> Walk:
     """The walk (`Walk`, for `paginate`) of the customers of `rows` whose search key holds
     `search`, by company name: cheap exactly when the text is common, where the trigram
     index would read every match and sort them all (README, "Performance").
 
-    With three characters or more, the reseller's customers having one trigram of the
-    text (`walked_trigram`), in name order (vip/models/customer_trigrams.py): a match
-    every few rows even when the matches sit together in the name order ("Nord…"), where
-    the name index read every name before them. Shorter, or for a user of no reseller:
-    the name index itself, testing each name."""
+    Two walks, of which one statement runs one, chosen by a bounded read it evaluates
+    once: when DENSE_FROM_THE_START of the first NAMES_TRIED names hold the text, the name
+    index itself (it holds the search key: no row read but the page's); otherwise, with
+    three characters or more, the reseller's customers having one trigram of the text
+    (`walked_trigram`) in name order (vip/models/customer_trigrams.py), which meets a
+    match every few rows even when the matches sit together far on in the name order
+    ("Nord…", "Öst…"), where the name index would read every name before them. Shorter
+    texts, or a user of no reseller, walk the name index."""
     text = search.casefold()
     name = [Customer.company_name.desc() if descending else Customer.company_name, Customer.id]
     by_walk = rows.where(search_walk_clause(search))
+
+    def by_name(limit: int, offset: int) -> Select:
+        ids = by_walk.with_only_columns(Customer.id).order_by(*name)
+        return ids.limit(limit).offset(offset)
+
     if len(text) < MIN_INDEXED_LENGTH or reseller_id is None:
-        return Walk(ids=by_walk, ordering=name, id_column=Customer.id, rows=by_walk)
+        return Walk(page_ids=by_name, rows=by_walk)
+    leading = rows.with_only_columns(Customer.search_key).order_by(*name).limit(NAMES_TRIED)
+    leading = leading.subquery()
+    spread = (
+        select(func.count()).select_from(leading).where(_holds(leading.c.search_key, text))
+    ).scalar_subquery() >= DENSE_FROM_THE_START
     posting = CustomerTrigram
-    ids = by_walk.join(
+    by_trigram = by_walk.join(
         posting,
         and_(
             posting.customer_id == Customer.id,
@@ -202,9 +232,22 @@ def common_word_walk(rows: Select, search: str, *, reseller_id: int | None, desc
             posting.trigram == walked_trigram(reseller_id, text),
         ),
     )
-    ordering = [posting.company_name.desc() if descending else posting.company_name]
-    ordering.append(posting.customer_id)  # as the page: ties by id, ascending
-    return Walk(ids=ids, ordering=ordering, id_column=posting.customer_id, rows=rows)
+    in_name_order = [posting.company_name.desc() if descending else posting.company_name]
+    in_name_order.append(posting.customer_id)  # as the page: ties by id, ascending
+
+    def either(limit: int, offset: int) -> Select:
+        first = by_name(limit, offset).where(spread).subquery()
+        second = (
+            by_trigram.where(~spread)
+            .with_only_columns(posting.customer_id)
+            .order_by(*in_name_order)
+            .limit(limit)
+            .offset(offset)
+            .subquery()
+        )
+        return union_all(select(first.c.id), select(second.c.customer_id))
+
+    return Walk(page_ids=either, rows=rows)
 
 
 def search_walk_clause(search: str):
@@ -214,7 +257,10 @@ def search_walk_clause(search: str):
     the text is common: with more than COUNT_CAP matches the walk meets one every few rows,
     where the trigram index would read every match and sort them all (README,
     "Performance")."""
-    text = search.casefold()
+    return _holds(Customer.search_key, search.casefold())
+
+
+def _holds(key, text: str):
     if db.session.get_bind().dialect.name == "postgresql":
-        return func.strpos(Customer.search_key, text) > 0
-    return func.instr(Customer.search_key, text) > 0
+        return func.strpos(key, text) > 0
+    return func.instr(key, text) > 0

@@ -212,7 +212,7 @@ def common_word_walk(
     name = [Customer.company_name.desc() if descending else Customer.company_name, Customer.id]
     by_walk = rows.where(search_walk_clause(search))
 
-    def by_name(limit: int, offset: int) -> Select:
+    def by_name(limit, offset: int) -> Select:
         ids = by_walk.with_only_columns(Customer.id).order_by(*name)
         return ids.limit(limit).offset(offset)
 
@@ -236,12 +236,20 @@ def common_word_walk(
     in_name_order.append(posting.customer_id)  # as the page: ties by id, ascending
 
     def either(limit: int, offset: int) -> Select:
-        first = by_name(limit, offset).where(spread).subquery()
+        # The walk not taken reads no row: PostgreSQL checks a WHERE on the choice once
+        # (a one-time filter; a LIMIT of an expression made it plan parallel workers),
+        # SQLite checked it at every row but evaluates a LIMIT before the first.
+        if db.session.get_bind().dialect.name == "postgresql":
+            name_walk = by_name(limit, offset).where(spread)
+            trigram_walk, trigram_limit = by_trigram.where(~spread), limit
+        else:
+            name_walk, trigram_walk = by_name(case((spread, limit), else_=0), offset), by_trigram
+            trigram_limit = case((spread, 0), else_=limit)
+        first = name_walk.subquery()
         second = (
-            by_trigram.where(~spread)
-            .with_only_columns(posting.customer_id)
+            trigram_walk.with_only_columns(posting.customer_id)
             .order_by(*in_name_order)
-            .limit(limit)
+            .limit(trigram_limit)
             .offset(offset)
             .subquery()
         )

@@ -98,13 +98,10 @@ def list_customers(
     when_many = None
     if search:
         if column is Customer.company_name:
-            # A common word: walk the customers by name instead (listing.common_word_walk),
-            # chosen only when the count says so.
-            def when_many(rows=query):
-                return common_word_walk(
-                    rows, search, reseller_id=user.reseller_id, descending=sort.startswith("-")
-                )
-
+            # A common word: walk the customers by name instead (listing.common_word_walk).
+            when_many = common_word_walk(
+                query, search, reseller_id=user.reseller_id, descending=sort.startswith("-")
+            )
         query = query.where(search_clause(search))
     return paginate(
         query, [ordering, Customer.id], page=page, page_size=page_size, when_many=when_many

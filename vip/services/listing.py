@@ -10,14 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import (
     Select,
     and_,
-    case,
     column,
     func,
-    literal,
     literal_column,
     select,
     table,
-    union_all,
 )
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
@@ -83,7 +80,7 @@ def capped_counts(queries: list[Select], *, id_column=Customer.id) -> list[int]:
 class Walk:
     """The rows of a page asked another way: `page_ids(limit, offset)` selects the ids of
     a page's rows through an index walked in the page's order, stopping after the page;
-    `rows` reads the rows of those ids."""
+    `rows` reads the rows of those ids. Used when the rows are more than COUNT_CAP."""
 
     page_ids: Callable[[int, int], Select]
     rows: Select
@@ -96,12 +93,12 @@ def paginate(
     page: int,
     page_size: int,
     id_column=Customer.id,
-    when_many: Callable[[], Walk] | None = None,
+    when_many: Walk | None = None,
 ) -> CustomerPage:
     """A capped count and one page query (one row more, to know if another page follows).
     `id_column` is the primary key of the rows, when they are not customers. `when_many`
-    makes the walk of the same rows for the page when they are more than COUNT_CAP (a
-    search for a common word: see `common_word_walk`)."""
+    is the walk of the same rows for the page when they are more than COUNT_CAP (a search
+    for a common word: see `common_word_walk`)."""
     total = capped_count(query, id_column=id_column)
     # A page past every possible row: clamped, so that its offset fits the database (S28).
     page = min(max(1, page), ID_MAX // page_size)
@@ -110,9 +107,8 @@ def paginate(
     window = query.order_by(*ordering).limit(page_size + 1).offset((page - 1) * page_size)
     if total > COUNT_CAP and when_many is not None:
         # The walk reads ids alone (an index holds all it tests), then the page's rows.
-        walk = when_many()
-        ids = walk.page_ids(page_size + 1, (page - 1) * page_size)
-        window = walk.rows.where(id_column.in_(ids)).order_by(*ordering)
+        ids = when_many.page_ids(page_size + 1, (page - 1) * page_size)
+        window = when_many.rows.where(id_column.in_(ids)).order_by(*ordering)
     rows = list(db.session.scalars(window))
     return CustomerPage(
         items=rows[:page_size],
@@ -151,46 +147,61 @@ def search_clause(search: str):
     )
 
 
-#: How many of a trigram's first customers by name are read to try it for a walk.
+#: The walk by name is taken when DENSE_FROM_THE_START of the first NAMES_TRIED names in
+#: the page's order hold the text (its matches are spread from the start); otherwise the
+#: walk by trigram, by the trigram of the text more of whose first CUSTOMERS_TRIED
+#: customers by name hold it.
+NAMES_TRIED = 100
+DENSE_FROM_THE_START = 10
 CUSTOMERS_TRIED = 40
 
 
-def walked_trigram(reseller_id: int, text: str):
-    """The trigram of `text` (case-folded, three characters or more) to walk by: its last,
-    or its first when more of the first's first CUSTOMERS_TRIED customers by name hold
-    the text. An expression the walk's own statement evaluates once (a bounded read):
-    the walk by that trigram meets a match every few rows from its start. The last comes
-    first because a word's end tells more than its start ("skog" and "skola" share
-    "sko"); counting each trigram's customers instead would read thousands of rows each
-    and still not tell where in the name order the matches are."""
+def _leading_matches(rows: Select, order: list, limit: int, key, text: str):
+    """How many of the first `limit` rows of `rows` in `order` have `key` holding `text`."""
+    leading = rows.with_only_columns(key.label("key")).order_by(*order).limit(limit).subquery()
+    return (
+        select(func.count()).select_from(leading).where(_holds(leading.c.key, text))
+    ).scalar_subquery()
+
+
+def _trigram_rows(reseller_id: int, trigram: str) -> Select:
+    return (
+        select(Customer.id)
+        .select_from(CustomerTrigram)
+        .join(Customer, Customer.id == CustomerTrigram.customer_id)
+        .where(CustomerTrigram.reseller_id == reseller_id, CustomerTrigram.trigram == trigram)
+    )
+
+
+def walk_choice(rows: Select, text: str, *, reseller_id: int, descending: bool):
+    """One statement of bounded reads: (whether the text's matches are spread from the
+    start of the name order, the trigram to walk by otherwise). The trigram is the text's
+    last, or its first when more of the first's leading customers hold the text: a word's
+    end tells more than its start ("skog" and "skola" share "sko"). Counting each
+    trigram's customers instead would read thousands of rows each and still not tell
+    where in the name order the matches are."""
+    name = [Customer.company_name.desc() if descending else Customer.company_name, Customer.id]
     first, last = text[:3], text[-3:]
-    if first == last:
-        return literal(last)
-
-    def matches(trigram: str):
-        leading = (
-            select(CustomerTrigram.customer_id)
-            .where(CustomerTrigram.reseller_id == reseller_id, CustomerTrigram.trigram == trigram)
-            .order_by(CustomerTrigram.company_name, CustomerTrigram.customer_id)
-            .limit(CUSTOMERS_TRIED)
-            .subquery()
+    by_trigram = [CustomerTrigram.company_name, CustomerTrigram.customer_id]
+    probes = [
+        _leading_matches(rows, name, NAMES_TRIED, Customer.search_key, text),
+        _leading_matches(
+            _trigram_rows(reseller_id, last), by_trigram, CUSTOMERS_TRIED, Customer.search_key, text
+        ),
+    ]
+    if first != last:
+        probes.append(
+            _leading_matches(
+                _trigram_rows(reseller_id, first),
+                by_trigram,
+                CUSTOMERS_TRIED,
+                Customer.search_key,
+                text,
+            )
         )
-        return (
-            select(func.count())
-            .select_from(leading)
-            .join(Customer, Customer.id == leading.c.customer_id)
-            .where(search_walk_clause(text))
-            .scalar_subquery()
-        )
-
-    return case((matches(first) > matches(last), literal(first)), else_=literal(last))
-
-
-#: A walk by name is taken when this many of the first NAMES_TRIED names in the page's
-#: order hold the text (the matches are spread from the start); otherwise the walk by
-#: trigram.
-NAMES_TRIED = 100
-DENSE_FROM_THE_START = 10
+    spread, *by_each = db.session.execute(select(*probes)).one()
+    trigram = first if len(by_each) == 2 and by_each[1] > by_each[0] else last
+    return spread >= DENSE_FROM_THE_START, trigram
 
 
 def common_word_walk(
@@ -200,62 +211,45 @@ def common_word_walk(
     `search`, by company name: cheap exactly when the text is common, where the trigram
     index would read every match and sort them all (README, "Performance").
 
-    Two walks, of which one statement runs one, chosen by a bounded read it evaluates
-    once: when DENSE_FROM_THE_START of the first NAMES_TRIED names hold the text, the name
-    index itself (it holds the search key: no row read but the page's); otherwise, with
-    three characters or more, the reseller's customers having one trigram of the text
-    (`walked_trigram`) in name order (vip/models/customer_trigrams.py), which meets a
-    match every few rows even when the matches sit together far on in the name order
-    ("Nord…", "Öst…"), where the name index would read every name before them. Shorter
-    texts, or a user of no reseller, walk the name index."""
+    With three characters or more it is chosen by `walk_choice` (one statement, sent
+    whether the walk is then needed or not, so that a page sends as many statements
+    whatever the portfolio). When the matches are spread from the start of the name
+    order: the name index itself (it holds the search key: no row read but the page's).
+    Otherwise the reseller's customers having one trigram of the text in name order
+    (vip/models/customer_trigrams.py), which meets a match every few rows even when the
+    matches sit together far on in the name order ("Nord…", "Öst…"), where the name index
+    would read every name before them. Shorter texts, or a user of no reseller, walk the
+    name index."""
     text = search.casefold()
     name = [Customer.company_name.desc() if descending else Customer.company_name, Customer.id]
     by_walk = rows.where(search_walk_clause(search))
 
-    def by_name(limit, offset: int) -> Select:
+    def by_name(limit: int, offset: int) -> Select:
         ids = by_walk.with_only_columns(Customer.id).order_by(*name)
         return ids.limit(limit).offset(offset)
 
     if len(text) < MIN_INDEXED_LENGTH or reseller_id is None:
         return Walk(page_ids=by_name, rows=by_walk)
-    leading = rows.with_only_columns(Customer.search_key).order_by(*name).limit(NAMES_TRIED)
-    leading = leading.subquery()
-    spread = (
-        select(func.count()).select_from(leading).where(_holds(leading.c.search_key, text))
-    ).scalar_subquery() >= DENSE_FROM_THE_START
+    spread, trigram = walk_choice(rows, text, reseller_id=reseller_id, descending=descending)
+    if spread:
+        return Walk(page_ids=by_name, rows=by_walk)
     posting = CustomerTrigram
     by_trigram = by_walk.join(
         posting,
         and_(
             posting.customer_id == Customer.id,
             posting.reseller_id == reseller_id,
-            posting.trigram == walked_trigram(reseller_id, text),
+            posting.trigram == trigram,
         ),
     )
     in_name_order = [posting.company_name.desc() if descending else posting.company_name]
     in_name_order.append(posting.customer_id)  # as the page: ties by id, ascending
 
-    def either(limit: int, offset: int) -> Select:
-        # The walk not taken reads no row: PostgreSQL checks a WHERE on the choice once
-        # (a one-time filter; a LIMIT of an expression made it plan parallel workers),
-        # SQLite checked it at every row but evaluates a LIMIT before the first.
-        if db.session.get_bind().dialect.name == "postgresql":
-            name_walk = by_name(limit, offset).where(spread)
-            trigram_walk, trigram_limit = by_trigram.where(~spread), limit
-        else:
-            name_walk, trigram_walk = by_name(case((spread, limit), else_=0), offset), by_trigram
-            trigram_limit = case((spread, 0), else_=limit)
-        first = name_walk.subquery()
-        second = (
-            trigram_walk.with_only_columns(posting.customer_id)
-            .order_by(*in_name_order)
-            .limit(trigram_limit)
-            .offset(offset)
-            .subquery()
-        )
-        return union_all(select(first.c.id), select(second.c.customer_id))
+    def by_posting(limit: int, offset: int) -> Select:
+        ids = by_trigram.with_only_columns(posting.customer_id).order_by(*in_name_order)
+        return ids.limit(limit).offset(offset)
 
-    return Walk(page_ids=either, rows=rows)
+    return Walk(page_ids=by_posting, rows=rows)
 
 
 def search_walk_clause(search: str):

@@ -7,7 +7,8 @@ and a walk of the name index reads every name before the first match: a word at 
 start of 9 % of the names ("Nord…") made it read half the reseller's customers. This
 table holds, per customer, each trigram of its search key with its company name, so
 that an index range (reseller, trigram) is already in name order: the page walks the
-customers having the text's rarest trigram, by name, and stops after the page.
+customers having one trigram of the text, by name, and stops after the page
+(vip/services/listing.py, `common_word_walk`).
 
 Kept by triggers on `customers` in the statement that writes the row (every writer:
 the ORM, the import, `vip generate`'s bulk inserts), on SQLite with the positions table

@@ -17,7 +17,7 @@ each an all-day event:
 A day with more than DAY_EVENT_THRESHOLD deadlines of one kind carries them as one event
 instead ("Anniversary date: 1,104 customers"), with their exact number: a calendar app
 shows a day of a thousand events as a useless wall, and the document then stays about the
-same size whatever the size of the portfolio (README, "Calendar feed"). The API's
+same size whatever the size of the portfolio (README, "Calendar link"). The API's
 `GET /deadlines` lists every deadline one by one (`deadlines_between`).
 
 UIDs name the object and, for the anniversary events, the cycle (the anniversary date),

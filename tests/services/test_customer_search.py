@@ -1,6 +1,7 @@
 """The customers search through its trigram index (vip/models/customer_search.py): the
 same answers as a plain substring match, kept current on insert and rename, on both
-databases, and the index is really there."""
+databases, and the index is really there; for a common word, the walk by name through
+each customer's trigrams (vip/models/customer_trigrams.py) gives the same pages."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.services.test_customers import new_customer, user
 from vip.extensions import db
-from vip.models import Customer
+from vip.models import Customer, CustomerTrigram
 from vip.models.customers import search_key
 from vip.services import listing
 from vip.services.customers import list_customers
@@ -186,7 +187,8 @@ def test_r1_a_common_word_walks_the_name_index_with_the_same_pages(
     with_index = pages_of(admin, text, sort=sort)
     with_index_active = pages_of(admin, text, sort=sort, status="invited")
     monkeypatch.setattr(listing, "COUNT_CAP", 2)
-    walked = page_statements(admin, text, sort)[-1]
+    statements = page_statements(admin, text, sort)
+    walked = statements[-1]
 
     assert [ids for ids, _total, _more in pages_of(admin, text, sort=sort)] == [
         ids for ids, _total, _more in with_index
@@ -197,3 +199,149 @@ def test_r1_a_common_word_walks_the_name_index_with_the_same_pages(
     common = with_index[0][1] > 2
     walks = sort != "status" and common
     assert (("instr(" in walked) or ("strpos(" in walked)) == walks
+    # By name and from three characters, which walk to take is asked of every search, so
+    # that a page sends as many statements whatever the count.
+    probed = any("customer_trigrams" in statement for statement in statements)
+    assert probed == (sort != "status" and len(text) >= 3)
+
+
+# --- each customer's trigrams in name order ----------------------------------------------------
+
+
+def stored_trigrams() -> set[tuple]:
+    return set(
+        db.session.execute(
+            select(
+                CustomerTrigram.reseller_id,
+                CustomerTrigram.trigram,
+                CustomerTrigram.company_name,
+                CustomerTrigram.customer_id,
+            )
+        ).all()
+    )
+
+
+def computed_trigrams() -> set[tuple]:
+    """The same from every customer's search key, in Python."""
+    return {
+        (c.reseller_id, c.search_key[i : i + 3], c.company_name, c.id)
+        for c in db.session.scalars(select(Customer))
+        for i in range(len(c.search_key) - 2)
+    }
+
+
+def test_r1_the_trigrams_follow_every_write_to_customers(portfolio, tenants):
+    """Insert, rename, a new email, a bulk UPDATE of the key, a move to another reseller, a
+    delete: after each the table holds exactly every customer's trigrams."""
+    assert stored_trigrams() == computed_trigrams() != set()
+    customer = db.session.scalar(select(Customer).where(Customer.company_name == NAMES[0]))
+    customer.company_name = "Midnattssol Design AB"
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    customer.admin_email = "ny.kontakt@midnatt.example"
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(search_key="helt annat namn")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(reseller_id=tenants.b.reseller.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    other = db.session.scalar(select(Customer).where(Customer.company_name == NAMES[1]))
+    for table in ("audit_events", "invitations", "notifications", "webhook_events"):
+        db.session.execute(
+            sa.text(f"DELETE FROM {table} WHERE customer_id = :id"), {"id": other.id}
+        )
+    db.session.execute(sa.delete(Customer).where(Customer.id == other.id))
+    db.session.commit()
+    assert stored_trigrams() == computed_trigrams()
+    assert other.id not in {row[3] for row in stored_trigrams()}
+
+
+@pytest.mark.parametrize("walk", ["by name", "by trigram"])
+@pytest.mark.parametrize("text", ["nord", "ljus", "ord", "kog", "data", "ab"])
+def test_r1_a_common_word_clustered_in_name_order_pages_as_the_trigram_search(
+    portfolio, monkeypatch, text, walk
+):
+    """Names where the word sits together at one place of the name order, and a word that
+    shares a trigram with names everywhere: either walk gives the very pages of the
+    trigram search, both sort directions."""
+    admin = portfolio
+    for index in range(20):
+        new_customer(admin, f"Alfa Skola {index:02d} AB", admin_email=f"a{index}@skola.example")
+        new_customer(admin, f"Skog Data {index:02d} AB", admin_email=f"s{index}@skog.example")
+    expected_pages = {sort: pages_of(admin, text, sort=sort) for sort in ("name", "-name")}
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    # The walk by name whenever a match is among the first names, or never.
+    monkeypatch.setattr(listing, "DENSE_FROM_THE_START", 1 if walk == "by name" else 10**6)
+    for sort, pages in expected_pages.items():
+        assert pages_of(admin, text, sort=sort) == [
+            (ids, listing.COUNT_CAP + 1 if total > 2 else total, more) for ids, total, more in pages
+        ]
+
+
+def walked(reseller_id: int, text: str) -> str:
+    rows = select(Customer).where(Customer.reseller_id == reseller_id)
+    return listing.walk_choice(rows, text, reseller_id=reseller_id, descending=False)[1]
+
+
+def test_r1_the_walked_trigram_is_the_last_unless_the_first_meets_more_matches(portfolio):
+    """The text's last trigram, or its first when more of the first's leading customers by
+    name hold the text."""
+    admin = portfolio
+    for index in range(6):
+        new_customer(admin, f"Alfa Skola {index} AB", admin_email=f"k{index}@example.org")
+        new_customer(admin, f"Skog {index} AB", admin_email=f"g{index}@example.org")
+    reseller_id = admin.reseller_id
+    # "sko" starts with the six "Alfa Skola", "kog" with the six "Skog" that match.
+    assert walked(reseller_id, "skog") == "kog"
+    assert walked(reseller_id, "skol") == "kol"  # as many: the last
+    assert walked(reseller_id, "zzzz") == "zzz"  # none anywhere: the last
+    assert walked(reseller_id, "öst") == "öst"  # one trigram
+    # "ata" leads to forty "Aaa Data" that do not hold "nordata"; "nor" to the one that does.
+    for index in range(listing.CUSTOMERS_TRIED):
+        new_customer(admin, f"Aaa Data {index:02d} AB", admin_email=f"d{index}@example.org")
+    new_customer(admin, "Zeta Nordata AB", admin_email="z@example.org")
+    assert walked(reseller_id, "nordata") == "nor"
+
+
+def test_r1_a_word_spread_from_the_start_and_one_far_on_page_alike(portfolio, monkeypatch):
+    """A word whose matches start the name order (the walk by name) and one whose matches
+    sit together at its end (the walk by trigram): each page holds its first matches, and
+    the walk's ids are the page's alone."""
+    admin = portfolio
+    for index in range(30):
+        new_customer(admin, f"Aaa Skola {index:02d} AB", admin_email=f"a{index}@example.org")
+        new_customer(admin, f"Zzz Skog {index:02d} AB", admin_email=f"z{index}@example.org")
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    monkeypatch.setattr(listing, "NAMES_TRIED", 20)
+
+    def plan_rows(text: str) -> list[str]:
+        listed = list_customers(user=admin, search=text, page_size=3)
+        return [customer.company_name for customer in listed.items]
+
+    assert plan_rows("skola") == ["Aaa Skola 00 AB", "Aaa Skola 01 AB", "Aaa Skola 02 AB"]
+    assert plan_rows("skog") == ["Zzz Skog 00 AB", "Zzz Skog 01 AB", "Zzz Skog 02 AB"]
+    spread = db.session.scalar(
+        select(func.count()).select_from(
+            listing.common_word_walk(
+                select(Customer).where(Customer.reseller_id == admin.reseller_id),
+                "skola",
+                reseller_id=admin.reseller_id,
+                descending=False,
+            )
+            .page_ids(3, 0)
+            .subquery()
+        )
+    )
+    assert spread == 3

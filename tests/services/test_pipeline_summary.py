@@ -176,15 +176,19 @@ def assert_exact(*todays: date) -> None:
 
 
 #: Tables that are not what a reseller's pages show of its customers: logs, credentials,
-#: deliveries and the pipeline's own summary (checked above). Every other table is.
+#: deliveries, the pipeline's own summary (checked above) and the search's trigrams (a
+#: copy of the customers' search keys, checked in tests/services/test_customer_search.py).
+#: Every other table is.
 NOT_CUSTOMER_DATA = {
     "api_keys",
     "audit_events",
     "calendar_feeds",
+    "customer_trigrams",
     "idempotent_requests",
     "pipeline_days",
     "pipeline_entries",
     "recovery_codes",
+    "trigram_positions",
     "webhook_attempts",
     "webhook_deliveries",
     "webhook_endpoints",

@@ -2,6 +2,7 @@
 
 from vip.models import (
     customer_search,  # noqa: F401, E402 - the search index's DDL events
+    customer_trigrams,  # noqa: F401, E402 - its triggers' DDL events
     order_due_summary,  # noqa: F401, E402 - its triggers' DDL events
     reminder_summary,  # noqa: F401, E402 - its triggers' DDL events
 )
@@ -14,6 +15,7 @@ from vip.models.authorizations import (
 )
 from vip.models.calendar_feeds import CalendarFeed
 from vip.models.catalog import LicenseType, MarketSegment, Product
+from vip.models.customer_trigrams import CustomerTrigram, TrigramPosition
 from vip.models.customers import Customer, CustomerStatus, Invitation
 from vip.models.discount_levels import CommitmentState, ThreeYearCommitment
 from vip.models.licenses import LicenseAssignment
@@ -45,6 +47,7 @@ from vip.models.webhooks import (
 )
 
 __all__ = [
+    "TrigramPosition",
     "ApiKey",
     "ApiKeyScope",
     "AuditEvent",
@@ -53,6 +56,7 @@ __all__ = [
     "CommitmentState",
     "Customer",
     "CustomerStatus",
+    "CustomerTrigram",
     "DeliveryStatus",
     "IdempotentRequest",
     "Invitation",

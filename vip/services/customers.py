@@ -22,9 +22,9 @@ from vip.services.invitations import issue_invitation
 from vip.services.listing import (
     CustomerPage,
     capped_counts,
+    common_word_walk,
     paginate,
     search_clause,
-    search_walk_clause,
 )
 
 COMPANY_NAME_LENGTH = (4, 80)
@@ -98,8 +98,10 @@ def list_customers(
     when_many = None
     if search:
         if column is Customer.company_name:
-            # A common word: walk the name index instead (listing.search_walk_clause).
-            when_many = query.where(search_walk_clause(search))
+            # A common word: walk the customers by name instead (listing.common_word_walk).
+            when_many = common_word_walk(
+                query, search, reseller_id=user.reseller_id, descending=sort.startswith("-")
+            )
         query = query.where(search_clause(search))
     return paginate(
         query, [ordering, Customer.id], page=page, page_size=page_size, when_many=when_many

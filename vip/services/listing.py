@@ -4,14 +4,23 @@ overview, the dashboard's sections): capped counts, pages, and the search."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, column, func, literal_column, select, table
+from sqlalchemy import (
+    Select,
+    and_,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from vip.extensions import db
-from vip.models import Customer
+from vip.models import Customer, CustomerTrigram
 from vip.models.customer_search import MIN_INDEXED_LENGTH
 from vip.models.types import ID_MAX
 
@@ -67,6 +76,16 @@ def capped_counts(queries: list[Select], *, id_column=Customer.id) -> list[int]:
     return [count or 0 for count in db.session.execute(select(*counts)).one()]
 
 
+@dataclass(frozen=True)
+class Walk:
+    """The rows of a page asked another way: `page_ids(limit, offset)` selects the ids of
+    a page's rows through an index walked in the page's order, stopping after the page;
+    `rows` reads the rows of those ids. Used when the rows are more than COUNT_CAP."""
+
+    page_ids: Callable[[int, int], Select]
+    rows: Select
+
+
 def paginate(
     query: Select,
     ordering: list,
@@ -74,12 +93,12 @@ def paginate(
     page: int,
     page_size: int,
     id_column=Customer.id,
-    when_many: Select | None = None,
+    when_many: Walk | None = None,
 ) -> CustomerPage:
     """A capped count and one page query (one row more, to know if another page follows).
     `id_column` is the primary key of the rows, when they are not customers. `when_many`
-    is the same rows asked another way, for the page when they are more than COUNT_CAP
-    (a search for a common word: see `search_walk_clause`)."""
+    is the walk of the same rows for the page when they are more than COUNT_CAP (a search
+    for a common word: see `common_word_walk`)."""
     total = capped_count(query, id_column=id_column)
     # A page past every possible row: clamped, so that its offset fits the database (S28).
     page = min(max(1, page), ID_MAX // page_size)
@@ -88,9 +107,8 @@ def paginate(
     window = query.order_by(*ordering).limit(page_size + 1).offset((page - 1) * page_size)
     if total > COUNT_CAP and when_many is not None:
         # The walk reads ids alone (an index holds all it tests), then the page's rows.
-        walk = when_many.with_only_columns(id_column).order_by(*ordering)
-        walk = walk.limit(page_size + 1).offset((page - 1) * page_size)
-        window = when_many.where(id_column.in_(walk)).order_by(*ordering)
+        ids = when_many.page_ids(page_size + 1, (page - 1) * page_size)
+        window = when_many.rows.where(id_column.in_(ids)).order_by(*ordering)
     rows = list(db.session.scalars(window))
     return CustomerPage(
         items=rows[:page_size],
@@ -129,6 +147,111 @@ def search_clause(search: str):
     )
 
 
+#: The walk by name is taken when DENSE_FROM_THE_START of the first NAMES_TRIED names in
+#: the page's order hold the text (its matches are spread from the start); otherwise the
+#: walk by trigram, by the trigram of the text more of whose first CUSTOMERS_TRIED
+#: customers by name hold it.
+NAMES_TRIED = 100
+DENSE_FROM_THE_START = 10
+CUSTOMERS_TRIED = 40
+
+
+def _leading_matches(rows: Select, order: list, limit: int, key, text: str):
+    """How many of the first `limit` rows of `rows` in `order` have `key` holding `text`."""
+    leading = rows.with_only_columns(key.label("key")).order_by(*order).limit(limit).subquery()
+    return (
+        select(func.count()).select_from(leading).where(_holds(leading.c.key, text))
+    ).scalar_subquery()
+
+
+def _trigram_rows(reseller_id: int, trigram: str) -> Select:
+    return (
+        select(Customer.id)
+        .select_from(CustomerTrigram)
+        .join(Customer, Customer.id == CustomerTrigram.customer_id)
+        .where(CustomerTrigram.reseller_id == reseller_id, CustomerTrigram.trigram == trigram)
+    )
+
+
+def walk_choice(rows: Select, text: str, *, reseller_id: int, descending: bool):
+    """One statement of bounded reads: (whether the text's matches are spread from the
+    start of the name order, the trigram to walk by otherwise). The trigram is the text's
+    last, or its first when more of the first's leading customers hold the text: a word's
+    end tells more than its start ("skog" and "skola" share "sko"). Counting each
+    trigram's customers instead would read thousands of rows each and still not tell
+    where in the name order the matches are."""
+    name = [Customer.company_name.desc() if descending else Customer.company_name, Customer.id]
+    first, last = text[:3], text[-3:]
+    by_trigram = [CustomerTrigram.company_name, CustomerTrigram.customer_id]
+    probes = [
+        _leading_matches(rows, name, NAMES_TRIED, Customer.search_key, text),
+        _leading_matches(
+            _trigram_rows(reseller_id, last), by_trigram, CUSTOMERS_TRIED, Customer.search_key, text
+        ),
+    ]
+    if first != last:
+        probes.append(
+            _leading_matches(
+                _trigram_rows(reseller_id, first),
+                by_trigram,
+                CUSTOMERS_TRIED,
+                Customer.search_key,
+                text,
+            )
+        )
+    spread, *by_each = db.session.execute(select(*probes)).one()
+    trigram = first if len(by_each) == 2 and by_each[1] > by_each[0] else last
+    return spread >= DENSE_FROM_THE_START, trigram
+
+
+def common_word_walk(
+    rows: Select, search: str, *, reseller_id: int | None, descending: bool
+) -> Walk:
+    """The walk (`Walk`, for `paginate`) of the customers of `rows` whose search key holds
+    `search`, by company name: cheap exactly when the text is common, where the trigram
+    index would read every match and sort them all (README, "Performance").
+
+    With three characters or more it is chosen by `walk_choice` (one statement, sent
+    whether the walk is then needed or not, so that a page sends as many statements
+    whatever the portfolio). When the matches are spread from the start of the name
+    order: the name index itself (it holds the search key: no row read but the page's).
+    Otherwise the reseller's customers having one trigram of the text in name order
+    (vip/models/customer_trigrams.py), which meets a match every few rows even when the
+    matches sit together far on in the name order ("Nord…", "Öst…"), where the name index
+    would read every name before them. Shorter texts, or a user of no reseller, walk the
+    name index."""
+    text = search.casefold()
+    name = [Customer.company_name.desc() if descending else Customer.company_name, Customer.id]
+    by_walk = rows.where(search_walk_clause(search))
+
+    def by_name(limit: int, offset: int) -> Select:
+        ids = by_walk.with_only_columns(Customer.id).order_by(*name)
+        return ids.limit(limit).offset(offset)
+
+    if len(text) < MIN_INDEXED_LENGTH or reseller_id is None:
+        return Walk(page_ids=by_name, rows=by_walk)
+    spread, trigram = walk_choice(rows, text, reseller_id=reseller_id, descending=descending)
+    if spread:
+        return Walk(page_ids=by_name, rows=by_walk)
+    posting = CustomerTrigram
+    by_trigram = by_walk.join(
+        posting,
+        and_(
+            posting.customer_id == Customer.id,
+            posting.reseller_id == reseller_id,
+            posting.trigram == trigram,
+        ),
+    )
+    in_name_order = [posting.company_name.desc() if descending else posting.company_name]
+    in_name_order.append(posting.customer_id)  # as the page: ties by id, ascending
+
+    def by_posting(limit: int, offset: int) -> Select:
+        ids = by_trigram.with_only_columns(posting.customer_id).order_by(*in_name_order)
+        return ids.limit(limit).offset(offset)
+
+    return Walk(page_ids=by_posting, rows=rows)
+
+
 def search_walk_clause(search: str):
     """The same matches as `search_clause`, in a form no trigram index serves (the stored
     key holds the text: `instr` on SQLite, `strpos` on PostgreSQL), so that the planner
@@ -136,7 +259,10 @@ def search_walk_clause(search: str):
     the text is common: with more than COUNT_CAP matches the walk meets one every few rows,
     where the trigram index would read every match and sort them all (README,
     "Performance")."""
-    text = search.casefold()
+    return _holds(Customer.search_key, search.casefold())
+
+
+def _holds(key, text: str):
     if db.session.get_bind().dialect.name == "postgresql":
-        return func.strpos(Customer.search_key, text) > 0
-    return func.instr(Customer.search_key, text) > 0
+        return func.strpos(key, text) > 0
+    return func.instr(key, text) > 0

@@ -39,6 +39,21 @@ def _fresh_database(request, tmp_path):
     return url, {"connect_args": {"options": f"-csearch_path={schema}"}}, drop
 
 
+def _migration_app(request, tmp_path):
+    """An app on a fresh, empty database (SQLite file or PostgreSQL schema), and the
+    callable that drops it afterwards (None on SQLite)."""
+    url, options, drop = _fresh_database(request, tmp_path)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": options,
+            "SECRET_KEY": "x",
+            "TESTING": True,
+        }
+    )
+    return app, drop
+
+
 def _insert_order_of_every_type(engine) -> None:
     from vip.models import OrderType
 
@@ -87,15 +102,7 @@ def _insert_order_of_every_type(engine) -> None:
     "ignore:autogenerate skipping metadata-specified expression-based index"
 )
 def test_migrations_create_the_models_schema_and_go_back_down(request, tmp_path):
-    url, options, drop = _fresh_database(request, tmp_path)
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SQLALCHEMY_ENGINE_OPTIONS": options,
-            "SECRET_KEY": "x",
-            "TESTING": True,
-        }
-    )
+    app, drop = _migration_app(request, tmp_path)
     try:
         with app.app_context():
             upgrade()
@@ -150,15 +157,7 @@ def test_s55_the_vip_admin_link_migration_carries_each_vip_admin_over_and_back(r
     """Before: a VIP admin has one `users.customer_id`. After: the same pair in
     `vip_admin_customers`, the column gone, the rows referring to users intact; a second
     customer added afterwards is dropped by going down, which keeps the first."""
-    url, options, drop = _fresh_database(request, tmp_path)
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SQLALCHEMY_ENGINE_OPTIONS": options,
-            "SECRET_KEY": "x",
-            "TESTING": True,
-        }
-    )
+    app, drop = _migration_app(request, tmp_path)
     try:
         with app.app_context():
             upgrade(revision="ad46b91eecc8")
@@ -265,15 +264,7 @@ def test_the_deadline_days_migration_fills_the_summary_as_the_sessions_keep_it(r
     from vip.models.pipeline import DEADLINE_KINDS
     from vip.services import pipeline_summary
 
-    url, options, drop = _fresh_database(request, tmp_path)
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SQLALCHEMY_ENGINE_OPTIONS": options,
-            "SECRET_KEY": "x",
-            "TESTING": True,
-        }
-    )
+    app, drop = _migration_app(request, tmp_path)
 
     def days() -> dict:
         rows = db.session.execute(

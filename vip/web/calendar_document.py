@@ -223,36 +223,26 @@ def _events(
             else:
                 url = lists[None].replace(DATE_SENTINEL, deadline.anniversary.isoformat(), 1)
                 where = _("The console lists them: %(url)s", url=url)
-            description = "\n".join([text, "", where])
-            yield CalendarEvent(
-                uid=deadline.uid,
-                day=deadline.day,
-                summary=summary,
-                description=description,
-                url=url,
-                stamp=deadline.stamp,
-                customer_id=None,
-            )
-            continue
-        summary, text = _wording(deadline, _, long_date)
-        url = urls[deadline.kind].replace(URL_SENTINEL, str(deadline.customer_id), 1)
-        description = "\n".join(
-            [
+            lines, customer_id = [text, "", where], None
+        else:
+            summary, text = _wording(deadline, _, long_date)
+            url = urls[deadline.kind].replace(URL_SENTINEL, str(deadline.customer_id), 1)
+            lines = [
                 text,
                 "",
                 _("Customer: %(company)s", company=deadline.company_name),
                 _("VIP ID: %(vip_id)s", vip_id=deadline.vip_id),
                 _("Customer details: %(url)s", url=url),
             ]
-        )
+            customer_id = deadline.customer_id
         yield CalendarEvent(
             uid=deadline.uid,
             day=deadline.day,
             summary=summary,
-            description=description,
+            description="\n".join(lines),
             url=url,
             stamp=deadline.stamp,
-            customer_id=deadline.customer_id,
+            customer_id=customer_id,
         )
 
 
